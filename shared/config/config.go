@@ -1,0 +1,84 @@
+// Package config reads a function's settings from its environment, once per
+// cold start, and builds the AWS SDK configuration from the SDK's standard
+// settings, so the same binary runs against AWS and against the local stack
+// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS).
+package config
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Settings are what the template's Environment.Variables give every function.
+type Settings struct {
+	TableName           string
+	QueueURL            string
+	LogLevel            slog.Level
+	Stage               string
+	Retention           time.Duration
+	AllowPrivateTargets bool
+}
+
+// FromEnv reads Settings from environment variables, through getenv.
+func FromEnv(getenv func(string) string) (Settings, error) {
+	s := Settings{
+		TableName: getenv("TABLE_NAME"),
+		QueueURL:  getenv("DELIVERY_QUEUE_URL"),
+		Stage:     getenv("HERALD_STAGE"),
+		Retention: 30 * 24 * time.Hour,
+	}
+	if s.TableName == "" {
+		return s, fmt.Errorf("TABLE_NAME is not set")
+	}
+	if s.QueueURL == "" {
+		return s, fmt.Errorf("DELIVERY_QUEUE_URL is not set")
+	}
+	if err := s.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
+		return s, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	if v := getenv("CALL_RETENTION_DAYS"); v != "" {
+		days, err := strconv.Atoi(v)
+		if err != nil || days < 1 || days > 3650 {
+			return s, fmt.Errorf("CALL_RETENTION_DAYS must be a whole number of days from 1 to 3650, not %q", v)
+		}
+		s.Retention = time.Duration(days) * 24 * time.Hour
+	}
+	switch strings.ToLower(getenv("ALLOW_PRIVATE_TARGETS")) {
+	case "", "false", "0":
+	case "true", "1":
+		s.AllowPrivateTargets = true
+	default:
+		return s, fmt.Errorf("ALLOW_PRIVATE_TARGETS must be true or false")
+	}
+	return s, nil
+}
+
+// AWS loads the SDK configuration: region, credentials and per-service
+// endpoints from the standard environment variables and files.
+func AWS(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return cfg, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// Logger returns the JSON logger every function writes with.
+func Logger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,143 @@
+package herald
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Status is where a call stands (CONTRACT §1).
+type Status string
+
+// Call statuses.
+const (
+	StatusPending     Status = "pending"     // not attempted yet
+	StatusSuccess     Status = "success"     // the last attempt got a 2xx
+	StatusFailed      Status = "failed"      // failed, and no retry is scheduled
+	StatusRescheduled Status = "rescheduled" // failed; next_retry_at says when it runs again
+)
+
+// Statuses lists every status.
+func Statuses() []Status {
+	return []Status{StatusPending, StatusSuccess, StatusFailed, StatusRescheduled}
+}
+
+// What started an attempt.
+const (
+	TriggerFirst  = "first"  // the event
+	TriggerAuto   = "auto"   // the retry schedule
+	TriggerManual = "manual" // a resend
+)
+
+// Error kinds of a failed attempt, for people and dashboards.
+const (
+	ErrKindHTTPStatus = "http_status" // the receiver answered, not with a 2xx
+	ErrKindRedirect   = "redirect"    // a 3xx: not followed
+	ErrKindTimeout    = "timeout"
+	ErrKindRefused    = "refused"
+	ErrKindReset      = "reset"
+	ErrKindDNS        = "dns"
+	ErrKindTLS        = "tls"
+	ErrKindBlocked    = "blocked"     // the address is private, loopback, ...
+	ErrKindInvalidURL = "invalid_url" // the rendered URL is not an http(s) URL
+	ErrKindRender     = "render"      // the custom payload failed to render
+	ErrKindNetwork    = "network"     // any other transport error
+	ErrKindNoWebhook  = "webhook_deleted"
+	ErrKindDisabled   = "webhook_disabled"
+)
+
+// Limits on what a call stores, so that an item stays well under DynamoDB's
+// 400 KB: the event (MaxEventBytes) plus these.
+const (
+	MaxStoredRequestBody  = 64 << 10
+	MaxStoredResponseBody = 16 << 10
+	MaxStoredAttempts     = 20 // the newest are kept
+)
+
+// Payload is the part of an event a call needs to render its request at send
+// time: retries use the webhook's current template, so nothing is rendered
+// when the call is created.
+type Payload struct {
+	EventID              string          `json:"event_id"`
+	Environment          string          `json:"environment"`
+	IsEnvironmentPrimary bool            `json:"is_environment_primary"`
+	EventTriggeredAt     time.Time       `json:"event_triggered_at"`
+	Entity               json.RawMessage `json:"entity"`
+	PreviousEntity       json.RawMessage `json:"previous_entity,omitempty"`
+	RelatedEntities      json.RawMessage `json:"related_entities,omitempty"`
+}
+
+// Call is one webhook's delivery of one event, with every attempt at it.
+type Call struct {
+	ID         string
+	ProjectID  string
+	WebhookID  string
+	EntityType string
+	EventType  string
+	CreatedAt  time.Time
+	Payload    Payload
+
+	Status               Status
+	AttemptedAutoRetries int
+	LastSentAt           *time.Time
+	NextRetryAt          *time.Time
+
+	// The request and response of the latest attempt.
+	RequestURL               string
+	RequestHeaders           map[string]string
+	RequestPayload           string
+	RequestPayloadTruncated  bool
+	ResponseStatus           *int
+	ResponseHeaders          map[string]string
+	ResponsePayload          *string
+	ResponsePayloadTruncated bool
+
+	Attempts  []Attempt
+	ExpiresAt time.Time
+}
+
+// Attempt is one send of a call.
+type Attempt struct {
+	Number         int       `json:"number"` // 1-based, over all attempts
+	Trigger        string    `json:"trigger"`
+	StartedAt      time.Time `json:"started_at"`
+	DurationMS     int64     `json:"duration_ms"`
+	Success        bool      `json:"success"`
+	ResponseStatus *int      `json:"response_status"`
+	ErrorKind      string    `json:"error_kind,omitempty"`
+	Error          string    `json:"error,omitempty"`
+}
+
+// NewCall is a pending call of a webhook for an event.
+func NewCall(id string, w *Webhook, ev *Event, now time.Time, retention time.Duration) *Call {
+	return &Call{
+		ID:         id,
+		ProjectID:  ev.ProjectID,
+		WebhookID:  w.ID,
+		EntityType: ev.EntityType,
+		EventType:  ev.EventType,
+		CreatedAt:  now,
+		Payload: Payload{
+			EventID:              ev.EventID,
+			Environment:          ev.Environment,
+			IsEnvironmentPrimary: ev.IsEnvironmentPrimary,
+			EventTriggeredAt:     ev.EventTriggeredAt,
+			Entity:               ev.Entity,
+			PreviousEntity:       ev.PreviousEntity,
+			RelatedEntities:      ev.RelatedEntities,
+		},
+		Status:    StatusPending,
+		ExpiresAt: now.Add(retention),
+	}
+}
+
+// Job is a delivery message: attempt this call now. Auto jobs name the
+// attempt they are for (0 is the first, n the n-th retry) so that a
+// duplicated or late message finds its attempt already claimed and does
+// nothing; manual jobs name their resend request for the same reason.
+type Job struct {
+	ProjectID string `json:"project_id"`
+	CallID    string `json:"call_id"`
+	Trigger   string `json:"trigger"`             // first, auto or manual
+	Retry     int    `json:"retry,omitempty"`     // first and auto: retries done before this attempt
+	ResendID  string `json:"resend_id,omitempty"` // manual
+}

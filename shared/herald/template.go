@@ -1,0 +1,140 @@
+package herald
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/cbroglie/mustache"
+)
+
+// Template is a parsed Mustache template: a webhook's custom payload or URL.
+//
+// {{name}} is escaped for where the template puts it (inside a JSON string for
+// payloads, inside a URL path segment for URLs); {{{name}}} and {{& name}}
+// insert the value as is. Objects and arrays render as JSON, null and missing
+// values as nothing. Partials are refused: the library would read them from
+// the file system.
+type Template struct {
+	t *mustache.Template
+}
+
+// ErrPartial is returned for a template that uses a partial tag.
+var ErrPartial = errors.New("partials ({{> name}}) are not supported")
+
+// ParseTemplate parses a payload template.
+func ParseTemplate(src string) (*Template, error) {
+	return parseTemplate(src, jsonEscape)
+}
+
+// ParseURLTemplate parses a URL template.
+func ParseURLTemplate(src string) (*Template, error) {
+	return parseTemplate(src, url.PathEscape)
+}
+
+func parseTemplate(src string, escape mustache.EscapeFunc) (*Template, error) {
+	t, err := mustache.ParseStringPartials(src, noPartials{})
+	if err != nil {
+		return nil, err
+	}
+	if usesPartial(t.Tags()) {
+		return nil, ErrPartial
+	}
+	t.Escape(escape)
+	return &Template{t: t}, nil
+}
+
+// Render renders the template over a JSON document.
+func (t *Template) Render(doc []byte) (string, error) {
+	ctx, err := templateContext(doc)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := t.t.FRender(&buf, ctx); err != nil {
+		return "", fmt.Errorf("render template: %w", err)
+	}
+	return buf.String(), nil
+}
+
+type noPartials struct{}
+
+func (noPartials) Get(string) (string, error) { return "", ErrPartial }
+
+func usesPartial(tags []mustache.Tag) bool {
+	for _, tag := range tags {
+		if tag.Type() == mustache.Partial {
+			return true
+		}
+		if tag.Type() == mustache.Section || tag.Type() == mustache.InvertedSection {
+			if usesPartial(tag.Tags()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// jsonEscape escapes s for the inside of a JSON string.
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b[1 : len(b)-1])
+}
+
+// jsonObject and jsonArray render as JSON when interpolated, while sections
+// and dotted names still walk into them.
+type (
+	jsonObject map[string]any
+	jsonArray  []any
+)
+
+func (o jsonObject) String() string { return marshalValue(map[string]any(o)) }
+func (a jsonArray) String() string  { return marshalValue([]any(a)) }
+
+func marshalValue(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+func templateContext(doc []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("decode template context: %w", err)
+	}
+	return wrapJSON(v), nil
+}
+
+func wrapJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(jsonObject, len(x))
+		for k, e := range x {
+			if e != nil { // null renders as a missing value: empty and falsy
+				out[k] = wrapJSON(e)
+			}
+		}
+		return out
+	case []any:
+		out := make(jsonArray, len(x))
+		for i, e := range x {
+			if e == nil {
+				out[i] = ""
+				continue
+			}
+			out[i] = wrapJSON(e)
+		}
+		return out
+	default:
+		return v
+	}
+}

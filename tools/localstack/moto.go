@@ -1,0 +1,97 @@
+package localstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Moto is a moto server: DynamoDB and SQS over real HTTP, in memory.
+type Moto struct {
+	URL  string
+	proc *Process
+}
+
+// MotoServerPath finds the moto_server the Makefile installs: $HERALD_MOTO_SERVER,
+// else .venv/moto/bin/moto_server under the repository root.
+func MotoServerPath() (string, error) {
+	if p := os.Getenv("HERALD_MOTO_SERVER"); p != "" {
+		return p, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, ".venv", "moto", "bin", "moto_server")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("moto_server not found at %s: run `make tools` (make test and make dev do it)", p)
+	}
+	return p, nil
+}
+
+// StartMoto starts a moto server on 127.0.0.1 at port (0 picks a free one).
+func StartMoto(ctx context.Context, port int, logs io.Writer) (*Moto, error) {
+	bin, err := MotoServerPath()
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	proc, err := startProcess("moto", cmd, logs)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := waitListening(ctx, proc, addr); err != nil {
+		proc.Stop()
+		return nil, err
+	}
+	return &Moto{URL: "http://" + addr, proc: proc}, nil
+}
+
+// Stop stops the server; its data goes with it.
+func (m *Moto) Stop() {
+	if m != nil {
+		m.proc.Stop()
+	}
+}
+
+// Env is the environment that points the AWS SDK at this server.
+func (m *Moto) Env() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB": m.URL,
+		"AWS_ENDPOINT_URL_SQS":      m.URL,
+		"AWS_REGION":                "us-east-1",
+		"AWS_ACCESS_KEY_ID":         "local",
+		"AWS_SECRET_ACCESS_KEY":     "local",
+	}
+}
+
+// RepoRoot is the directory holding go.mod, found from the working directory up.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("find repository root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
