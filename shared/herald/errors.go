@@ -15,6 +15,8 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no or unknown credentials
 	ETOOLARGE     = "too_large"    // the input is over a stated limit
 	EBADJSON      = "bad_json"     // the input is not JSON at all
+	EFORMAT       = "format"       // JSON, but not the document shape asked for
+	EUNSUPPORTED  = "unsupported"  // a content type or method the route does not take
 	ETHROTTLED    = "throttled"    // a dependency is throttling us; transient
 	EINTERNAL     = "internal"     // anything else; never shown to clients
 )

@@ -1,0 +1,33 @@
+package herald
+
+import (
+	"sort"
+	"testing"
+	"time"
+)
+
+func TestNewIDSortsByTime(t *testing.T) {
+	base := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := 0; i < 100; i++ {
+		ids = append(ids, NewID(base.Add(time.Duration(i)*time.Millisecond)))
+	}
+	if !sort.StringsAreSorted(ids) {
+		t.Errorf("ids are not in time order: %v", ids[:5])
+	}
+	got, ok := IDTime(ids[42])
+	if !ok || !got.Equal(base.Add(42*time.Millisecond)) {
+		t.Errorf("IDTime = %v, %v; want %v", got, ok, base.Add(42*time.Millisecond))
+	}
+	if a, b := NewID(base), NewID(base); a == b {
+		t.Errorf("two ids in one millisecond are equal: %s", a)
+	}
+}
+
+func TestIDTimeRejects(t *testing.T) {
+	for _, s := range []string{"", "01ARZ3NDEKTSV4RRFFQ69G5FA", "01ARZ3NDEKTSV4RRFFQ69G5FAVX", "01ARZ3NDEKTSV4RRFFQ69G5FAU", "../../etc/passwd.........."} {
+		if _, ok := IDTime(s); ok {
+			t.Errorf("IDTime(%q) accepted it", s)
+		}
+	}
+}
