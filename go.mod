@@ -1,6 +1,6 @@
 module github.com/heraldhq/herald
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/aws/aws-lambda-go v1.55.1 // indirect
@@ -24,4 +24,5 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sts v1.52.0 // indirect
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/cbroglie/mustache v1.4.2 // indirect
+	golang.org/x/sync v0.23.0 // indirect
 )

@@ -93,6 +93,18 @@ type Call struct {
 
 	Attempts  []Attempt
 	ExpiresAt time.Time
+
+	// Scheduling. NextAuto is the number of retries done before the
+	// automatic attempt that is due next (0: the first attempt), nil when
+	// none is due. ResendID names a manual resend waiting to be sent.
+	NextAuto *int
+	ResendID string
+	// Parked says the next retry waits in storage for the sweeper rather
+	// than on the queue.
+	Parked bool
+	// AttemptCount counts every attempt ever claimed, including one under
+	// way; Attempts keeps only the newest MaxStoredAttempts.
+	AttemptCount int
 }
 
 // Attempt is one send of a call.
@@ -127,6 +139,7 @@ func NewCall(id string, w *Webhook, ev *Event, now time.Time, retention time.Dur
 		},
 		Status:    StatusPending,
 		ExpiresAt: now.Add(retention),
+		NextAuto:  new(int),
 	}
 }
 
@@ -140,4 +153,10 @@ type Job struct {
 	Trigger   string `json:"trigger"`             // first, auto or manual
 	Retry     int    `json:"retry,omitempty"`     // first and auto: retries done before this attempt
 	ResendID  string `json:"resend_id,omitempty"` // manual
+}
+
+// CallRef names the call one webhook got for one event.
+type CallRef struct {
+	WebhookID string `json:"webhook_id"`
+	CallID    string `json:"call_id"`
 }

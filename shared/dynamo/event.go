@@ -1,0 +1,70 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/heraldhq/herald/shared/herald"
+)
+
+// eventItem remembers an event and the calls it produced: ingest's
+// idempotency key. It expires with the calls.
+type eventItem struct {
+	PK        string `dynamodbav:"PK"`
+	SK        string `dynamodbav:"SK"`
+	Type      string `dynamodbav:"type"`
+	Calls     string `dynamodbav:"calls"`
+	CreatedAt string `dynamodbav:"created_at"`
+	ExpiresAt int64  `dynamodbav:"expires_at"`
+}
+
+// ClaimEvent records that an event produces the given calls, unless the event
+// was recorded before: then duplicate is true and recorded holds the calls
+// recorded the first time, which are the ones that count.
+func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, expires time.Time) (recorded []herald.CallRef, duplicate bool, err error) {
+	encoded, err := json.Marshal(calls)
+	if err != nil {
+		return nil, false, fmt.Errorf("encode calls of event %s: %w", eventID, err)
+	}
+	now := s.clock.Now()
+	item, err := attributevalue.MarshalMap(eventItem{
+		PK: eventKey(project, eventID), SK: "E", Type: "event", Calls: string(encoded),
+		CreatedAt: now.Format(timeFormat), ExpiresAt: expires.Unix(),
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("marshal event %s: %w", eventID, err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.table),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if err == nil {
+		return calls, false, nil
+	}
+	if !isConditionFailed(err) {
+		return nil, false, classify(err, "put event %s", eventID)
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(eventKey(project, eventID), "E"),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, true, classify(err, "get event %s", eventID)
+	}
+	var it eventItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return nil, true, fmt.Errorf("unmarshal event %s: %w", eventID, err)
+	}
+	if err := json.Unmarshal([]byte(it.Calls), &recorded); err != nil {
+		return nil, true, fmt.Errorf("decode calls of event %s: %w", eventID, err)
+	}
+	return recorded, true, nil
+}

@@ -1,0 +1,302 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/heraldhq/herald/shared/herald"
+)
+
+// Store is what ingest needs of the table.
+type Store interface {
+	ListWebhooks(ctx context.Context, project string) ([]*herald.Webhook, error)
+	ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, expires time.Time) ([]herald.CallRef, bool, error)
+	CreateCall(ctx context.Context, c *herald.Call) (bool, error)
+}
+
+// Queue is what ingest needs of the delivery queue.
+type Queue interface {
+	SendAll(ctx context.Context, jobs []herald.Job) error
+}
+
+// Handler handles ingest invocations.
+type Handler struct {
+	store     Store
+	queue     Queue
+	clock     herald.Clock
+	log       *slog.Logger
+	retention time.Duration
+	matchers  *matcherCache
+}
+
+// Options configure a Handler.
+type Options struct {
+	Store     Store
+	Queue     Queue
+	Clock     herald.Clock
+	Log       *slog.Logger
+	Retention time.Duration // how long calls (and events) are kept
+	// WebhookTTL is how long a warm function reuses a project's webhooks
+	// before reading them again. docs/ingest.md says why a few seconds of
+	// staleness is acceptable.
+	WebhookTTL time.Duration
+}
+
+// DefaultWebhookTTL is the webhook cache lifetime.
+const DefaultWebhookTTL = 5 * time.Second
+
+// New returns a Handler.
+func New(o Options) *Handler {
+	ttl := o.WebhookTTL
+	if ttl == 0 {
+		ttl = DefaultWebhookTTL
+	}
+	return &Handler{
+		store: o.Store, queue: o.Queue, clock: o.Clock, log: o.Log, retention: o.Retention,
+		matchers: &matcherCache{ttl: ttl, entries: map[string]*matcherEntry{}},
+	}
+}
+
+// Reply is what an invocation answers: one result per event, in order.
+type Reply struct {
+	Results  []Result `json:"results"`
+	Accepted int      `json:"accepted"`
+	Rejected int      `json:"rejected"`
+}
+
+// Result is the outcome of one event.
+type Result struct {
+	EventID string `json:"event_id,omitempty"`
+	// Status is "accepted" (calls created and queued), "duplicate" (seen
+	// before; its calls are listed and were queued again if unsent) or
+	// "rejected" (invalid; nothing was written).
+	Status   string           `json:"status"`
+	Calls    []herald.CallRef `json:"calls"`
+	Errors   []ResultError    `json:"errors,omitempty"`
+	internal error
+}
+
+// ResultError says what is wrong with a rejected event.
+type ResultError struct {
+	Field   string `json:"field,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// maxParallelEvents bounds the events of one batch worked on at once.
+const maxParallelEvents = 8
+
+// Handle ingests one event or a batch {"events": [...]}. Invalid events are
+// rejected in the reply without affecting the others. If any event could not
+// be stored or queued, Handle returns an error after finishing the rest: the
+// invocation fails, so the CMS sends the batch again, and the events that did
+// get through are then recognized as duplicates.
+func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Reply, error) {
+	raws, err := splitBatch(payload)
+	if err != nil {
+		return Reply{}, err
+	}
+	reply := Reply{Results: make([]Result, len(raws))}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelEvents)
+	for i, raw := range raws {
+		g.Go(func() error {
+			reply.Results[i] = h.ingest(gctx, raw)
+			return nil
+		})
+	}
+	_ = g.Wait() // ingest reports its errors in its Result
+	var failed []error
+	for _, r := range reply.Results {
+		switch r.Status {
+		case "accepted", "duplicate":
+			reply.Accepted++
+		case "rejected":
+			reply.Rejected++
+		default:
+			failed = append(failed, r.internal)
+		}
+	}
+	if len(failed) > 0 {
+		return reply, fmt.Errorf("%d of %d events not ingested: %w", len(failed), len(raws), errors.Join(failed...))
+	}
+	return reply, nil
+}
+
+// splitBatch returns the events of a payload: the elements of "events", or
+// the payload itself.
+func splitBatch(payload json.RawMessage) ([]json.RawMessage, error) {
+	var batch struct {
+		Events *[]json.RawMessage `json:"events"`
+	}
+	trimmed := bytes.TrimSpace(payload)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, herald.Errorf(herald.EBADJSON, "the payload must be an event object or {\"events\": [...]}")
+	}
+	if err := json.Unmarshal(trimmed, &batch); err != nil || batch.Events == nil {
+		return []json.RawMessage{trimmed}, nil
+	}
+	if len(*batch.Events) > herald.MaxBatchEvents {
+		return nil, herald.Errorf(herald.ETOOLARGE, "a batch holds at most %d events, not %d", herald.MaxBatchEvents, len(*batch.Events))
+	}
+	return *batch.Events, nil
+}
+
+func (h *Handler) ingest(ctx context.Context, raw json.RawMessage) Result {
+	start := time.Now()
+	ev, subject, err := herald.ParseEvent(raw)
+	if err != nil {
+		res := Result{EventID: eventIDOf(raw), Status: "rejected", Calls: []herald.CallRef{}, Errors: resultErrors(err)}
+		h.log.InfoContext(ctx, "event rejected", "event_id", res.EventID, "errors", len(res.Errors))
+		return res
+	}
+	matcher, err := h.matchers.get(ctx, ev.ProjectID, h.clock.Now(), h.store.ListWebhooks)
+	if err != nil {
+		return h.failed(ctx, ev, err)
+	}
+	hooks := matcher.Match(subject)
+	res := Result{EventID: ev.EventID, Status: "accepted", Calls: []herald.CallRef{}}
+	if len(hooks) == 0 {
+		h.log.InfoContext(ctx, "event matched nothing", "project", ev.ProjectID, "event_id", ev.EventID,
+			"entity_type", ev.EntityType, "event_type", ev.EventType)
+		return res
+	}
+
+	now := h.clock.Now()
+	planned := make([]herald.CallRef, len(hooks))
+	byWebhook := make(map[string]*herald.Webhook, len(hooks))
+	for i, w := range hooks {
+		planned[i] = herald.CallRef{WebhookID: w.ID, CallID: herald.NewID(now)}
+		byWebhook[w.ID] = w
+	}
+	refs, duplicate, err := h.store.ClaimEvent(ctx, ev.ProjectID, ev.EventID, planned, now.Add(h.retention))
+	if err != nil {
+		return h.failed(ctx, ev, err)
+	}
+	if duplicate {
+		res.Status = "duplicate"
+	}
+	res.Calls = refs
+
+	// Write every call (a no-op for those already there), then queue a
+	// first-attempt job for each. A duplicate event queues its calls again:
+	// the first send of one may never have been queued, and a job whose
+	// attempt was made already is dropped by the delivery's claim.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, ref := range refs {
+		w := byWebhook[ref.WebhookID]
+		if w == nil {
+			// A webhook that matched the first time and no longer does:
+			// its call was written then, or the claim below finds nothing.
+			w = &herald.Webhook{ID: ref.WebhookID}
+		}
+		g.Go(func() error {
+			_, err := h.store.CreateCall(gctx, herald.NewCall(ref.CallID, w, ev, now, h.retention))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return h.failed(ctx, ev, err)
+	}
+	jobs := make([]herald.Job, len(refs))
+	for i, ref := range refs {
+		jobs[i] = herald.Job{ProjectID: ev.ProjectID, CallID: ref.CallID, Trigger: herald.TriggerFirst}
+	}
+	if err := h.queue.SendAll(ctx, jobs); err != nil {
+		return h.failed(ctx, ev, err)
+	}
+	h.log.InfoContext(ctx, "event ingested", "project", ev.ProjectID, "event_id", ev.EventID,
+		"status", res.Status, "calls", len(refs), "duration_ms", time.Since(start).Milliseconds())
+	return res
+}
+
+func (h *Handler) failed(ctx context.Context, ev *herald.Event, err error) Result {
+	h.log.ErrorContext(ctx, "event not ingested", "project", ev.ProjectID, "event_id", ev.EventID, "error", err)
+	return Result{EventID: ev.EventID, Status: "failed", Calls: []herald.CallRef{},
+		Errors:   []ResultError{{Code: "INTERNAL_ERROR", Message: "the event could not be stored or queued; send it again"}},
+		internal: fmt.Errorf("event %s: %w", ev.EventID, err)}
+}
+
+func resultErrors(err error) []ResultError {
+	if ps := herald.ErrorProblems(err); len(ps) > 0 {
+		out := make([]ResultError, len(ps))
+		for i, p := range ps {
+			out[i] = ResultError{Field: p.Field, Code: p.Code, Message: p.Message}
+		}
+		return out
+	}
+	code := "INVALID_EVENT"
+	if herald.ErrorCode(err) == herald.ETOOLARGE {
+		code = "EVENT_TOO_LARGE"
+	}
+	return []ResultError{{Code: code, Message: herald.ErrorMessage(err)}}
+}
+
+// eventIDOf reads event_id from an event that may be invalid, so a rejection
+// can still say which event it was.
+func eventIDOf(raw json.RawMessage) string {
+	var v struct {
+		EventID any `json:"event_id"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	s, _ := v.EventID.(string)
+	if len(s) > herald.MaxEventIDBytes {
+		return ""
+	}
+	return s
+}
+
+// matcherCache keeps each project's matcher for a few seconds per warm
+// function.
+type matcherCache struct {
+	ttl     time.Duration
+	mu      sync.Mutex
+	entries map[string]*matcherEntry
+}
+
+type matcherEntry struct {
+	once    sync.Once
+	matcher *herald.Matcher
+	err     error
+	until   time.Time
+}
+
+func (c *matcherCache) get(ctx context.Context, project string, now time.Time, load func(context.Context, string) ([]*herald.Webhook, error)) (*herald.Matcher, error) {
+	c.mu.Lock()
+	e := c.entries[project]
+	if e == nil || (!e.until.IsZero() && now.After(e.until)) {
+		e = &matcherEntry{}
+		c.entries[project] = e
+	}
+	c.mu.Unlock()
+	// Concurrent events of one project share one read.
+	e.once.Do(func() {
+		hooks, err := load(ctx, project)
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.matcher = herald.NewMatcher(hooks)
+		e.until = now.Add(c.ttl)
+	})
+	if e.err != nil {
+		c.mu.Lock()
+		if c.entries[project] == e {
+			delete(c.entries, project) // do not cache failures
+		}
+		c.mu.Unlock()
+		return nil, e.err
+	}
+	return e.matcher, nil
+}
