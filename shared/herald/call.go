@@ -160,3 +160,33 @@ type CallRef struct {
 	WebhookID string `json:"webhook_id"`
 	CallID    string `json:"call_id"`
 }
+
+// CallQuery selects and orders a project's calls (CONTRACT §1, list calls).
+// Time bounds are exclusive, as DatoCMS's gt and lt are.
+type CallQuery struct {
+	Offset int
+	Limit  int
+
+	IDs        []string
+	WebhookID  string
+	EntityType string
+	EventType  string
+	Status     Status
+
+	CreatedAfter, CreatedBefore     *time.Time
+	LastSentAfter, LastSentBefore   *time.Time
+	NextRetryAfter, NextRetryBefore *time.Time
+
+	OrderBy string // created_at, last_sent_at, next_retry_at or webhook_id
+	Desc    bool
+}
+
+// Paging limits of the call list.
+const (
+	DefaultCallLimit = 30
+	MaxCallLimit     = 500
+	MaxCallIDsFilter = 100
+)
+
+// Orderings of the call list.
+var CallOrderings = []string{"created_at", "last_sent_at", "next_retry_at", "webhook_id"}

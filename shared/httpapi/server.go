@@ -28,6 +28,8 @@ type TokenStore interface {
 // Server serves the API. Build it with New.
 type Server struct {
 	webhooks  WebhookStore
+	calls     CallStore
+	queue     Queue
 	tokens    TokenStore
 	clock     herald.Clock
 	log       *slog.Logger
@@ -40,6 +42,8 @@ type Server struct {
 // Deps are a Server's dependencies.
 type Deps struct {
 	Webhooks  WebhookStore
+	Calls     CallStore
+	Queue     Queue
 	Tokens    TokenStore
 	Clock     herald.Clock
 	Log       *slog.Logger
@@ -57,7 +61,7 @@ type cachedProject struct {
 
 // New returns a Server.
 func New(d Deps) *Server {
-	s := &Server{webhooks: d.Webhooks, tokens: d.Tokens, clock: d.Clock, log: d.Log, newSecret: d.NewSecret}
+	s := &Server{webhooks: d.Webhooks, calls: d.Calls, queue: d.Queue, tokens: d.Tokens, clock: d.Clock, log: d.Log, newSecret: d.NewSecret}
 	s.routes = []route{
 		{"GET", "/webhooks", s.listWebhooks},
 		{"POST", "/webhooks", s.createWebhook},
@@ -65,6 +69,9 @@ func New(d Deps) *Server {
 		{"PUT", "/webhooks/{id}", s.updateWebhook},
 		{"PATCH", "/webhooks/{id}", s.updateWebhook},
 		{"DELETE", "/webhooks/{id}", s.deleteWebhook},
+		{"GET", "/webhook_calls", s.listCalls},
+		{"GET", "/webhook_calls/{id}", s.getCall},
+		{"POST", "/webhook_calls/{id}/resend_webhook", s.resendCall},
 	}
 	return s
 }

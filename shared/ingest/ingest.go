@@ -170,7 +170,9 @@ func (h *Handler) ingest(ctx context.Context, raw json.RawMessage) Result {
 		return res
 	}
 
-	now := h.clock.Now()
+	// Calls are stamped to the millisecond their ULIDs carry, so that
+	// created_at filters can be key conditions on the id.
+	now := h.clock.Now().Truncate(time.Millisecond)
 	planned := make([]herald.CallRef, len(hooks))
 	byWebhook := make(map[string]*herald.Webhook, len(hooks))
 	for i, w := range hooks {

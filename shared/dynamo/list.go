@@ -1,0 +1,417 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/heraldhq/herald/shared/herald"
+)
+
+// MaxSortedScan bounds the calls read to order by anything but creation: such
+// an order needs every matching call, so a query that matches more is
+// refused with advice to narrow it (by created_at, say).
+const MaxSortedScan = 50000
+
+// indexItem is a call as the activity-log index (GSI1) holds it: keys and the
+// attributes filters and orderings read.
+type indexItem struct {
+	PK          string `dynamodbav:"PK"`
+	SK          string `dynamodbav:"SK"`
+	GSI1PK      string `dynamodbav:"GSI1PK"`
+	GSI1SK      string `dynamodbav:"GSI1SK"`
+	WebhookID   string `dynamodbav:"webhook_id"`
+	LastSentAt  string `dynamodbav:"last_sent_at"`
+	NextRetryAt string `dynamodbav:"next_retry_at"`
+}
+
+// listQuery is a CallQuery turned into DynamoDB terms: the key bounds of the
+// created_at range and one filter expression, shared by the page queries and
+// the count, so the two always agree.
+type listQuery struct {
+	lower, upper string
+	filter       string
+	names        map[string]string
+	values       map[string]types.AttributeValue
+}
+
+func newListQuery(q herald.CallQuery, now time.Time) (*listQuery, error) {
+	lq := &listQuery{lower: "0", upper: "~"}
+	if q.CreatedAfter != nil {
+		lq.lower = ulidBound(q.CreatedAfter.UnixMilli()+1, '0')
+	}
+	if q.CreatedBefore != nil {
+		ms := q.CreatedBefore.UnixMilli()
+		if q.CreatedBefore.Equal(time.UnixMilli(ms)) {
+			ms-- // exclusive: a call created exactly then is not before it
+		}
+		lq.upper = ulidBound(ms, 'Z')
+	}
+	u := newUpdate()
+	conds := []string{u.Name("expires_at") + " > " + u.Value(now.Unix())}
+	eq := func(attr, v string) {
+		if v != "" {
+			conds = append(conds, u.Name(attr)+" = "+u.Value(v))
+		}
+	}
+	eq("webhook_id", q.WebhookID)
+	eq("entity_type", q.EntityType)
+	eq("event_type", q.EventType)
+	eq("status", string(q.Status))
+	// Stored times have milliseconds: t > T is t > T's millisecond, and
+	// t < T is t < T rounded up to the next millisecond.
+	after := func(attr string, t *time.Time) {
+		if t != nil {
+			conds = append(conds, u.Name(attr)+" > "+u.Value(t.UTC().Truncate(time.Millisecond).Format(callTimeFormat)))
+		}
+	}
+	before := func(attr string, t *time.Time) {
+		if t != nil {
+			up := t.UTC().Truncate(time.Millisecond)
+			if !up.Equal(*t) {
+				up = up.Add(time.Millisecond)
+			}
+			conds = append(conds, u.Name(attr)+" < "+u.Value(up.Format(callTimeFormat)))
+		}
+	}
+	after("last_sent_at", q.LastSentAfter)
+	before("last_sent_at", q.LastSentBefore)
+	after("next_retry_at", q.NextRetryAfter)
+	before("next_retry_at", q.NextRetryBefore)
+	if u.err != nil {
+		return nil, u.err
+	}
+	lq.filter = strings.Join(conds, " AND ")
+	lq.names, lq.values = u.names, u.values
+	return lq, nil
+}
+
+// ulidBound is the smallest ('0') or largest ('Z') ULID of a millisecond.
+func ulidBound(ms int64, fill byte) string {
+	id := herald.NewID(time.UnixMilli(ms))
+	return id[:10] + strings.Repeat(string(fill), 16)
+}
+
+func (lq *listQuery) input(table, pk string, forward bool) *dynamodb.QueryInput {
+	values := make(map[string]types.AttributeValue, len(lq.values)+3)
+	for k, v := range lq.values {
+		values[k] = v
+	}
+	values[":pk"] = &types.AttributeValueMemberS{Value: pk}
+	values[":lo"] = &types.AttributeValueMemberS{Value: lq.lower}
+	values[":hi"] = &types.AttributeValueMemberS{Value: lq.upper}
+	return &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		IndexName:                 aws.String("GSI1"),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi"),
+		FilterExpression:          aws.String(lq.filter),
+		ExpressionAttributeNames:  lq.names,
+		ExpressionAttributeValues: values,
+		ScanIndexForward:          aws.Bool(forward),
+	}
+}
+
+// ListCalls returns a page of a project's calls and how many match in all.
+//
+// Ordered by creation (the default), it merges the shards of the activity
+// log index newest (or oldest) first, reading about offset+limit index items
+// and then the page's calls: a first page costs the same with a million calls
+// as with ten. The total is counted by the same queries with Select=COUNT,
+// which reads every matching index item (small ones) in parallel per shard.
+// Other orders read every matching index item, up to MaxSortedScan.
+func (s *Store) ListCalls(ctx context.Context, project string, q herald.CallQuery) ([]*herald.Call, int, error) {
+	lq, err := newListQuery(q, s.clock.Now())
+	if err != nil {
+		return nil, 0, err
+	}
+	var refs []indexItem
+	var total int
+	switch {
+	case len(q.IDs) > 0:
+		refs, err = s.indexByIDs(ctx, project, lq, q.IDs)
+		sortIndex(refs, q)
+		total = len(refs)
+		refs = pageOf(refs, q.Offset, q.Limit)
+	case q.OrderBy == "" || q.OrderBy == "created_at":
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) {
+			refs, err = s.mergeShards(gctx, project, lq, !q.Desc, q.Offset+q.Limit)
+			return err
+		})
+		g.Go(func() (err error) {
+			total, err = s.countShards(gctx, project, lq)
+			return err
+		})
+		err = g.Wait()
+		refs = pageOf(refs, q.Offset, q.Limit)
+	default:
+		refs, err = s.scanShards(ctx, project, lq)
+		if err == nil {
+			sortIndex(refs, q)
+			total = len(refs)
+			refs = pageOf(refs, q.Offset, q.Limit)
+		}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	calls, err := s.getCalls(ctx, refs)
+	return calls, total, err
+}
+
+// mergeShards reads the first n matching index items across all shards in
+// id order, reading each shard only as far as the merge needs.
+func (s *Store) mergeShards(ctx context.Context, project string, lq *listQuery, forward bool, n int) ([]indexItem, error) {
+	pageSize := int32(min(max(n, 50), 1000))
+	cursors := make([]*shardCursor, callShards)
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range cursors {
+		in := lq.input(s.table, logKey(project, i), forward)
+		in.Limit = aws.Int32(pageSize)
+		cursors[i] = &shardCursor{db: s.db, in: in}
+		g.Go(func() error { return cursors[i].fill(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make([]indexItem, 0, n)
+	for len(out) < n {
+		best := -1
+		for i, c := range cursors {
+			if err := c.fill(ctx); err != nil {
+				return nil, err
+			}
+			if len(c.buf) == 0 {
+				continue
+			}
+			if best < 0 || (c.buf[0].GSI1SK > cursors[best].buf[0].GSI1SK) != forward {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		out = append(out, cursors[best].buf[0])
+		cursors[best].buf = cursors[best].buf[1:]
+	}
+	return out, nil
+}
+
+// shardCursor reads one shard page by page.
+type shardCursor struct {
+	db   Client
+	in   *dynamodb.QueryInput
+	buf  []indexItem
+	done bool
+}
+
+// fill reads pages until the buffer has an item or the shard is exhausted.
+func (c *shardCursor) fill(ctx context.Context) error {
+	for len(c.buf) == 0 && !c.done {
+		out, err := c.db.Query(ctx, c.in)
+		if err != nil {
+			return classify(err, "query activity log")
+		}
+		var items []indexItem
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+			return fmt.Errorf("unmarshal activity log: %w", err)
+		}
+		c.buf = items
+		c.in.ExclusiveStartKey = out.LastEvaluatedKey
+		c.done = out.LastEvaluatedKey == nil
+	}
+	return nil
+}
+
+// countShards counts matching calls across shards, in parallel.
+func (s *Store) countShards(ctx context.Context, project string, lq *listQuery) (int, error) {
+	counts := make([]int, callShards)
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range counts {
+		g.Go(func() error {
+			in := lq.input(s.table, logKey(project, i), true)
+			in.Select = types.SelectCount
+			p := dynamodb.NewQueryPaginator(s.db, in)
+			for p.HasMorePages() {
+				out, err := p.NextPage(gctx)
+				if err != nil {
+					return classify(err, "count activity log")
+				}
+				counts[i] += int(out.Count)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	return total, nil
+}
+
+// scanShards reads every matching index item, up to MaxSortedScan.
+func (s *Store) scanShards(ctx context.Context, project string, lq *listQuery) ([]indexItem, error) {
+	var mu sync.Mutex
+	var all []indexItem
+	g, gctx := errgroup.WithContext(ctx)
+	for i := 0; i < callShards; i++ {
+		g.Go(func() error {
+			p := dynamodb.NewQueryPaginator(s.db, lq.input(s.table, logKey(project, i), true))
+			for p.HasMorePages() {
+				out, err := p.NextPage(gctx)
+				if err != nil {
+					return classify(err, "scan activity log")
+				}
+				var items []indexItem
+				if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+					return fmt.Errorf("unmarshal activity log: %w", err)
+				}
+				mu.Lock()
+				all = append(all, items...)
+				n := len(all)
+				mu.Unlock()
+				if n > MaxSortedScan {
+					return herald.Invalid([]herald.Problem{{Field: "order_by", Code: herald.ValidationInvalid,
+						Message: fmt.Sprintf("this order needs every matching call and more than %d match; narrow the list, for example with filter[fields][created_at][gt]", MaxSortedScan)}})
+				}
+			}
+			return nil
+		})
+	}
+	return all, g.Wait()
+}
+
+// indexByIDs reads the index entries of the given calls that match the query:
+// one small query per id, through the same filter as every listing.
+func (s *Store) indexByIDs(ctx context.Context, project string, lq *listQuery, ids []string) ([]indexItem, error) {
+	found := make([][]indexItem, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i, id := range ids {
+		g.Go(func() error {
+			in := lq.input(s.table, logKey(project, callShard(id)), true)
+			in.ExpressionAttributeValues[":lo"] = &types.AttributeValueMemberS{Value: max(id, lq.lower)}
+			in.ExpressionAttributeValues[":hi"] = &types.AttributeValueMemberS{Value: min(id, lq.upper)}
+			if id < lq.lower || id > lq.upper {
+				return nil
+			}
+			out, err := s.db.Query(gctx, in)
+			if err != nil {
+				return classify(err, "query call %s", id)
+			}
+			return attributevalue.UnmarshalListOfMaps(out.Items, &found[i])
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []indexItem
+	seen := map[string]bool{}
+	for _, items := range found {
+		for _, it := range items {
+			if !seen[it.GSI1SK] {
+				seen[it.GSI1SK] = true
+				out = append(out, it)
+			}
+		}
+	}
+	return out, nil
+}
+
+// sortIndex orders index items in memory. Missing times sort as PostgreSQL
+// (and so DatoCMS) sorts NULL: last ascending, first descending. Ties keep
+// creation order, newest first when descending.
+func sortIndex(items []indexItem, q herald.CallQuery) {
+	field := func(it indexItem) string {
+		switch q.OrderBy {
+		case "last_sent_at":
+			return it.LastSentAt
+		case "next_retry_at":
+			return it.NextRetryAt
+		case "webhook_id":
+			return it.WebhookID
+		}
+		return it.GSI1SK
+	}
+	slices.SortStableFunc(items, func(a, b indexItem) int {
+		fa, fb := field(a), field(b)
+		c := 0
+		switch {
+		case fa == fb:
+			c = strings.Compare(a.GSI1SK, b.GSI1SK)
+		case fa == "":
+			c = 1
+		case fb == "":
+			c = -1
+		default:
+			c = strings.Compare(fa, fb)
+		}
+		if q.Desc {
+			return -c
+		}
+		return c
+	})
+}
+
+func pageOf(items []indexItem, offset, limit int) []indexItem {
+	if offset >= len(items) {
+		return nil
+	}
+	return items[offset:min(offset+limit, len(items))]
+}
+
+// getCalls reads the calls of a page, in the page's order, 100 keys per
+// BatchGetItem, retrying unprocessed keys.
+func (s *Store) getCalls(ctx context.Context, refs []indexItem) ([]*herald.Call, error) {
+	byKey := make(map[string]*herald.Call, len(refs))
+	for start := 0; start < len(refs); start += 100 {
+		keys := make([]map[string]types.AttributeValue, 0, 100)
+		for _, r := range refs[start:min(start+100, len(refs))] {
+			keys = append(keys, key(r.PK, r.SK))
+		}
+		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 0 {
+				if attempt > 8 {
+					return nil, fmt.Errorf("read calls: keys still unprocessed after %d rounds", attempt)
+				}
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(time.Duration(20<<attempt) * time.Millisecond):
+				}
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, classify(err, "read calls")
+			}
+			for _, item := range out.Responses[s.table] {
+				c, err := fromCallItem(item)
+				if err != nil {
+					return nil, err
+				}
+				byKey[callKey(c.ProjectID, c.ID)] = c
+			}
+			req = out.UnprocessedKeys
+		}
+	}
+	calls := make([]*herald.Call, 0, len(refs))
+	for _, r := range refs {
+		if c := byKey[r.PK]; c != nil {
+			calls = append(calls, c)
+		}
+	}
+	return calls, nil
+}
