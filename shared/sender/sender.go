@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/shared/herald"
 )
@@ -162,7 +163,7 @@ func (s *Sender) send(ctx context.Context, req Request, start time.Time) Result 
 
 	reqCtx, cancel := context.WithTimeout(ctx, s.opts.TotalTimeout)
 	defer cancel()
-	hr, err := http.NewRequestWithContext(reqCtx, http.MethodPost, u.String(), bytes.NewReader(req.Body))
+	hr, err := http.NewRequestWithContext(reqCtx, http.MethodPost, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
 		return failed(herald.ErrKindInvalidURL, "the URL cannot be requested")
 	}
@@ -291,6 +292,9 @@ func (s *Sender) control(network, address string, _ syscall.RawConn) error {
 // TLS carries a type (*tlsError), even where crypto/tls reports it with an
 // unexported one, as it does for alerts from the server.
 func (s *Sender) dialTLS(ctx context.Context, network, address string) (net.Conn, error) {
+	// One bound for the connect and the handshake together.
+	ctx, cancel := context.WithTimeout(ctx, s.opts.TotalTimeout)
+	defer cancel()
 	conn, err := s.dial(ctx, network, address)
 	if err != nil {
 		return nil, err
@@ -302,10 +306,13 @@ func (s *Sender) dialTLS(ctx context.Context, network, address string) (net.Conn
 	}
 	cfg := s.tlsConfig.Clone()
 	cfg.ServerName = host
+	// An address spelled "2130706433" is verified as the address it names,
+	// as a browser would.
+	if ip, ok := parseHostIP(host); ok {
+		cfg.ServerName = ip.WithZone("").String()
+	}
 	tc := tls.Client(conn, cfg)
-	hctx, cancel := context.WithTimeout(ctx, s.opts.TotalTimeout)
-	defer cancel()
-	if err := tc.HandshakeContext(hctx); err != nil {
+	if err := tc.HandshakeContext(ctx); err != nil {
 		conn.Close()
 		return nil, &tlsError{err: err, handshake: true}
 	}
@@ -437,12 +444,18 @@ func safeText(err error) string {
 	return text
 }
 
+// shorten caps a message (a receiver's Location header can be long) at a
+// rune boundary.
 func shorten(s string) string {
 	const max = 300
 	if len(s) <= max {
 		return s
 	}
-	return s[:max] + "…"
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // retryAfter reads a Retry-After value: delay seconds, or an HTTP date

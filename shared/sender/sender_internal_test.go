@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestControl checks the connect-time hook on its own: it is what holds
@@ -69,5 +71,19 @@ func TestSafeText(t *testing.T) {
 	want := "net/http: HTTP/1.x transport connection broken: read: no route to host"
 	if got != want {
 		t.Errorf("safeText = %q, want %q", got, want)
+	}
+}
+
+func TestShorten(t *testing.T) {
+	long := strings.Repeat("é", 200) // 400 bytes
+	got := shorten(long)
+	if !utf8.ValidString(got) {
+		t.Errorf("shorten cut a rune: %q", got)
+	}
+	if want := strings.Repeat("é", 150) + "…"; got != want {
+		t.Errorf("shorten = %q, want %q", got, want)
+	}
+	if got := shorten("short"); got != "short" {
+		t.Errorf("shorten(short) = %q", got)
 	}
 }

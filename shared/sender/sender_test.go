@@ -521,6 +521,16 @@ func TestSendTLS(t *testing.T) {
 		}
 	})
 
+	t.Run("trusted certificate, address in decimal", func(t *testing.T) {
+		srv, roots := tlsServer(t, nil)
+		port := srv.Listener.Addr().(*net.TCPAddr).Port
+		s := newSender(t, sender.Options{TotalTimeout: 5 * time.Second, AllowPrivate: true, RootCAs: roots})
+		res := send(t, s, post(fmt.Sprintf("https://2130706433:%d/", port)))
+		if !res.Success {
+			t.Errorf("Send: %s: %s, want success (the certificate names 127.0.0.1)", res.ErrorKind, res.Error)
+		}
+	})
+
 	t.Run("server below TLS 1.2", func(t *testing.T) {
 		srv, roots := tlsServer(t, &tls.Config{MaxVersion: tls.VersionTLS11})
 		s := newSender(t, sender.Options{TotalTimeout: 5 * time.Second, AllowPrivate: true, RootCAs: roots})
