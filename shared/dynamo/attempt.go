@@ -180,7 +180,6 @@ func (s *Store) RequestResend(ctx context.Context, project, id, resendID string)
 	return false, nil
 }
 
-
 func dueSK(due time.Time, retry int, id string) string {
 	return due.UTC().Format(callTimeFormat) + "#" + strconv.Itoa(retry) + "#" + id
 }

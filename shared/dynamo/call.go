@@ -128,7 +128,7 @@ func fromCallItem(item map[string]types.AttributeValue) (*herald.Call, error) {
 		ResponseStatus:          it.ResponseStatus, ResponseHeaders: it.ResponseHeaders, ResponsePayload: it.ResponsePayload,
 		ResponsePayloadTruncated: it.ResponsePayloadTruncated,
 		AttemptCount:             it.AttemptCount, NextAuto: it.NextAuto, ResendID: it.ResendID,
-		Parked:                   it.GSI2PK != "",
+		Parked:    it.GSI2PK != "",
 		ExpiresAt: time.Unix(it.ExpiresAt, 0).UTC(),
 	}
 	if err := json.Unmarshal([]byte(it.Payload), &c.Payload); err != nil {

@@ -1,0 +1,46 @@
+// Command api is ApiFunction: the webhook configuration and activity-log API
+// behind API Gateway.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/heraldhq/herald/shared/config"
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/httpapi"
+	"github.com/heraldhq/herald/shared/signing"
+	"github.com/heraldhq/herald/shared/sqs"
+)
+
+func main() {
+	ctx := context.Background()
+	settings, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.AWS(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+	clock := herald.SystemClock{}
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock)
+	server := httpapi.New(httpapi.Deps{
+		Webhooks:  store,
+		Calls:     store,
+		Tokens:    store,
+		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg), settings.QueueURL),
+		Clock:     clock,
+		Log:       config.Logger(os.Stdout, settings.LogLevel),
+		NewSecret: signing.NewSecret,
+	})
+	lambda.Start((&httpapi.Lambda{Handler: server}).Handle)
+}

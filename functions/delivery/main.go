@@ -1,0 +1,48 @@
+// Command delivery is DeliveryFunction: it sends the calls on the delivery
+// queue and, on a schedule, sweeps parked retries onto it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/heraldhq/herald/shared/config"
+	"github.com/heraldhq/herald/shared/delivery"
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/sender"
+	"github.com/heraldhq/herald/shared/sqs"
+)
+
+func main() {
+	ctx := context.Background()
+	settings, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "delivery:", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.AWS(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "delivery:", err)
+		os.Exit(1)
+	}
+	clock := herald.SystemClock{}
+	send, err := sender.New(sender.Options{AllowPrivate: settings.AllowPrivateTargets, Clock: clock})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "delivery:", err)
+		os.Exit(1)
+	}
+	handler := delivery.New(
+		dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),
+		sqs.New(awssqs.NewFromConfig(awsCfg), settings.QueueURL),
+		send,
+		clock,
+		config.Logger(os.Stdout, settings.LogLevel),
+	)
+	lambda.Start(handler.Invoke)
+}

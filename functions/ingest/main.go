@@ -1,0 +1,41 @@
+// Command ingest is IngestFunction: the CMS invokes it with change events.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/heraldhq/herald/shared/config"
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/ingest"
+	"github.com/heraldhq/herald/shared/sqs"
+)
+
+func main() {
+	ctx := context.Background()
+	settings, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.AWS(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(1)
+	}
+	clock := herald.SystemClock{}
+	handler := ingest.New(ingest.Options{
+		Store:     dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),
+		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg), settings.QueueURL),
+		Clock:     clock,
+		Log:       config.Logger(os.Stdout, settings.LogLevel),
+		Retention: settings.Retention,
+	})
+	lambda.Start(handler.Handle)
+}

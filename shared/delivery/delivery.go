@@ -1,0 +1,371 @@
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/sender"
+	"github.com/heraldhq/herald/shared/signing"
+)
+
+// Store is what delivery needs of the table.
+type Store interface {
+	ClaimAttempt(ctx context.Context, job herald.Job, leaseID string, lease time.Duration) (*herald.Call, herald.ClaimResult, error)
+	RecordAttempt(ctx context.Context, c *herald.Call, leaseID string, rec herald.Recording) error
+	GetWebhook(ctx context.Context, project, id string) (*herald.Webhook, error)
+	DueRetries(ctx context.Context, until time.Time, limit int) ([]herald.ParkedRetry, error)
+	Unpark(ctx context.Context, r herald.ParkedRetry) error
+}
+
+// Queue is what delivery needs of the queue.
+type Queue interface {
+	Send(ctx context.Context, job herald.Job, delay time.Duration) error
+}
+
+// Sender sends one request.
+type Sender interface {
+	Send(ctx context.Context, req sender.Request) sender.Result
+}
+
+// Lease is how long a claimed attempt is ours. It outlasts the send timeout
+// and the writes around it; after a crash, the attempt can be claimed again
+// once it has run out.
+const Lease = 60 * time.Second
+
+// maxQueueDelay is how far ahead a retry may go on the queue; one further
+// away is parked. A little under SQS's 15 minutes, so the sweeper's
+// look-ahead (sweepAhead) covers it.
+const maxQueueDelay = 14 * time.Minute
+
+// Handler handles delivery invocations: SQS batches and sweeps.
+type Handler struct {
+	store  Store
+	queue  Queue
+	sender Sender
+	clock  herald.Clock
+	log    *slog.Logger
+}
+
+// New returns a Handler.
+func New(store Store, queue Queue, s Sender, clock herald.Clock, log *slog.Logger) *Handler {
+	return &Handler{store: store, queue: queue, sender: s, clock: clock, log: log}
+}
+
+// errRetryLater marks a message to be received again later.
+var errRetryLater = errors.New("retry later")
+
+// HandleSQS delivers a batch concurrently: one slow receiver does not delay
+// the others (each send is bounded by the sender's timeout). Messages to
+// receive again are reported as batch item failures; only when not one
+// message could be processed does the whole batch fail.
+func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	errs := make([]error, len(ev.Records))
+	var wg sync.WaitGroup
+	for i, msg := range ev.Records {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = h.handleMessage(ctx, msg)
+		}()
+	}
+	wg.Wait()
+	var resp events.SQSEventResponse
+	var internal []error
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
+		if !errors.Is(err, errRetryLater) {
+			internal = append(internal, err)
+		}
+	}
+	if len(ev.Records) > 0 && len(internal) == len(ev.Records) {
+		return events.SQSEventResponse{}, fmt.Errorf("no message of the batch could be processed: %w", errors.Join(internal...))
+	}
+	return resp, nil
+}
+
+func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) error {
+	var job herald.Job
+	if err := json.Unmarshal([]byte(msg.Body), &job); err != nil || job.ProjectID == "" || job.CallID == "" {
+		// Never deliverable: let the redrive policy move it to the DLQ,
+		// where it is counted and alarmed on.
+		h.log.ErrorContext(ctx, "malformed delivery message", "message_id", msg.MessageId)
+		return fmt.Errorf("malformed message %s", msg.MessageId)
+	}
+	return h.deliver(ctx, job)
+}
+
+// deliver makes the attempt a job names, if it is still wanted.
+func (h *Handler) deliver(ctx context.Context, job herald.Job) error {
+	leaseID := newLeaseID()
+	call, claim, err := h.store.ClaimAttempt(ctx, job, leaseID, Lease)
+	if err != nil {
+		return err
+	}
+	switch claim {
+	case herald.Gone:
+		h.log.InfoContext(ctx, "call gone", "project", job.ProjectID, "call_id", job.CallID)
+		return nil
+	case herald.Busy:
+		return errRetryLater
+	case herald.Stale:
+		return h.healSchedule(ctx, job, call)
+	}
+	return h.attempt(ctx, job, call, leaseID)
+}
+
+// healSchedule handles a stale auto job whose call has its next retry
+// scheduled for the queue but perhaps never queued: the attempt before was
+// recorded and the function stopped before sending the next job. Receiving
+// the old job again means exactly that happened (its message was never
+// deleted), so the next job is queued now; were it queued already, its
+// duplicate is dropped by the claim.
+func (h *Handler) healSchedule(ctx context.Context, job herald.Job, c *herald.Call) error {
+	if job.Trigger == herald.TriggerManual || c == nil || c.NextAuto == nil || c.Parked ||
+		*c.NextAuto != job.Retry+1 || c.NextRetryAt == nil {
+		return nil
+	}
+	next := herald.Job{ProjectID: c.ProjectID, CallID: c.ID, Trigger: herald.TriggerAuto, Retry: *c.NextAuto}
+	if err := h.queue.Send(ctx, next, c.NextRetryAt.Sub(h.clock.Now())); err != nil {
+		return fmt.Errorf("requeue retry %d of call %s: %w", next.Retry, c.ID, err)
+	}
+	return nil
+}
+
+// attempt sends a claimed attempt and records it.
+func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, leaseID string) error {
+	started := h.clock.Now()
+	trigger := job.Trigger
+	autoRetries := c.AttemptedAutoRetries
+	if trigger != herald.TriggerManual {
+		autoRetries = job.Retry
+	}
+	att := herald.Attempt{Number: c.AttemptCount, Trigger: trigger, StartedAt: started}
+
+	hook, err := h.store.GetWebhook(ctx, c.ProjectID, c.WebhookID)
+	var result sender.Result
+	var sent bool
+	switch {
+	case herald.ErrorCode(err) == herald.ENOTFOUND:
+		att.ErrorKind, att.Error = herald.ErrKindNoWebhook, "the webhook was deleted; the call is not sent"
+	case err != nil:
+		return err // the lease runs out and the message comes back
+	case !hook.Enabled:
+		att.ErrorKind, att.Error = herald.ErrKindDisabled, "the webhook is disabled; the call is not sent"
+	default:
+		req, rerr := herald.RenderRequest(hook, c, autoRetries)
+		var renderErr *herald.RenderError
+		switch {
+		case errors.As(rerr, &renderErr):
+			att.ErrorKind, att.Error = renderErr.Kind, renderErr.Msg
+		case rerr != nil:
+			return rerr
+		default:
+			h.sign(hook, c, req, started)
+			c.RequestURL = req.URL
+			c.RequestHeaders = herald.MaskHeaders(req.Header)
+			c.RequestPayload, c.RequestPayloadTruncated = capString(req.Body, herald.MaxStoredRequestBody)
+			result = h.sender.Send(ctx, sender.Request{URL: req.URL, Header: req.Header, Body: req.Body})
+			sent = true
+			att.Success = result.Success
+			att.ErrorKind, att.Error = result.ErrorKind, result.Error
+			att.DurationMS = result.Duration.Milliseconds()
+			if result.Status != 0 {
+				status := result.Status
+				att.ResponseStatus = &status
+			}
+		}
+	}
+
+	if sent {
+		c.LastSentAt = &started
+		c.ResponseStatus = att.ResponseStatus
+		c.ResponseHeaders = nil
+		c.ResponsePayload = nil
+		c.ResponsePayloadTruncated = false
+		if result.Status != 0 {
+			c.ResponseHeaders = flatten(result.Header)
+			body, _ := capString(result.Body, herald.MaxStoredResponseBody)
+			c.ResponsePayload = &body
+			c.ResponsePayloadTruncated = result.BodyTruncated
+		}
+	}
+	c.Attempts = append(c.Attempts, att)
+	rec := h.schedule(c, hook, trigger, job.Retry, att, result.RetryAfter)
+	rec.ResendDone = trigger == herald.TriggerManual
+
+	if err := h.store.RecordAttempt(ctx, c, leaseID, rec); err != nil {
+		if herald.ErrorCode(err) == herald.ECONFLICT {
+			// We ran past the lease and another attempt took over; it
+			// records its own outcome.
+			h.log.WarnContext(ctx, "attempt outran its lease", "project", c.ProjectID, "call_id", c.ID)
+			return nil
+		}
+		return err
+	}
+	h.logAttempt(ctx, c, att)
+	if c.NextAuto != nil && !rec.Park && trigger != herald.TriggerManual && c.Status == herald.StatusRescheduled {
+		next := herald.Job{ProjectID: c.ProjectID, CallID: c.ID, Trigger: herald.TriggerAuto, Retry: *c.NextAuto}
+		if err := h.queue.Send(ctx, next, c.NextRetryAt.Sub(h.clock.Now())); err != nil {
+			// The message comes back and healSchedule queues the retry.
+			return fmt.Errorf("queue retry %d of call %s: %w", next.Retry, c.ID, err)
+		}
+	}
+	return nil
+}
+
+// schedule sets the call's status and next retry after an attempt, and says
+// whether the retry is parked. Automatic attempts follow the retry schedule;
+// a manual resend that succeeds ends it, one that fails leaves it as it was.
+func (h *Handler) schedule(c *herald.Call, hook *herald.Webhook, trigger string, retry int, att herald.Attempt, retryAfter time.Duration) herald.Recording {
+	now := h.clock.Now()
+	switch {
+	case att.Success:
+		c.Status, c.NextAuto, c.NextRetryAt = herald.StatusSuccess, nil, nil
+		if trigger != herald.TriggerManual {
+			c.AttemptedAutoRetries = retry
+		}
+		return herald.Recording{}
+	case trigger == herald.TriggerManual:
+		if c.NextAuto != nil {
+			c.Status = herald.StatusRescheduled
+			return herald.Recording{Park: c.Parked}
+		}
+		c.Status = herald.StatusFailed
+		return herald.Recording{}
+	}
+	c.AttemptedAutoRetries = retry
+	c.NextAuto, c.NextRetryAt = nil, nil
+	c.Status = herald.StatusFailed
+	final := att.ErrorKind == herald.ErrKindNoWebhook || att.ErrorKind == herald.ErrKindDisabled
+	if hook == nil || !hook.AutoRetry || final {
+		return herald.Recording{}
+	}
+	due, ok := herald.NextRetry(retry, att.StartedAt, retryAfter)
+	if !ok {
+		return herald.Recording{}
+	}
+	next := retry + 1
+	c.Status, c.NextAuto, c.NextRetryAt = herald.StatusRescheduled, &next, &due
+	return herald.Recording{Park: due.Sub(now) > maxQueueDelay}
+}
+
+// sign adds the Standard Webhooks headers: the call id as webhook-id (the
+// same on every attempt, so receivers can drop duplicates), this attempt's
+// time, and a signature with each valid secret.
+func (h *Handler) sign(hook *herald.Webhook, c *herald.Call, req *herald.OutgoingRequest, at time.Time) {
+	var keys [][]byte
+	for _, s := range []string{hook.Secret.Current, hook.Secret.Previous} {
+		if s == "" || (s == hook.Secret.Previous && !at.Before(hook.Secret.PreviousExpiresAt)) {
+			continue
+		}
+		key, err := signing.ParseSecret(s)
+		if err != nil {
+			h.log.Error("webhook has an unusable signing secret", "webhook_id", hook.ID)
+			continue
+		}
+		keys = append(keys, key)
+	}
+	req.Header.Set("webhook-id", c.ID)
+	req.Header.Set("webhook-timestamp", fmt.Sprint(at.Unix()))
+	if len(keys) > 0 {
+		req.Header.Set("webhook-signature", signing.SignatureHeader(keys, c.ID, at, req.Body))
+	}
+}
+
+func (h *Handler) logAttempt(ctx context.Context, c *herald.Call, att herald.Attempt) {
+	level := slog.LevelInfo
+	if !att.Success {
+		level = slog.LevelWarn
+	}
+	status := 0
+	if att.ResponseStatus != nil {
+		status = *att.ResponseStatus
+	}
+	h.log.Log(ctx, level, "attempt",
+		"project", c.ProjectID, "webhook_id", c.WebhookID, "call_id", c.ID,
+		"attempt", att.Number, "trigger", att.Trigger, "success", att.Success,
+		"response_status", status, "error_kind", att.ErrorKind,
+		"call_status", string(c.Status), "duration_ms", att.DurationMS)
+}
+
+// sweepAhead is how far ahead the sweeper looks for parked retries. With a
+// sweep a minute, every parked retry is queued at least once, with its exact
+// delay, before it is due.
+const sweepAhead = 14 * time.Minute
+
+// sweepBatch bounds one query per due shard; a sweep runs several rounds
+// while rounds come back full.
+const (
+	sweepBatch  = 200
+	sweepRounds = 10
+)
+
+// Sweep moves parked retries that are due within sweepAhead onto the queue,
+// each with the delay that makes it arrive on time.
+func (h *Handler) Sweep(ctx context.Context) (int, error) {
+	moved := 0
+	for round := 0; round < sweepRounds; round++ {
+		now := h.clock.Now()
+		due, err := h.store.DueRetries(ctx, now.Add(sweepAhead), sweepBatch)
+		if err != nil {
+			return moved, err
+		}
+		for _, r := range due {
+			job := herald.Job{ProjectID: r.ProjectID, CallID: r.CallID, Trigger: herald.TriggerAuto, Retry: r.Retry}
+			if err := h.queue.Send(ctx, job, r.Due.Sub(now)); err != nil {
+				return moved, err
+			}
+			if err := h.store.Unpark(ctx, r); err != nil {
+				return moved, err
+			}
+			moved++
+		}
+		if len(due) < sweepBatch {
+			break
+		}
+	}
+	if moved > 0 {
+		h.log.InfoContext(ctx, "sweep", "queued", moved)
+	}
+	return moved, nil
+}
+
+func newLeaseID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// capString keeps the first n bytes of b as valid UTF-8 (DynamoDB strings
+// must be), replacing what is not.
+func capString(b []byte, n int) (string, bool) {
+	truncated := len(b) > n
+	if truncated {
+		b = b[:n]
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD"), truncated
+}
+
+func flatten(h map[string][]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		if len(vs) > 0 {
+			out[k] = strings.ToValidUTF8(vs[0], "\uFFFD")
+		}
+	}
+	return out
+}

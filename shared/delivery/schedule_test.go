@@ -1,0 +1,118 @@
+package delivery
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/shared/herald"
+)
+
+// TestScheduleFollowsDatoCMS walks one call through every automatic attempt
+// failing, with the clock at each attempt's time, and checks each retry's
+// due time and whether it goes on the queue or is parked.
+func TestScheduleFollowsDatoCMS(t *testing.T) {
+	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	at := start
+	h := &Handler{clock: herald.ClockFunc(func() time.Time { return at }), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	hook := &herald.Webhook{AutoRetry: true}
+	c := &herald.Call{}
+	wantDelays := []time.Duration{2 * time.Minute, 6 * time.Minute, 30 * time.Minute, time.Hour, 5 * time.Hour, 24 * time.Hour, 48 * time.Hour}
+	wantParked := []bool{false, false, true, true, true, true, true}
+	for retry := 0; retry <= 7; retry++ {
+		att := herald.Attempt{StartedAt: at, ErrorKind: herald.ErrKindHTTPStatus}
+		trigger := herald.TriggerAuto
+		if retry == 0 {
+			trigger = herald.TriggerFirst
+		}
+		rec := h.schedule(c, hook, trigger, retry, att, 0)
+		if c.AttemptedAutoRetries != retry {
+			t.Errorf("after attempt %d: attempted_auto_retries = %d; want %d", retry, c.AttemptedAutoRetries, retry)
+		}
+		if retry == 7 {
+			if c.Status != herald.StatusFailed || c.NextAuto != nil || c.NextRetryAt != nil {
+				t.Errorf("after the last retry: status %s, next %v at %v; want failed, none", c.Status, c.NextAuto, c.NextRetryAt)
+			}
+			break
+		}
+		if c.Status != herald.StatusRescheduled || c.NextAuto == nil || *c.NextAuto != retry+1 {
+			t.Fatalf("after attempt %d: status %s next %v; want rescheduled, %d", retry, c.Status, c.NextAuto, retry+1)
+		}
+		if got := c.NextRetryAt.Sub(at); got != wantDelays[retry] {
+			t.Errorf("retry %d due after %v; want %v", retry+1, got, wantDelays[retry])
+		}
+		if rec.Park != wantParked[retry] {
+			t.Errorf("retry %d parked = %v; want %v", retry+1, rec.Park, wantParked[retry])
+		}
+		at = *c.NextRetryAt
+	}
+	if total := at.Sub(start); total != 2*time.Minute+6*time.Minute+30*time.Minute+time.Hour+5*time.Hour+24*time.Hour+48*time.Hour {
+		t.Errorf("the schedule spans %v", total)
+	}
+}
+
+func TestScheduleOutcomes(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	h := &Handler{clock: herald.ClockFunc(func() time.Time { return now })}
+	two := 2
+	due := now.Add(time.Hour)
+	tests := map[string]struct {
+		call       herald.Call
+		hook       *herald.Webhook
+		trigger    string
+		retry      int
+		att        herald.Attempt
+		retryAfter time.Duration
+		wantStatus herald.Status
+		wantNext   *int
+		wantDelay  time.Duration
+	}{
+		"first success": {hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerFirst,
+			att: herald.Attempt{Success: true, StartedAt: now}, wantStatus: herald.StatusSuccess},
+		"no auto retry": {hook: &herald.Webhook{AutoRetry: false}, trigger: herald.TriggerFirst,
+			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindTimeout}, wantStatus: herald.StatusFailed},
+		"retry-after pushes later": {hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerFirst,
+			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindHTTPStatus}, retryAfter: 10 * time.Minute,
+			wantStatus: herald.StatusRescheduled, wantNext: ptr(1), wantDelay: 10 * time.Minute},
+		"retry-after never earlier": {hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerFirst,
+			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindHTTPStatus}, retryAfter: 5 * time.Second,
+			wantStatus: herald.StatusRescheduled, wantNext: ptr(1), wantDelay: 2 * time.Minute},
+		"deleted webhook ends it": {hook: nil, trigger: herald.TriggerFirst,
+			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindNoWebhook}, wantStatus: herald.StatusFailed},
+		"disabled webhook ends it": {hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerFirst,
+			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindDisabled}, wantStatus: herald.StatusFailed},
+		"manual success stops retries": {call: herald.Call{Status: herald.StatusRescheduled, NextAuto: &two, NextRetryAt: &due, AttemptedAutoRetries: 1},
+			hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerManual,
+			att: herald.Attempt{Success: true, StartedAt: now}, wantStatus: herald.StatusSuccess},
+		"manual failure keeps the schedule": {call: herald.Call{Status: herald.StatusRescheduled, NextAuto: &two, NextRetryAt: &due, AttemptedAutoRetries: 1},
+			hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerManual,
+			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindRefused}, wantStatus: herald.StatusRescheduled, wantNext: ptr(2), wantDelay: time.Hour},
+		"manual failure of a finished call": {call: herald.Call{Status: herald.StatusSuccess},
+			hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerManual,
+			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindRefused}, wantStatus: herald.StatusFailed},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := tc.call
+			before := c.AttemptedAutoRetries
+			h.schedule(&c, tc.hook, tc.trigger, tc.retry, tc.att, tc.retryAfter)
+			if c.Status != tc.wantStatus {
+				t.Errorf("status = %s; want %s", c.Status, tc.wantStatus)
+			}
+			switch {
+			case tc.wantNext == nil && c.NextAuto != nil:
+				t.Errorf("next retry %d scheduled; want none", *c.NextAuto)
+			case tc.wantNext != nil && (c.NextAuto == nil || *c.NextAuto != *tc.wantNext):
+				t.Errorf("next retry = %v; want %d", c.NextAuto, *tc.wantNext)
+			case tc.wantNext != nil && c.NextRetryAt.Sub(now) != tc.wantDelay:
+				t.Errorf("due in %v; want %v", c.NextRetryAt.Sub(now), tc.wantDelay)
+			}
+			if tc.trigger == herald.TriggerManual && c.AttemptedAutoRetries != before {
+				t.Errorf("a manual attempt changed attempted_auto_retries from %d to %d", before, c.AttemptedAutoRetries)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
