@@ -69,6 +69,8 @@ func New(d Deps) *Server {
 		{"PUT", "/webhooks/{id}", s.updateWebhook},
 		{"PATCH", "/webhooks/{id}", s.updateWebhook},
 		{"DELETE", "/webhooks/{id}", s.deleteWebhook},
+		{"GET", "/webhooks/{id}/secret", s.getSecret},
+		{"POST", "/webhooks/{id}/secret/rotate", s.rotateSecret},
 		{"GET", "/webhook_calls", s.listCalls},
 		{"GET", "/webhook_calls/{id}", s.getCall},
 		{"POST", "/webhook_calls/{id}/resend_webhook", s.resendCall},
