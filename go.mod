@@ -25,4 +25,5 @@ require (
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/cbroglie/mustache v1.4.2 // indirect
 	golang.org/x/sync v0.23.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
