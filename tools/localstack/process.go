@@ -27,6 +27,9 @@ type Process struct {
 
 func startProcess(name string, cmd *exec.Cmd, logs io.Writer) (*Process, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// A grandchild that outlives the process may hold its output pipe; do
+	// not let Wait wait for it for long.
+	cmd.WaitDelay = 2 * time.Second
 	if logs != nil {
 		cmd.Stdout = logs
 		cmd.Stderr = logs
@@ -64,11 +67,12 @@ func (p *Process) Stop() {
 	_ = syscall.Kill(pgid, syscall.SIGTERM)
 	select {
 	case <-p.done:
+		killSurvivors(children)
 	case <-time.After(3 * time.Second):
 		_ = syscall.Kill(pgid, syscall.SIGKILL)
+		killSurvivors(children)
 		<-p.done
 	}
-	killSurvivors(children)
 }
 
 // Kill ends the process group at once, as a crash would.
@@ -78,8 +82,10 @@ func (p *Process) Kill() {
 	}
 	children := childProcesses(p.cmd.Process.Pid)
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
+	// Before waiting: a surviving child holds the output pipe open, and
+	// Wait waits for the pipe.
 	killSurvivors(children)
+	<-p.done
 }
 
 // Pid is the process id.

@@ -215,7 +215,7 @@ func queueAttributes(props map[string]any) (map[string]string, error) {
 // UpdateTimeToLive requests.
 func tableInput(r *resolver, name string, props map[string]any) (*dynamodb.CreateTableInput, *dynamodb.UpdateTimeToLiveInput, error) {
 	type key struct{ AttributeName, KeyType string }
-	type throughput struct{ ReadCapacityUnits, WriteCapacityUnits int64 }
+	type throughput struct{ ReadCapacityUnits, WriteCapacityUnits cfnInt }
 	type index struct {
 		IndexName  string
 		KeySchema  []key
@@ -235,7 +235,7 @@ func tableInput(r *resolver, name string, props map[string]any) (*dynamodb.Creat
 		StreamSpecification     *struct{ StreamViewType string }
 		TimeToLiveSpecification *struct {
 			AttributeName string
-			Enabled       bool
+			Enabled       cfnBool
 		}
 	}
 	if err := r.decode(props, &p); err != nil {
@@ -252,7 +252,7 @@ func tableInput(r *resolver, name string, props map[string]any) (*dynamodb.Creat
 		if t == nil {
 			return nil
 		}
-		return &ddbtypes.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(t.ReadCapacityUnits), WriteCapacityUnits: aws.Int64(t.WriteCapacityUnits)}
+		return &ddbtypes.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(int64(t.ReadCapacityUnits)), WriteCapacityUnits: aws.Int64(int64(t.WriteCapacityUnits))}
 	}
 	projection := func(ix index) *ddbtypes.Projection {
 		pr := &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(ix.Projection.ProjectionType)}
@@ -293,7 +293,7 @@ func tableInput(r *resolver, name string, props map[string]any) (*dynamodb.Creat
 		ttl = &dynamodb.UpdateTimeToLiveInput{
 			TableName: aws.String(name),
 			TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{
-				AttributeName: aws.String(s.AttributeName), Enabled: aws.Bool(s.Enabled),
+				AttributeName: aws.String(s.AttributeName), Enabled: aws.Bool(bool(s.Enabled)),
 			},
 		}
 	}

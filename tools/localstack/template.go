@@ -277,10 +277,10 @@ func (t *Template) functionInt(r *resolver, id, prop string, def int) (int, erro
 func (t *Template) sqsEvent(r *resolver, name string, props map[string]any) (SQSEventSpec, error) {
 	var p struct {
 		Queue                          string
-		BatchSize                      *int
-		MaximumBatchingWindowInSeconds int
+		BatchSize                      *cfnInt
+		MaximumBatchingWindowInSeconds cfnInt
 		FunctionResponseTypes          []string
-		ScalingConfig                  struct{ MaximumConcurrency int }
+		ScalingConfig                  struct{ MaximumConcurrency cfnInt }
 	}
 	if err := r.decode(props, &p); err != nil {
 		return SQSEventSpec{}, err
@@ -294,10 +294,10 @@ func (t *Template) sqsEvent(r *resolver, name string, props map[string]any) (SQS
 		Queue:              queue,
 		BatchSize:          10, // the event source mapping's default
 		Window:             time.Duration(p.MaximumBatchingWindowInSeconds) * time.Second,
-		MaximumConcurrency: p.ScalingConfig.MaximumConcurrency,
+		MaximumConcurrency: int(p.ScalingConfig.MaximumConcurrency),
 	}
 	if p.BatchSize != nil {
-		spec.BatchSize = *p.BatchSize
+		spec.BatchSize = int(*p.BatchSize)
 	}
 	for _, rt := range p.FunctionResponseTypes {
 		if rt == "ReportBatchItemFailures" {
@@ -677,6 +677,32 @@ func (r *resolver) strings(v any) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// cfnInt and cfnBool decode a resolved property that is a number or boolean
+// either literally or as the string a !Ref of a parameter gives.
+type (
+	cfnInt  int64
+	cfnBool bool
+)
+
+func (n *cfnInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s is not a whole number", b)
+	}
+	*n = cfnInt(v)
+	return nil
+}
+
+func (v *cfnBool) UnmarshalJSON(b []byte) error {
+	p, err := strconv.ParseBool(strings.Trim(string(b), `"`))
+	if err != nil {
+		return fmt.Errorf("%s is not a boolean", b)
+	}
+	*v = cfnBool(p)
+	return nil
 }
 
 // scalarString renders a resolved scalar as the string CloudFormation would
