@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -91,7 +92,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, requestID string
 	if err != nil {
 		return 0, "reading the request failed: " + err.Error()
 	}
-	payload, err := json.Marshal(g.Event(r, body, requestID))
+	payload, err := marshalEvent(g.Event(r, body, requestID))
 	if err != nil {
 		answerInternal.write(w)
 		return answerInternal.status, "encode event: " + err.Error()
@@ -129,8 +130,48 @@ func (g *Gateway) requestID() string {
 	return base64.StdEncoding.EncodeToString(b[:])
 }
 
+// HTTPAPIEvent is an HTTP API payload format 2.0 event as API Gateway sends
+// it without authorizers or mutual TLS. It decodes into aws-lambda-go's
+// events.APIGatewayV2HTTPRequest; it is its own type so that it carries no
+// empty "authentication" the real one would not.
+type HTTPAPIEvent struct {
+	Version               string            `json:"version"`
+	RouteKey              string            `json:"routeKey"`
+	RawPath               string            `json:"rawPath"`
+	RawQueryString        string            `json:"rawQueryString"`
+	Cookies               []string          `json:"cookies,omitempty"`
+	Headers               map[string]string `json:"headers"`
+	QueryStringParameters map[string]string `json:"queryStringParameters,omitempty"`
+	RequestContext        struct {
+		AccountID    string                                               `json:"accountId"`
+		APIID        string                                               `json:"apiId"`
+		DomainName   string                                               `json:"domainName"`
+		DomainPrefix string                                               `json:"domainPrefix"`
+		HTTP         events.APIGatewayV2HTTPRequestContextHTTPDescription `json:"http"`
+		RequestID    string                                               `json:"requestId"`
+		RouteKey     string                                               `json:"routeKey"`
+		Stage        string                                               `json:"stage"`
+		Time         string                                               `json:"time"`
+		TimeEpoch    int64                                                `json:"timeEpoch"`
+	} `json:"requestContext"`
+	Body            string `json:"body,omitempty"`
+	IsBase64Encoded bool   `json:"isBase64Encoded"`
+}
+
+// marshalEvent encodes an event as API Gateway does, without escaping &, <
+// and > (a query string keeps its &).
+func marshalEvent(ev HTTPAPIEvent) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	return []byte(strings.TrimSuffix(b.String(), "\n")), nil
+}
+
 // Event turns a request into an HTTP API payload format 2.0 event.
-func (g *Gateway) Event(r *http.Request, body []byte, requestID string) events.APIGatewayV2HTTPRequest {
+func (g *Gateway) Event(r *http.Request, body []byte, requestID string) HTTPAPIEvent {
 	clock := g.Clock
 	if clock == nil {
 		clock = herald.SystemClock{}
@@ -140,28 +181,27 @@ func (g *Gateway) Event(r *http.Request, body []byte, requestID string) events.A
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		sourceIP = host
 	}
-	ev := events.APIGatewayV2HTTPRequest{
+	ev := HTTPAPIEvent{
 		Version:        "2.0",
 		RouteKey:       "$default",
 		RawPath:        r.URL.EscapedPath(),
 		RawQueryString: r.URL.RawQuery,
 		Headers:        map[string]string{},
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey:  "$default",
-			AccountID: g.AccountID,
-			Stage:     "$default",
-			RequestID: requestID,
-			APIID:     "local",
-			Time:      now.Format("02/Jan/2006:15:04:05 -0700"),
-			TimeEpoch: now.UnixMilli(),
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
-				Method:    r.Method,
-				Path:      r.URL.Path,
-				Protocol:  r.Proto,
-				SourceIP:  sourceIP,
-				UserAgent: r.UserAgent(),
-			},
-		},
+	}
+	rc := &ev.RequestContext
+	rc.RouteKey = "$default"
+	rc.AccountID = g.AccountID
+	rc.Stage = "$default"
+	rc.RequestID = requestID
+	rc.APIID = "local"
+	rc.Time = now.Format("02/Jan/2006:15:04:05 -0700")
+	rc.TimeEpoch = now.UnixMilli()
+	rc.HTTP = events.APIGatewayV2HTTPRequestContextHTTPDescription{
+		Method:    r.Method,
+		Path:      r.URL.Path,
+		Protocol:  r.Proto,
+		SourceIP:  sourceIP,
+		UserAgent: r.UserAgent(),
 	}
 	// Header names are lowercase, repeated values joined with commas; cookies
 	// leave the headers for their own list.
@@ -180,6 +220,9 @@ func (g *Gateway) Event(r *http.Request, body []byte, requestID string) events.A
 		ev.Headers[lower] = strings.Join(values, ",")
 	}
 	ev.Headers["host"] = r.Host
+	if _, ok := ev.Headers["content-length"]; !ok && len(body) > 0 {
+		ev.Headers["content-length"] = strconv.Itoa(len(body))
+	}
 	forwardedFor := sourceIP
 	if prior := ev.Headers["x-forwarded-for"]; prior != "" {
 		forwardedFor = prior + ", " + sourceIP
@@ -195,10 +238,10 @@ func (g *Gateway) Event(r *http.Request, body []byte, requestID string) events.A
 	if host, _, err := net.SplitHostPort(r.Host); err == nil {
 		domain = host
 	}
-	ev.RequestContext.DomainName = domain
-	ev.RequestContext.DomainPrefix = domain
+	rc.DomainName = domain
+	rc.DomainPrefix = domain
 	if net.ParseIP(domain) == nil {
-		ev.RequestContext.DomainPrefix, _, _ = strings.Cut(domain, ".")
+		rc.DomainPrefix, _, _ = strings.Cut(domain, ".")
 	}
 	if r.URL.RawQuery != "" {
 		ev.QueryStringParameters = map[string]string{}
