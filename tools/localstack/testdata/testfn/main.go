@@ -140,17 +140,17 @@ func handleHTTP(ev events.APIGatewayV2HTTPRequest) (any, error) {
 	case "/raw":
 		return map[string]any{"plain": "document"}, nil
 	}
-	body := ev.Body
+	body := []byte(ev.Body)
 	if ev.IsBase64Encoded {
 		b, err := base64.StdEncoding.DecodeString(ev.Body)
 		if err != nil {
 			return nil, fmt.Errorf("decode body: %w", err)
 		}
-		body = string(b)
+		body = b
 	}
 	echo, _ := json.Marshal(map[string]any{
 		"event":   ev,
-		"body":    body,
+		"body":    body, // []byte: base64 in JSON, so binary survives
 		"env":     envMap(),
 		"pid":     os.Getpid(),
 		"started": time.Now().UnixMilli(),
