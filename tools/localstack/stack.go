@@ -64,8 +64,9 @@ type Options struct {
 	// IntegrationTimeout if 0.
 	GatewayTimeout time.Duration
 
-	Logs   io.Writer    // what moto and the functions print; discarded if nil
-	Logger *slog.Logger // the stack's own log; discarded if nil
+	Logs     io.Writer    // what the functions print; discarded if nil
+	MotoLogs io.Writer    // what moto prints; Logs if nil
+	Logger   *slog.Logger // the stack's own log; discarded if nil
 }
 
 // Stack is a running local stack.
@@ -125,6 +126,9 @@ func prepare(opts Options) (*plan, error) {
 	}
 	if opts.Logs == nil {
 		opts.Logs = io.Discard
+	}
+	if opts.MotoLogs == nil {
+		opts.MotoLogs = opts.Logs
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -231,7 +235,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	s.MotoURL = opts.MotoURL
 	if s.MotoURL == "" {
-		if s.moto, err = StartMoto(ctx, opts.MotoPort, opts.Logs); err != nil {
+		if s.moto, err = StartMoto(ctx, opts.MotoPort, opts.MotoLogs); err != nil {
 			return nil, err
 		}
 		s.MotoURL = s.moto.URL
@@ -394,6 +398,40 @@ func checkListening(rawURL string) error {
 	return nil
 }
 
+// LocalTable returns a DynamoDB client for the running local stack and the
+// name of its table, both as the env file gives them (opts.MotoURL, if set,
+// overrides the endpoint).
+func LocalTable(opts Options) (*dynamodb.Client, string, error) {
+	p, err := prepare(opts)
+	if err != nil {
+		return nil, "", err
+	}
+	endpoint, err := p.motoURL()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkListening(endpoint); err != nil {
+		return nil, "", err
+	}
+	tables := p.tmpl.LogicalIDs(typeTable)
+	if len(tables) != 1 {
+		return nil, "", fmt.Errorf("the template has %d tables; want one", len(tables))
+	}
+	return newClients(endpoint, p.region, p.keyID, p.secret).dynamo, p.names[tables[0]], nil
+}
+
+// motoURL is where the running local stack's moto is: opts.MotoURL, else the
+// env file's DynamoDB endpoint.
+func (p *plan) motoURL() (string, error) {
+	if p.opts.MotoURL != "" {
+		return p.opts.MotoURL, nil
+	}
+	if u := p.env.For(allFunctions)["AWS_ENDPOINT_URL_DYNAMODB"]; u != "" {
+		return u, nil
+	}
+	return "", fmt.Errorf("%s sets no AWS_ENDPOINT_URL_DYNAMODB to find the local stack at", p.opts.EnvFile)
+}
+
 // InvokeOnce runs one function once with payload against a running local
 // stack, as `sam local invoke` does: one emulator instance, the function's
 // environment from the template and the env file, pointed at the stack's
@@ -405,12 +443,9 @@ func InvokeOnce(ctx context.Context, opts Options, function string, payload []by
 	if err != nil {
 		return nil, err
 	}
-	motoURL := p.opts.MotoURL
-	if motoURL == "" {
-		motoURL = p.env.For(function)["AWS_ENDPOINT_URL_DYNAMODB"]
-	}
-	if motoURL == "" {
-		return nil, fmt.Errorf("%s sets no AWS_ENDPOINT_URL_DYNAMODB to find the local stack at", p.opts.EnvFile)
+	motoURL, err := p.motoURL()
+	if err != nil {
+		return nil, err
 	}
 	if err := checkListening(motoURL); err != nil {
 		return nil, err
@@ -422,6 +457,9 @@ func InvokeOnce(ctx context.Context, opts Options, function string, payload []by
 	c := newClients(motoURL, p.region, p.keyID, p.secret)
 	if _, err := lookupResources(ctx, c, p.tmpl, r, p.names); err != nil {
 		return nil, fmt.Errorf("%w: moto at %s lacks the stack's resources: %w", ErrNotRunning, motoURL, err)
+	}
+	if t := p.tmpl.Resources[function]; t.Type != typeFunction {
+		return nil, fmt.Errorf("the template has no function %q; it has %v", function, p.tmpl.LogicalIDs(typeFunction))
 	}
 	spec, err := p.functionSpec(r, function, motoURL)
 	if err != nil {

@@ -444,7 +444,7 @@ func (r *resolver) intrinsic(name string, arg any) (any, error) {
 	case "Ref":
 		id, ok := arg.(string)
 		if !ok {
-			return nil, fmt.Errorf("Ref of %v: not a name", arg)
+			return nil, fmt.Errorf("!Ref of %v: not a name", arg)
 		}
 		return r.ref(id)
 	case "Fn::GetAtt":
@@ -513,7 +513,7 @@ func (r *resolver) intrinsic(name string, arg any) (any, error) {
 	case "Condition":
 		cond, ok := arg.(string)
 		if !ok {
-			return nil, fmt.Errorf("Condition: must be a name")
+			return nil, fmt.Errorf("!Condition: must be a name")
 		}
 		return r.condition(cond)
 	case "Fn::Equals":
@@ -581,9 +581,9 @@ func (r *resolver) ref(id string) (any, error) {
 		return v, nil
 	}
 	if res, ok := r.tmpl.Resources[id]; ok {
-		return nil, fmt.Errorf("Ref %s: %s has no local counterpart", id, res.Type)
+		return nil, fmt.Errorf("!Ref %s: %s has no local counterpart", id, res.Type)
 	}
-	return nil, fmt.Errorf("Ref %s: no such parameter or resource", id)
+	return nil, fmt.Errorf("!Ref %s: no such parameter or resource", id)
 }
 
 func (r *resolver) getAtt(id, attr string) (any, error) {
