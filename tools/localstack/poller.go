@@ -26,9 +26,14 @@ var _ QueueClient = (*sqs.Client)(nil)
 // does: it long-polls for a batch (filling it for up to the batching
 // window), invokes the function with an SQS event, and deletes what
 // succeeded. Messages it does not delete reappear after the queue's
-// visibility timeout; the queue's RedrivePolicy moves a message that was
-// received maxReceiveCount times to its dead-letter queue on the next
-// receive (moto does this as SQS does).
+// visibility timeout.
+//
+// Dead-lettering is the queue's own doing, and moto does it as SQS does
+// (checked with moto 5.2.5, and by TestPollerPartialFailure): a message
+// received maxReceiveCount times is moved to the RedrivePolicy's target on
+// the next ReceiveMessage that would have returned it, so it is delivered
+// exactly maxReceiveCount times. Its ApproximateReceiveCount carries on
+// counting in the dead-letter queue.
 //
 // The poller never deletes from a batch whose invocation failed (a function
 // error, a crash, a timeout). With ReportBatchItemFailures it deletes every

@@ -251,6 +251,11 @@ func (p *Pool) Stop() {
 		inst.stop()
 	}
 	p.inflight.Wait()
+	// An invocation that failed as the pool stopped may have restarted its
+	// instance in the meantime.
+	for _, inst := range p.instances {
+		inst.stop()
+	}
 }
 
 func (p *Pool) isStopping() bool {

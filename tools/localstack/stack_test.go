@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -211,12 +213,56 @@ func TestInvokeOnce(t *testing.T) {
 	}
 }
 
+// TestStopLeavesNoProcess runs before the parallel tests start, so the
+// test binary's only children are the stack's: none may outlive Stop, not
+// even a bootstrap busy in an invocation.
+func TestStopLeavesNoProcess(t *testing.T) {
+	ctx := context.Background()
+	record := filepath.Join(t.TempDir(), "record.jsonl")
+	s, err := Start(ctx, Options{
+		Functions: []string{"ApiFunction", DeliveryFunction},
+		PoolSizes: map[string]int{"ApiFunction": 2, DeliveryFunction: 1},
+		HostBuild: hostBuild(t, "ApiFunction", DeliveryFunction),
+		ExtraEnv:  map[string]string{"TESTFN_RECORD": record},
+		Logs:      testLogs{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := http.Get(s.APIURL + "/"); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+	}
+	go func() {
+		if res, err := http.Get(s.APIURL + "/sleep?ms=20000"); err == nil {
+			res.Body.Close()
+		}
+	}()
+	eventually(t, 10*time.Second, "both invocations recorded", func() bool { return len(readRecord(t, record)) == 2 })
+	if n := len(childProcesses(os.Getpid())); n != 4 {
+		t.Errorf("before Stop: %d child processes, want 4 (moto and three emulators)", n)
+	}
+	s.Stop()
+	if left := childProcesses(os.Getpid()); len(left) != 0 {
+		t.Errorf("after Stop: child processes %v remain", left)
+	}
+	for _, r := range readRecord(t, record) {
+		if alive(r.PID) {
+			t.Errorf("bootstrap %d outlived Stop", r.PID)
+		}
+	}
+	s.Stop() // twice is harmless
+}
+
 // TestStartFailsCleanly: a missing bootstrap stops the start, and nothing
-// it started is left running.
+// it started (moto, here) is left running.
 func TestStartFailsCleanly(t *testing.T) {
-	t.Parallel()
 	_, err := Start(context.Background(), Options{Functions: []string{"ApiFunction"}, HostBuild: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "make host-build") {
 		t.Errorf("got %v, want an error telling to run make host-build", err)
+	}
+	if left := childProcesses(os.Getpid()); len(left) != 0 {
+		t.Errorf("child processes %v remain", left)
 	}
 }
