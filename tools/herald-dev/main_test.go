@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/heraldhq/herald/shared/herald"
 )
 
 func TestUsage(t *testing.T) {
@@ -39,5 +41,11 @@ func TestDevEnv(t *testing.T) {
 	}
 	if got := devEnv(filepath.Join(t.TempDir(), "missing")); len(got) != 0 {
 		t.Errorf("missing file: got %v, want nothing", got)
+	}
+}
+
+func TestSampleTokenIsWellFormed(t *testing.T) {
+	if !herald.WellFormedToken(sampleToken) {
+		t.Errorf("%q is not a well-formed token: the API would refuse the sample events", sampleToken)
 	}
 }

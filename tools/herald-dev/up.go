@@ -27,6 +27,10 @@ const (
 	motoPort    = 4566
 	gatewayPort = 3000
 	demoProject = "demo"
+	// sampleToken is the demo project's token in the sample API events
+	// (events/api/*.json), so that `make invoke FN=ApiFunction` works with
+	// them: "hrld_" and base64url("herald-local-demo-token-00000000").
+	sampleToken = "hrld_aGVyYWxkLWxvY2FsLWRlbW8tdG9rZW4tMDAwMDAwMDA"
 )
 
 var functionPorts = map[string]int{
@@ -89,6 +93,9 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := stack.SeedToken(ctx, demoProject, sampleToken, "sample events"); err != nil {
+		return err
+	}
 	envPath := filepath.Join(stateDir, "dev.env")
 	env := strings.Join([]string{
 		"HERALD_API_URL=" + stack.APIURL,
@@ -114,8 +121,9 @@ Try it:
 
   . %s
   curl -H "Authorization: Bearer $HERALD_TOKEN" "$HERALD_API_URL/webhooks"
-  curl -d @events/<event>.json "$HERALD_INGEST_URL"
-  make invoke FN=IngestFunction EVENT=events/<event>.json
+  curl -d @events/ingest/<event>.json "$HERALD_INGEST_URL"
+  make invoke FN=IngestFunction EVENT=events/ingest/<event>.json
+  make invoke FN=ApiFunction EVENT=events/api/<event>.json   (their token is seeded too)
 
 The delivery queue is polled as Lambda would, and the sweep runs every %s.
 Ctrl-C stops everything.

@@ -353,16 +353,25 @@ func (s *Stack) TableName() (string, error) {
 // SeedProject creates an API token for a project and returns it; only its
 // hash is stored.
 func (s *Stack) SeedProject(ctx context.Context, project string) (string, error) {
-	table, err := s.TableName()
-	if err != nil {
+	token := herald.NewToken()
+	if err := s.SeedToken(ctx, project, token, "local stack"); err != nil {
 		return "", err
 	}
-	token := herald.NewToken()
-	store := dynamo.New(s.clients.dynamo, table, herald.SystemClock{})
-	if err := store.PutToken(ctx, herald.HashToken(token), project, "local stack"); err != nil {
-		return "", fmt.Errorf("seed project %s: %w", project, err)
-	}
 	return token, nil
+}
+
+// SeedToken stores a given token's hash for a project, for tokens that
+// sample events carry.
+func (s *Stack) SeedToken(ctx context.Context, project, token, label string) error {
+	table, err := s.TableName()
+	if err != nil {
+		return err
+	}
+	store := dynamo.New(s.clients.dynamo, table, herald.SystemClock{})
+	if err := store.PutToken(ctx, herald.HashToken(token), project, label); err != nil {
+		return fmt.Errorf("seed a token for project %s: %w", project, err)
+	}
+	return nil
 }
 
 // Stop stops everything the stack started. It is safe to call more than
