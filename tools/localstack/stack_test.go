@@ -35,6 +35,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		Functions:      []string{"ApiFunction", IngestFunction},
 		PoolSizes:      map[string]int{"ApiFunction": 1, IngestFunction: 1},
 		GatewayTimeout: time.Second,
+		Overrides:      map[string]map[string]string{"ApiFunction": {"HERALD_STAGE": "e2e"}},
 	})
 	client := &http.Client{Timeout: 20 * time.Second}
 	do := func(method, path, contentType string, body []byte) (*http.Response, []byte) {
@@ -91,6 +92,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 			"LOG_LEVEL":                       "debug",
 			"ALLOW_PRIVATE_TARGETS":           "true",
 			"CALL_RETENTION_DAYS":             "30",
+			"HERALD_STAGE":                    "e2e",
 			"AWS_LAMBDA_FUNCTION_NAME":        "ApiFunction",
 			"AWS_LAMBDA_FUNCTION_TIMEOUT":     "30",
 			"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
