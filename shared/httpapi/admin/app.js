@@ -5,7 +5,7 @@
 // the server serves one page and Back, reload and bookmarks work.
 
 import { api, ApiError, session, whenUnauthorized } from './api.js';
-import { h, clear, uid, toast } from './dom.js';
+import { h, clear, fill, uid, toast } from './dom.js';
 import { renderWebhookList, renderWebhookForm } from './webhooks.js';
 import { renderCallLog, renderCall } from './calls.js';
 
@@ -60,7 +60,7 @@ async function route() {
   } catch (err) {
     if (seq !== renderSeq) return;
     if (err instanceof ApiError && err.status === 401) return; // signed out already
-    clear(main).append(h('div', { class: 'card error-page' },
+    fill(main, h('div', { class: 'card error-page' },
       h('h1', { tabindex: '-1', text: err instanceof ApiError && err.status === 404 ? 'Not found' : 'Something went wrong' }),
       h('p', { text: err.message }),
       h('p', {}, h('a', { href: '#/webhooks', text: 'Back to webhooks' }))));

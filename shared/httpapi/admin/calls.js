@@ -3,7 +3,7 @@
 // and a Resend button.
 
 import { api, ApiError, domainTypes, everyCall } from './api.js';
-import { h, clear, uid, when, statusBadge, toast, headersTable, prettyBody, STATUS_LABELS } from './dom.js';
+import { h, clear, fill, uid, when, statusBadge, toast, headersTable, prettyBody, STATUS_LABELS } from './dom.js';
 import { entityName, eventName, eventLabel } from './words.js';
 import { callsChart, hourlyBuckets } from './chart.js';
 
@@ -86,7 +86,7 @@ export async function renderCallLog(main, _params, query) {
     const entity = types.entity_types.find((e) => e.type === entitySel.el.value);
     const events = entity ? entity.event_types : [...new Set(types.entity_types.flatMap((e) => e.event_types))];
     const keep = events.includes(eventSel.el.value) ? eventSel.el.value : (events.includes(f.event) ? f.event : '');
-    clear(eventSel.el).append(h('option', { value: '', text: 'Any' }),
+    fill(eventSel.el, h('option', { value: '', text: 'Any' }),
       events.map((ev) => h('option', { value: ev, text: eventName(ev), selected: ev === keep })));
   };
   fillEvents();
@@ -134,7 +134,7 @@ export async function renderCallLog(main, _params, query) {
     count.textContent = total === 0 ? 'No calls match.' : `Calls ${first}–${f.offset + doc.data.length} of ${total}, newest first.`;
     prev.disabled = f.offset === 0;
     next.disabled = f.offset + doc.data.length >= total;
-    clear(tableBox).append(callTable(doc.data, hooks));
+    fill(tableBox, callTable(doc.data, hooks));
   };
   const loadChart = async () => {
     const since = new Date(Math.floor(Date.now() / 3600000) * 3600000 - 23 * 3600000 - 1);
@@ -147,7 +147,8 @@ export async function renderCallLog(main, _params, query) {
     if (total > calls.length) notes.push(`Counted from the newest ${calls.length} of ${total} calls.`);
     notes.push('Each call counts in the hour it was created, coloured by its status now.');
     const title = chartBox.querySelector('h2');
-    clear(chartBox).append(title, callsChart(hourlyBuckets(calls), { note: notes.join(' ') }));
+    const width = chartBox.clientWidth - 40; // less the card's padding
+    fill(chartBox, title, callsChart(hourlyBuckets(calls), { note: notes.join(' '), width }));
   };
   const reload = async ({ chart = true } = {}) => {
     writeFilters(f);
@@ -258,8 +259,8 @@ export async function renderCall(main, { id }) {
     const a = c.attributes;
     const hookID = c.relationships?.webhook?.data?.id;
     const hook = (doc.included || []).find((w) => w.id === hookID);
-    clear(badge).append(statusBadge(a.status));
-    clear(summary).append(
+    fill(badge, statusBadge(a.status));
+    fill(summary,
       dt('Webhook'), h('dd', {}, hook ? h('a', { href: `#/webhooks/${encodeURIComponent(hook.id)}`, text: hook.attributes.name }) : h('span', { class: 'muted', text: 'deleted' })),
       dt('Event'), h('dd', {}, eventLabel(a.entity_type, a.event_type), ' ', h('code', { class: 'muted', text: a.event_id || '' })),
       dt('Created'), h('dd', {}, when(a.created_at)),
@@ -276,12 +277,12 @@ export async function renderCall(main, { id }) {
       waitingFor = 0;
     } else if (!waitingFor) resendNote.textContent = '';
 
-    clear(attempts).append(h('h2', { id: 'attempts-h', text: 'Attempts' }), timeline(a));
-    clear(request).append(h('h2', { id: 'request-h', text: 'Request' }),
+    fill(attempts, h('h2', { id: 'attempts-h', text: 'Attempts' }), timeline(a));
+    fill(request, h('h2', { id: 'request-h', text: 'Request' }),
       h('h3', { text: 'URL' }), h('p', {}, h('code', { class: 'wrap', text: a.request_url || '—' })),
       h('h3', { text: 'Headers' }), headersTable(a.request_headers, 'Request headers'),
       h('h3', { text: 'Payload' }), bodyBlock(a.request_payload, a.request_payload_truncated, 'request-payload'));
-    clear(response).append(h('h2', { id: 'response-h', text: 'Response' }),
+    fill(response, h('h2', { id: 'response-h', text: 'Response' }),
       h('h3', { text: 'Status' }), h('p', {}, a.response_status ? h('span', { class: `http-status s${String(a.response_status)[0]}xx`, text: String(a.response_status) }) : h('span', { class: 'muted', text: 'no response' })),
       h('h3', { text: 'Headers' }), a.response_headers ? headersTable(a.response_headers, 'Response headers') : h('p', { class: 'muted', text: 'None.' }),
       h('h3', { text: 'Body' }), a.response_payload === null ? h('p', { class: 'muted', text: 'None.' }) : bodyBlock(a.response_payload, a.response_payload_truncated, 'response-body'));
@@ -333,8 +334,7 @@ function timeline(a) {
       ' · ', `${t.duration_ms} ms`),
     h('div', {},
       h('span', { class: t.success ? 'badge status-success' : 'badge status-failed', text: t.success ? 'Succeeded' : 'Failed' }), ' ',
-      t.response_status ? `HTTP ${t.response_status}` : '',
-      t.error_kind ? ` ${t.error_kind.replaceAll('_', ' ')}` : '',
+      t.response_status ? `HTTP ${t.response_status}` : (t.error_kind || '').replaceAll('_', ' '),
       t.error ? h('span', { class: 'muted' }, ` — ${t.error}`) : '')));
   if (a.next_retry_at) {
     items.push(h('li', { class: 'next' }, h('div', { class: 'tl-head' }, h('strong', { text: 'Next retry' }), ' ', when(a.next_retry_at, { rel: true }))));

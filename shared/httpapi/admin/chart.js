@@ -24,8 +24,10 @@ export function hourlyBuckets(calls, now = Date.now()) {
 
 const hourFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 
-export function callsChart(buckets, { note } = {}) {
-  const W = 720;
+// callsChart draws the buckets at width px (the space it has, so text keeps
+// its size at any width), with a legend and a note.
+export function callsChart(buckets, { note, width = 720 } = {}) {
+  const W = Math.max(300, Math.round(width));
   const H = 200;
   const pad = { l: 36, r: 8, t: 10, b: 26 };
   const innerW = W - pad.l - pad.r;
@@ -60,7 +62,8 @@ export function callsChart(buckets, { note } = {}) {
     return s('g', { class: 'hour' }, s('title', { text: label }),
       s('rect', { x: pad.l + i * slot, y: pad.t, width: slot, height: innerH, class: 'hit' }), rects);
   });
-  const ticks = buckets.map((b, i) => (i % 3 === 0
+  const every = W >= 600 ? 3 : 6;
+  const ticks = buckets.map((b, i) => (i % every === 0
     ? s('text', { x: pad.l + i * slot + slot / 2, y: H - 8, 'text-anchor': 'middle', class: 'axis', text: hourFmt.format(b.start) })
     : null));
 

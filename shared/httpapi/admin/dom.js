@@ -50,6 +50,13 @@ export function clear(el) {
   return el;
 }
 
+// fill replaces an element's children with the given ones (arrays are
+// flattened, null and false skipped).
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
 let idCounter = 0;
 // uid returns an id unique in the page, for label/for and aria links.
 export function uid(prefix = 'id') {

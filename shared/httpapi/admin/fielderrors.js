@@ -89,3 +89,17 @@ function describePath(full, shown) {
   if (m) return `entry ${Number(m[1]) + 1}`;
   return rest.replace(/^\./, '');
 }
+
+// clearOnEdit removes a field's error as soon as the user changes it, so
+// what stays red is what is still to fix.
+export function clearOnEdit(form) {
+  const handler = (ev) => {
+    const box = ev.target.closest('.has-error');
+    if (!box) return;
+    box.classList.remove('has-error');
+    box.querySelectorAll(':scope > .field-error, :scope > .error-slot > .field-error').forEach((e) => e.remove());
+    ev.target.removeAttribute('aria-invalid');
+  };
+  form.addEventListener('input', handler);
+  form.addEventListener('change', handler);
+}

@@ -1,8 +1,8 @@
 // Settings › Webhooks: the list, and the form that creates and edits one.
 
 import { api, ApiError, domainTypes } from './api.js';
-import { h, clear, uid, when, statusBadge, toast, confirmDialog, debounce, prettyBody } from './dom.js';
-import { showFieldErrors, clearFieldErrors } from './fielderrors.js';
+import { h, clear, fill, uid, when, statusBadge, toast, confirmDialog, debounce, prettyBody } from './dom.js';
+import { showFieldErrors, clearFieldErrors, clearOnEdit } from './fielderrors.js';
 import { describeTrigger, entityName, eventName, filterName, eventLabel } from './words.js';
 
 // ---- List ----
@@ -45,11 +45,11 @@ export async function renderWebhookList(main) {
     try {
       const calls = await api('webhook_calls', { query: { 'filter[fields][webhook_id][eq]': w.id, 'page[limit]': 1, order_by: 'created_at_desc' } });
       const c = calls.data[0];
-      clear(cell).append(c
+      fill(cell, c
         ? h('a', { href: `#/calls/${encodeURIComponent(c.id)}`, class: 'plain-link' }, statusBadge(c.attributes.status), ' ', when(c.attributes.created_at))
         : statusBadge(null));
     } catch (err) {
-      clear(cell).append(h('span', { class: 'muted', text: 'unknown' }));
+      fill(cell, h('span', { class: 'muted', text: 'unknown' }));
       if (!(err instanceof ApiError)) throw err;
     }
   }));
@@ -187,6 +187,7 @@ class WebhookForm {
     this.useCustom.input.addEventListener('change', () => { this.syncCustom(); refresh(); });
     this.syncCustom();
     this.el.addEventListener('submit', (ev) => { ev.preventDefault(); this.submit(); });
+    clearOnEdit(this.el);
   }
 
   dispose() { this.disposed = true; }
@@ -243,7 +244,7 @@ class WebhookForm {
 
     trig.setEvents = (checked) => {
       const e = this.entity(trig.entity.value);
-      clear(trig.events).append((e?.event_types || []).map((ev) => {
+      fill(trig.events, (e?.event_types || []).map((ev) => {
         const box = h('input', { type: 'checkbox', id: uid('ev'), value: ev, checked: checked.includes(ev) });
         box.addEventListener('change', () => this.triggersChanged());
         return h('span', { class: 'check-inline' }, box, h('label', { for: box.id, text: eventName(ev) }));
@@ -275,7 +276,7 @@ class WebhookForm {
   setFilterTypes(trig, f, selected) {
     const allowed = this.entity(trig.entity.value)?.filter_types || [];
     const options = allowed.includes(selected) || !selected ? allowed : [...allowed, selected];
-    clear(f.type).append(options.map((ft) => h('option', { value: ft, text: filterName(ft), selected: ft === selected })));
+    fill(f.type, options.map((ft) => h('option', { value: ft, text: filterName(ft), selected: ft === selected })));
   }
 
   addFilter(trig, fl, focus = false) {
@@ -436,7 +437,7 @@ function secretSection(id) {
         toast('Press Ctrl+C to copy the selected secret.');
       }
     });
-    clear(out).append(
+    fill(out,
       h('div', { class: 'field' }, h('label', { for: input.id, text: 'Current signing secret' }), h('div', { class: 'inline' }, input, copy)),
       a.previous_secret_expires_at
         ? h('p', { class: 'hint' }, 'The previous secret still signs beside it until ', when(a.previous_secret_expires_at), '.')
@@ -453,7 +454,7 @@ function secretSection(id) {
     try {
       show(await api(`webhooks/${encodeURIComponent(id)}/secret`));
     } catch (err) {
-      clear(out).append(h('p', { class: 'error', text: err.message }));
+      fill(out, h('p', { class: 'error', text: err.message }));
     }
   });
   rotate.addEventListener('click', async () => {
@@ -467,7 +468,7 @@ function secretSection(id) {
       show(await api(`webhooks/${encodeURIComponent(id)}/secret/rotate`, { method: 'POST' }));
       toast('Signing secret rotated.');
     } catch (err) {
-      clear(out).append(h('p', { class: 'error', text: err.message }));
+      fill(out, h('p', { class: 'error', text: err.message }));
     }
   });
   return h('section', { class: 'card', 'aria-labelledby': 'secret-h' },
