@@ -106,7 +106,12 @@ sam-validate: $(SAM_VENV)/.installed
 
 sam-build: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam build
-	@file .aws-sam/build/*/bootstrap
+	@for fn in $(FUNCTIONS); do \
+	  f=.aws-sam/build/$$fn/bootstrap; \
+	  machine=$$(readelf -h $$f | sed -n 's/^ *Machine: *//p'); \
+	  echo "$$f: $$machine, $$(stat -c %s $$f) bytes"; \
+	  case "$$machine" in *AArch64*) ;; *) echo "$$f is not arm64"; exit 1;; esac; \
+	done
 
 lint: vet staticcheck sam-validate
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi

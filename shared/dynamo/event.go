@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/heraldhq/herald/shared/herald"
 )
@@ -20,17 +21,19 @@ type eventItem struct {
 	SK        string `dynamodbav:"SK"`
 	Type      string `dynamodbav:"type"`
 	Calls     string `dynamodbav:"calls"`
+	Queued    bool   `dynamodbav:"queued"`
 	CreatedAt string `dynamodbav:"created_at"`
 	ExpiresAt int64  `dynamodbav:"expires_at"`
 }
 
 // ClaimEvent records that an event produces the given calls, unless the event
-// was recorded before: then duplicate is true and recorded holds the calls
-// recorded the first time, which are the ones that count.
-func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, expires time.Time) (recorded []herald.CallRef, duplicate bool, err error) {
+// was recorded before: then duplicate is true, recorded holds the calls
+// recorded the first time (the ones that count), and queued says whether
+// their jobs were all queued then.
+func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, expires time.Time) (recorded []herald.CallRef, duplicate, queued bool, err error) {
 	encoded, err := json.Marshal(calls)
 	if err != nil {
-		return nil, false, fmt.Errorf("encode calls of event %s: %w", eventID, err)
+		return nil, false, false, fmt.Errorf("encode calls of event %s: %w", eventID, err)
 	}
 	now := s.clock.Now()
 	item, err := attributevalue.MarshalMap(eventItem{
@@ -38,7 +41,7 @@ func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls [
 		CreatedAt: now.Format(timeFormat), ExpiresAt: expires.Unix(),
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("marshal event %s: %w", eventID, err)
+		return nil, false, false, fmt.Errorf("marshal event %s: %w", eventID, err)
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.table),
@@ -46,10 +49,10 @@ func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls [
 		ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	if err == nil {
-		return calls, false, nil
+		return calls, false, false, nil
 	}
 	if !isConditionFailed(err) {
-		return nil, false, classify(err, "put event %s", eventID)
+		return nil, false, false, classify(err, "put event %s", eventID)
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
@@ -57,14 +60,28 @@ func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls [
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, true, classify(err, "get event %s", eventID)
+		return nil, true, false, classify(err, "get event %s", eventID)
 	}
 	var it eventItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return nil, true, fmt.Errorf("unmarshal event %s: %w", eventID, err)
+		return nil, true, false, fmt.Errorf("unmarshal event %s: %w", eventID, err)
 	}
 	if err := json.Unmarshal([]byte(it.Calls), &recorded); err != nil {
-		return nil, true, fmt.Errorf("decode calls of event %s: %w", eventID, err)
+		return nil, true, false, fmt.Errorf("decode calls of event %s: %w", eventID, err)
 	}
-	return recorded, true, nil
+	return recorded, true, it.Queued, nil
+}
+
+// MarkEventQueued records that every job of an event is on the queue, so
+// that the event sent again queues nothing.
+func (s *Store) MarkEventQueued(ctx context.Context, project, eventID string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(s.table),
+		Key:              key(eventKey(project, eventID), "E"),
+		UpdateExpression: aws.String("SET queued = :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": &types.AttributeValueMemberBOOL{Value: true},
+		},
+	})
+	return classify(err, "mark event %s queued", eventID)
 }

@@ -18,8 +18,9 @@ import (
 // Store is what ingest needs of the table.
 type Store interface {
 	ListWebhooks(ctx context.Context, project string) ([]*herald.Webhook, error)
-	ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, expires time.Time) ([]herald.CallRef, bool, error)
+	ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, expires time.Time) (recorded []herald.CallRef, duplicate, queued bool, err error)
 	CreateCall(ctx context.Context, c *herald.Call) (bool, error)
+	MarkEventQueued(ctx context.Context, project, eventID string) error
 }
 
 // Queue is what ingest needs of the delivery queue.
@@ -179,30 +180,42 @@ func (h *Handler) ingest(ctx context.Context, raw json.RawMessage) Result {
 		planned[i] = herald.CallRef{WebhookID: w.ID, CallID: herald.NewID(now)}
 		byWebhook[w.ID] = w
 	}
-	refs, duplicate, err := h.store.ClaimEvent(ctx, ev.ProjectID, ev.EventID, planned, now.Add(h.retention))
+	refs, duplicate, queued, err := h.store.ClaimEvent(ctx, ev.ProjectID, ev.EventID, planned, now.Add(h.retention))
 	if err != nil {
 		return h.failed(ctx, ev, err)
 	}
+	res.Calls = refs
 	if duplicate {
 		res.Status = "duplicate"
+		if queued {
+			// Everything was done the first time: nothing new.
+			h.log.InfoContext(ctx, "event ingested", "project", ev.ProjectID, "event_id", ev.EventID,
+				"status", res.Status, "calls", len(refs), "duration_ms", time.Since(start).Milliseconds())
+			return res
+		}
 	}
-	res.Calls = refs
 
-	// Write every call (a no-op for those already there), then queue a
-	// first-attempt job for each. A duplicate event queues its calls again:
-	// the first send of one may never have been queued, and a job whose
-	// attempt was made already is dropped by the delivery's claim.
+	// Write every call (a no-op for those already there, when an earlier
+	// ingest of this event stopped half way), queue a first-attempt job for
+	// each, then mark the event queued. A job whose attempt was made already
+	// is dropped by the delivery's claim, so queueing again never sends twice.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for _, ref := range refs {
 		w := byWebhook[ref.WebhookID]
 		if w == nil {
 			// A webhook that matched the first time and no longer does:
-			// its call was written then, or the claim below finds nothing.
+			// the call it got then is the one that counts.
 			w = &herald.Webhook{ID: ref.WebhookID}
 		}
+		// created_at is the id's time, also for a call first planned by an
+		// earlier ingest of this event.
+		created, ok := herald.IDTime(ref.CallID)
+		if !ok {
+			created = now
+		}
 		g.Go(func() error {
-			_, err := h.store.CreateCall(gctx, herald.NewCall(ref.CallID, w, ev, now, h.retention))
+			_, err := h.store.CreateCall(gctx, herald.NewCall(ref.CallID, w, ev, created, h.retention))
 			return err
 		})
 	}
@@ -214,6 +227,9 @@ func (h *Handler) ingest(ctx context.Context, raw json.RawMessage) Result {
 		jobs[i] = herald.Job{ProjectID: ev.ProjectID, CallID: ref.CallID, Trigger: herald.TriggerFirst}
 	}
 	if err := h.queue.SendAll(ctx, jobs); err != nil {
+		return h.failed(ctx, ev, err)
+	}
+	if err := h.store.MarkEventQueued(ctx, ev.ProjectID, ev.EventID); err != nil {
 		return h.failed(ctx, ev, err)
 	}
 	h.log.InfoContext(ctx, "event ingested", "project", ev.ProjectID, "event_id", ev.EventID,
