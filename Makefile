@@ -23,7 +23,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build host-build dev invoke token test test-go test-node lint vet staticcheck sam-validate sam-build tools clean
+.PHONY: help build host-build dev invoke token test browser-tools test-go test-node lint vet staticcheck sam-validate sam-build tools clean
 
 help:
 	@echo "make dev                      bring up the local stack (moto, emulated functions, gateway on 127.0.0.1:3000)"
@@ -75,6 +75,21 @@ test/client/node_modules/.installed: test/client/package.json test/client/packag
 	cd test/client && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The admin page's browser tests: Debian's Chromium (apt-get needs root, which
+# developers' machines and CI have; DejaVu so screenshots have text) and
+# playwright-core, pinned in test/browser/package-lock.json, to drive it.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
+
+test/browser/node_modules/.installed: test/browser/package.json test/browser/package-lock.json
+	cd test/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+browser-tools: $(CHROMIUM) test/browser/node_modules/.installed
+
 # The environment every local run shares: where the tools are.
 LOCAL_ENV := HERALD_MOTO_SERVER=$(MOTO_VENV)/bin/moto_server HERALD_RIE=$(BIN)/aws-lambda-rie HERALD_HOST_BUILD=$(HOST_BUILD)
 
@@ -91,8 +106,8 @@ token:
 	@$(GO) run ./tools/herald-token -project "$(PROJECT)" $(if $(STACK),-stack "$(STACK)") $(if $(LABEL),-label "$(LABEL)")
 
 # --- Tests ---
-test: tools host-build test/client/node_modules/.installed
-	$(LOCAL_ENV) $(GO) test -count=1 -timeout 15m ./...
+test: tools host-build test/client/node_modules/.installed browser-tools
+	$(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 15m ./...
 
 # --- Static checks ---
 vet:

@@ -74,6 +74,7 @@ func New(d Deps) *Server {
 		{"GET", "/webhook_calls", s.listCalls},
 		{"GET", "/webhook_calls/{id}", s.getCall},
 		{"POST", "/webhook_calls/{id}/resend_webhook", s.resendCall},
+		{"POST", "/webhook_payload_preview", s.previewWebhookPayload},
 	}
 	return s
 }
@@ -98,6 +99,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) (pattern, project string) {
+	if isAdminPath(r.URL.Path) {
+		site, err := loadAdminSite()
+		if err != nil {
+			s.writeError(w, r, err)
+			return "/admin/*", ""
+		}
+		if pattern, ok := site.serve(w, r); ok {
+			return pattern, ""
+		}
+	}
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	var allowed []string
 	for _, rt := range s.routes {
