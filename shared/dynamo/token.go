@@ -44,9 +44,11 @@ func (s *Store) PutToken(ctx context.Context, hash, project, label string) error
 // EUNAUTHORIZED.
 func (s *Store) ProjectForToken(ctx context.Context, hash string) (string, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:            aws.String(s.table),
-		Key:                  key(tokenKey(hash), "T"),
-		ProjectionExpression: aws.String("project"),
+		TableName: aws.String(s.table),
+		Key:       key(tokenKey(hash), "T"),
+		// PROJECT is a reserved word in DynamoDB expressions.
+		ProjectionExpression:     aws.String("#project"),
+		ExpressionAttributeNames: map[string]string{"#project": "project"},
 	})
 	if err != nil {
 		return "", classify(err, "get token")

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -23,6 +27,9 @@ type Process struct {
 
 func startProcess(name string, cmd *exec.Cmd, logs io.Writer) (*Process, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// A grandchild that outlives the process may hold its output pipe; do
+	// not let Wait wait for it for long.
+	cmd.WaitDelay = 2 * time.Second
 	if logs != nil {
 		cmd.Stdout = logs
 		cmd.Stderr = logs
@@ -49,16 +56,21 @@ func (p *Process) Exited() bool {
 }
 
 // Stop ends the process group: SIGTERM, then SIGKILL after a grace period.
+// Children that moved to process groups of their own (the emulator starts
+// each bootstrap in its own group) are killed too if they outlive it.
 func (p *Process) Stop() {
 	if p == nil || p.Exited() {
 		return
 	}
+	children := childProcesses(p.cmd.Process.Pid)
 	pgid := -p.cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGTERM)
 	select {
 	case <-p.done:
+		killSurvivors(children)
 	case <-time.After(3 * time.Second):
 		_ = syscall.Kill(pgid, syscall.SIGKILL)
+		killSurvivors(children)
 		<-p.done
 	}
 }
@@ -68,8 +80,76 @@ func (p *Process) Kill() {
 	if p == nil || p.Exited() {
 		return
 	}
+	children := childProcesses(p.cmd.Process.Pid)
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	// Before waiting: a surviving child holds the output pipe open, and
+	// Wait waits for the pipe.
+	killSurvivors(children)
 	<-p.done
+}
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// procID names a process for as long as it lives: a pid alone can be reused.
+type procID struct {
+	pid   int
+	start string // start time in clock ticks since boot, from /proc/PID/stat
+}
+
+// childProcesses lists the direct children of pid, from /proc.
+func childProcesses(pid int) []procID {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []procID
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			child, err := strconv.Atoi(f)
+			if err != nil {
+				continue
+			}
+			if start, ok := processStart(child); ok {
+				out = append(out, procID{pid: child, start: start})
+			}
+		}
+	}
+	return out
+}
+
+// processStart reads a process's start time (field 22 of /proc/PID/stat).
+func processStart(pid int) (string, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", false
+	}
+	// The command name (field 2) may hold spaces; it ends at the last ')'.
+	rest := string(b)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	fields := strings.Fields(rest)
+	if len(fields) < 20 {
+		return "", false
+	}
+	return fields[19], true
+}
+
+// killSurvivors kills, with their process groups, the processes that are
+// still the same ones that were listed.
+func killSurvivors(procs []procID) {
+	for _, c := range procs {
+		if start, ok := processStart(c.pid); !ok || start != c.start {
+			continue
+		}
+		if pgid, err := syscall.Getpgid(c.pid); err == nil && pgid == c.pid {
+			_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+		} else {
+			_ = syscall.Kill(c.pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1.

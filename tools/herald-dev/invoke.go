@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/heraldhq/herald/tools/localstack"
+)
+
+// invoke runs one function once against the running stack, as `sam local
+// invoke --env-vars events/env.json` would, and prints its result.
+func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("herald-dev invoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	function := fs.String("function", "", "logical id of the function (IngestFunction, DeliveryFunction, ApiFunction)")
+	eventPath := fs.String("event", "", "JSON event file, or - for standard input")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *function == "" || *eventPath == "" {
+		fmt.Fprintln(stderr, "usage: herald-dev invoke -function <LogicalId> -event <file>")
+		return errUsage
+	}
+	var payload []byte
+	var err error
+	if *eventPath == "-" {
+		payload, err = io.ReadAll(os.Stdin)
+	} else {
+		payload, err = os.ReadFile(*eventPath)
+	}
+	if err != nil {
+		return fmt.Errorf("read the event: %w", err)
+	}
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		return err
+	}
+	opts := localstack.Options{Root: root, Logs: &functionLogs{out: stderr}}
+	// A stack started on other ports says where its moto is.
+	if u := devEnv(filepath.Join(root, ".herald", "dev.env"))["HERALD_MOTO_URL"]; u != "" {
+		opts.MotoURL = u
+	}
+	out, err := localstack.InvokeOnce(ctx, opts, *function, payload)
+	if len(out) > 0 {
+		fmt.Fprintln(stdout, strings.TrimSpace(string(out)))
+	}
+	if errors.Is(err, localstack.ErrNotRunning) {
+		return fmt.Errorf("%w\nstart it with `make dev` in another terminal, then run this again", err)
+	}
+	return err
+}
+
+// devEnv reads the KEY=value lines `herald-dev up` wrote; none if it is not
+// running.
+func devEnv(path string) map[string]string {
+	env := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return env
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/tools/localstack"
+)
+
+// Fixed addresses, so that URLs stay the same from one `make dev` to the
+// next (events/env.json names moto's). Each function's instances take two
+// ports each from its base: invocations on even, the emulator's Runtime
+// API on odd.
+const (
+	motoPort    = 4566
+	gatewayPort = 3000
+	demoProject = "demo"
+	// sampleToken is the demo project's token in the sample API events
+	// (events/api/*.json), so that `make invoke FN=ApiFunction` works with
+	// them: "hrld_" and base64url("herald-local-demo-token-00000000").
+	sampleToken = "hrld_aGVyYWxkLWxvY2FsLWRlbW8tdG9rZW4tMDAwMDAwMDA"
+)
+
+var functionPorts = map[string]int{
+	"ApiFunction":               9100,
+	localstack.IngestFunction:   9200,
+	localstack.DeliveryFunction: 9300,
+}
+
+func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("herald-dev up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	instances := fs.Int("instances", 2, "emulator instances per function (the delivery queue gets as many pollers)")
+	sweep := fs.Duration("sweep", 10*time.Second, "how often the delivery function's sweep runs")
+	verbose := fs.Bool("v", false, "show the emulator's own INFO lines too")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		return err
+	}
+	for _, port := range []int{motoPort, gatewayPort} {
+		if err := portFree(port); err != nil {
+			return err
+		}
+	}
+	stateDir := filepath.Join(root, ".herald")
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", stateDir, err)
+	}
+	motoLog, err := os.Create(filepath.Join(stateDir, "moto.log"))
+	if err != nil {
+		return fmt.Errorf("create moto's log: %w", err)
+	}
+	defer motoLog.Close()
+
+	sizes := map[string]int{}
+	for fn := range functionPorts {
+		sizes[fn] = *instances
+	}
+	logs := &functionLogs{out: stderr, verbose: *verbose}
+	fmt.Fprintln(stderr, "herald-dev: starting moto, the functions and the gateway…")
+	stack, err := localstack.Start(ctx, localstack.Options{
+		Root:          root,
+		MotoPort:      motoPort,
+		GatewayPort:   gatewayPort,
+		FunctionPorts: functionPorts,
+		PoolSizes:     sizes,
+		SweepInterval: *sweep,
+		Logs:          logs,
+		MotoLogs:      motoLog,
+		Logger:        slog.New(slog.NewTextHandler(stderr, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+
+	token, err := stack.SeedProject(ctx, demoProject)
+	if err != nil {
+		return err
+	}
+	if err := stack.SeedToken(ctx, demoProject, sampleToken, "sample events"); err != nil {
+		return err
+	}
+	envPath := filepath.Join(stateDir, "dev.env")
+	env := strings.Join([]string{
+		"HERALD_API_URL=" + stack.APIURL,
+		"HERALD_PROJECT=" + demoProject,
+		"HERALD_TOKEN=" + token,
+		"HERALD_INGEST_URL=" + stack.IngestURL,
+		"HERALD_DELIVERY_URL=" + stack.DeliveryURL,
+		"HERALD_MOTO_URL=" + stack.MotoURL,
+	}, "\n") + "\n"
+	if err := os.WriteFile(envPath, []byte(env), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", envPath, err)
+	}
+	rel, _ := filepath.Rel(root, envPath)
+	fmt.Fprintf(stdout, `
+Herald's local stack is up.
+
+  API      %s   (project %q, token in %s)
+  ingest   %s
+  delivery %s
+  moto     %s   (DynamoDB and SQS; its log is in .herald/moto.log)
+
+Try it:
+
+  . %s
+  curl -H "Authorization: Bearer $HERALD_TOKEN" "$HERALD_API_URL/webhooks"
+  curl -d @events/ingest/<event>.json "$HERALD_INGEST_URL"
+  make invoke FN=IngestFunction EVENT=events/ingest/<event>.json
+  make invoke FN=ApiFunction EVENT=events/api/<event>.json   (their token is seeded too)
+
+The delivery queue is polled as Lambda would, and the sweep runs every %s.
+Ctrl-C stops everything.
+`, stack.APIURL, demoProject, rel, stack.IngestURL, stack.DeliveryURL, stack.MotoURL, rel, *sweep)
+
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "\nherald-dev: stopping…")
+	stack.Stop()
+	if err := os.Remove(envPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", envPath, err)
+	}
+	return nil
+}
+
+// portFree fails, helpfully, if something already listens on the port.
+func portFree(port int) error {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return fmt.Errorf("127.0.0.1:%d is in use: is `make dev` already running in another terminal? (%w)", port, err)
+	}
+	return l.Close()
+}
+
+// functionLogs passes the functions' lines on, leaving out the emulator's
+// own INFO chatter unless asked for it.
+type functionLogs struct {
+	out     io.Writer
+	verbose bool
+	mu      sync.Mutex
+}
+
+func (l *functionLogs) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		line := sc.Text()
+		if !l.verbose && strings.Contains(line, "[INFO] (rapid)") {
+			continue
+		}
+		fmt.Fprintln(l.out, line)
+	}
+	return len(b), nil
+}

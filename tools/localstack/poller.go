@@ -1,0 +1,253 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// QueueClient is the part of SQS the poller uses.
+type QueueClient interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+}
+
+var _ QueueClient = (*sqs.Client)(nil)
+
+// Poller feeds a queue to a function as Lambda's SQS event source mapping
+// does: it long-polls for a batch (filling it for up to the batching
+// window), invokes the function with an SQS event, and deletes what
+// succeeded. Messages it does not delete reappear after the queue's
+// visibility timeout.
+//
+// Dead-lettering is the queue's own doing, and moto does it as SQS does
+// (checked with moto 5.2.5, and by TestPollerPartialFailure): a message
+// received maxReceiveCount times is moved to the RedrivePolicy's target on
+// the next ReceiveMessage that would have returned it, so it is delivered
+// exactly maxReceiveCount times. Its ApproximateReceiveCount carries on
+// counting in the dead-letter queue.
+//
+// The poller never deletes from a batch whose invocation failed (a function
+// error, a crash, a timeout). With ReportBatchItemFailures it deletes every
+// message the function did not list in batchItemFailures, and treats a
+// response it cannot read, or one naming a message not in the batch, as a
+// failure of the whole batch, as Lambda does.
+type Poller struct {
+	SQS                     QueueClient
+	Invoker                 Invoker
+	QueueURL                string
+	QueueARN                string
+	Region                  string
+	BatchSize               int           // 1 to 10 here; 10 if 0
+	Window                  time.Duration // MaximumBatchingWindowInSeconds
+	ReportBatchItemFailures bool
+	Logger                  *slog.Logger // nil logs nothing
+}
+
+// longPoll is how long one ReceiveMessage waits for a first message, as the
+// event source mapping does.
+const longPoll = 20 // seconds
+
+// Run polls until ctx ends.
+func (p *Poller) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		if _, err := p.PollOnce(ctx); err != nil && ctx.Err() == nil {
+			p.log().Warn("poll failed", "queue", p.QueueARN, "error", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// BatchResult is what became of one batch.
+type BatchResult struct {
+	Received []string // message ids, in the batch's order
+	Deleted  []string
+	Err      error // the invocation's error, if it failed
+}
+
+// PollOnce receives one batch (waiting up to 20 s for it), invokes the
+// function and deletes what succeeded. An empty queue gives an empty result.
+func (p *Poller) PollOnce(ctx context.Context) (BatchResult, error) {
+	msgs, err := p.receive(ctx)
+	if err != nil || len(msgs) == 0 {
+		return BatchResult{}, err
+	}
+	res := BatchResult{}
+	for _, m := range msgs {
+		res.Received = append(res.Received, aws.ToString(m.MessageId))
+	}
+	payload, err := json.Marshal(p.event(msgs))
+	if err != nil {
+		return res, fmt.Errorf("encode SQS event: %w", err)
+	}
+	answer, err := p.Invoker.Invoke(ctx, payload)
+	if err != nil {
+		res.Err = err
+		p.log().Info("batch failed; its messages will be received again", "queue", p.QueueARN, "messages", len(msgs), "error", err)
+		return res, nil
+	}
+	keep, err := p.failures(answer, msgs)
+	if err != nil {
+		res.Err = err
+		p.log().Info("batch response unusable; its messages will be received again", "queue", p.QueueARN, "error", err)
+		return res, nil
+	}
+	var done []types.Message
+	for _, m := range msgs {
+		if !keep[aws.ToString(m.MessageId)] {
+			done = append(done, m)
+		}
+	}
+	res.Deleted, err = p.delete(ctx, done)
+	p.log().Debug("batch done", "queue", p.QueueARN, "messages", len(msgs), "deleted", len(res.Deleted), "failed", len(keep))
+	return res, err
+}
+
+func (p *Poller) log() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+func (p *Poller) batchSize() int {
+	if p.BatchSize <= 0 || p.BatchSize > 10 {
+		return 10
+	}
+	return p.BatchSize
+}
+
+// receive waits for messages, then keeps receiving until the batch is full
+// or the batching window has passed since the first arrived.
+func (p *Poller) receive(ctx context.Context) ([]types.Message, error) {
+	var batch []types.Message
+	wait := int32(longPoll)
+	var deadline time.Time
+	for len(batch) < p.batchSize() {
+		out, err := p.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(p.QueueURL),
+			MaxNumberOfMessages:         int32(p.batchSize() - len(batch)),
+			WaitTimeSeconds:             wait,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			MessageAttributeNames:       []string{"All"},
+		})
+		if err != nil {
+			if len(batch) > 0 && ctx.Err() == nil {
+				break // invoke with what there is
+			}
+			return batch, fmt.Errorf("receive from %s: %w", p.QueueURL, err)
+		}
+		if len(batch) == 0 {
+			if len(out.Messages) == 0 {
+				return nil, nil
+			}
+			deadline = time.Now().Add(p.Window)
+		}
+		batch = append(batch, out.Messages...)
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		wait = int32((left + time.Second - 1) / time.Second)
+	}
+	return batch, nil
+}
+
+// event builds the SQS event Lambda would send for the messages.
+func (p *Poller) event(msgs []types.Message) events.SQSEvent {
+	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
+	for _, m := range msgs {
+		rec := events.SQSMessage{
+			MessageId:              aws.ToString(m.MessageId),
+			ReceiptHandle:          aws.ToString(m.ReceiptHandle),
+			Body:                   aws.ToString(m.Body),
+			Md5OfBody:              aws.ToString(m.MD5OfBody),
+			Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
+			Attributes:             map[string]string{},
+			MessageAttributes:      map[string]events.SQSMessageAttribute{},
+			EventSource:            "aws:sqs",
+			EventSourceARN:         p.QueueARN,
+			AWSRegion:              p.Region,
+		}
+		for k, v := range m.Attributes {
+			rec.Attributes[k] = v
+		}
+		for k, v := range m.MessageAttributes {
+			rec.MessageAttributes[k] = events.SQSMessageAttribute{
+				StringValue:      v.StringValue,
+				BinaryValue:      v.BinaryValue,
+				StringListValues: append([]string{}, v.StringListValues...),
+				BinaryListValues: append([][]byte{}, v.BinaryListValues...),
+				DataType:         aws.ToString(v.DataType),
+			}
+		}
+		ev.Records = append(ev.Records, rec)
+	}
+	return ev
+}
+
+// failures reads the ids of the messages the function reported as failed.
+// Without ReportBatchItemFailures a successful invocation succeeds for every
+// message.
+func (p *Poller) failures(answer []byte, msgs []types.Message) (map[string]bool, error) {
+	failed := map[string]bool{}
+	if !p.ReportBatchItemFailures {
+		return failed, nil
+	}
+	var res struct {
+		BatchItemFailures []map[string]any `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(answer, &res); err != nil {
+		if string(answer) == "null" || len(answer) == 0 {
+			return failed, nil
+		}
+		return nil, fmt.Errorf("read batchItemFailures: %w", err)
+	}
+	inBatch := map[string]bool{}
+	for _, m := range msgs {
+		inBatch[aws.ToString(m.MessageId)] = true
+	}
+	for _, f := range res.BatchItemFailures {
+		id, _ := f["itemIdentifier"].(string)
+		if !inBatch[id] {
+			return nil, fmt.Errorf("batchItemFailures names %q, which is not in the batch", id)
+		}
+		failed[id] = true
+	}
+	return failed, nil
+}
+
+// delete removes the messages from the queue, returning the ids it deleted.
+func (p *Poller) delete(ctx context.Context, msgs []types.Message) ([]string, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	entries := make([]types.DeleteMessageBatchRequestEntry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = types.DeleteMessageBatchRequestEntry{Id: m.MessageId, ReceiptHandle: m.ReceiptHandle}
+	}
+	out, err := p.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
+	if err != nil {
+		return nil, fmt.Errorf("delete %d messages from %s: %w", len(msgs), p.QueueURL, err)
+	}
+	var deleted []string
+	for _, s := range out.Successful {
+		deleted = append(deleted, aws.ToString(s.Id))
+	}
+	var errs []error
+	for _, f := range out.Failed {
+		errs = append(errs, fmt.Errorf("delete message %s: %s: %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message)))
+	}
+	return deleted, errors.Join(errs...)
+}

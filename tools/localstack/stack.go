@@ -1,0 +1,483 @@
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
+)
+
+// The functions whose invocation URLs the stack names; tools and tests
+// invoke them directly, as the CMS and Lambda do.
+const (
+	IngestFunction   = "IngestFunction"
+	DeliveryFunction = "DeliveryFunction"
+)
+
+// DefaultStackName prefixes the local names of resources that the env file
+// does not name.
+const DefaultStackName = "herald-local"
+
+// Options configure a local stack. Zero values give a stack on free ports
+// with the repository's template.yaml and events/env.json.
+type Options struct {
+	Root      string // repository root; found from the working directory if ""
+	Template  string // template.yaml under Root if ""
+	EnvFile   string // events/env.json under Root if ""
+	HostBuild string // where <LogicalId>/bootstrap are; HostBuildDir() if ""
+	StackName string // DefaultStackName if ""
+
+	MotoURL       string         // use this running moto instead of starting one
+	MotoPort      int            // port for a moto the stack starts; 0 picks one
+	GatewayPort   int            // 0 picks one
+	FunctionPorts map[string]int // first port of each function's instances; 0 picks
+	PoolSizes     map[string]int // instances per function; 2 if unset
+
+	// Functions lists the functions to run; all of the template's if nil.
+	Functions []string
+	// Overrides set environment variables on top of everything else, by
+	// function logical id, or for all functions under "Parameters".
+	Overrides map[string]map[string]string
+	// ExtraEnv is added to every function's environment, last.
+	ExtraEnv map[string]string
+	// QueueAttributes set SQS attributes on top of the template's, by the
+	// queue's logical id (tests shorten VisibilityTimeout).
+	QueueAttributes map[string]map[string]string
+	// SweepInterval runs each Schedule/ScheduleV2 event this often; 0 runs
+	// none.
+	SweepInterval time.Duration
+	// GatewayTimeout is the gateway's integration timeout;
+	// IntegrationTimeout if 0.
+	GatewayTimeout time.Duration
+
+	Logs     io.Writer    // what the functions print; discarded if nil
+	MotoLogs io.Writer    // what moto prints; Logs if nil
+	Logger   *slog.Logger // the stack's own log; discarded if nil
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	APIURL      string // the gateway
+	IngestURL   string // the first ingest instance's invocation URL
+	DeliveryURL string // the first delivery instance's invocation URL
+	MotoURL     string
+	// Functions holds each running function's spec, with Env the complete
+	// environment it runs with.
+	Functions map[string]FunctionSpec
+	Resources Resources
+
+	pools   map[string]*Pool
+	moto    *Moto
+	gateway *http.Server
+	clients clients
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	log     *slog.Logger
+}
+
+// plan is what a stack, or a one-off invoke, reads before it starts.
+type plan struct {
+	opts   Options
+	tmpl   *Template
+	env    EnvFile
+	region string
+	keyID  string
+	secret string
+	names  map[string]string
+}
+
+func prepare(opts Options) (*plan, error) {
+	if opts.Root == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return nil, err
+		}
+		opts.Root = root
+	}
+	if opts.Template == "" {
+		opts.Template = filepath.Join(opts.Root, "template.yaml")
+	}
+	if opts.EnvFile == "" {
+		opts.EnvFile = filepath.Join(opts.Root, "events", "env.json")
+	}
+	if opts.HostBuild == "" {
+		dir, err := HostBuildDir()
+		if err != nil {
+			return nil, err
+		}
+		opts.HostBuild = dir
+	}
+	if opts.StackName == "" {
+		opts.StackName = DefaultStackName
+	}
+	if opts.Logs == nil {
+		opts.Logs = io.Discard
+	}
+	if opts.MotoLogs == nil {
+		opts.MotoLogs = opts.Logs
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	tmpl, err := LoadTemplate(opts.Template)
+	if err != nil {
+		return nil, err
+	}
+	env, err := LoadEnvFile(opts.EnvFile)
+	if err != nil {
+		return nil, err
+	}
+	names, err := localNames(tmpl, env, opts.StackName)
+	if err != nil {
+		return nil, err
+	}
+	shared := env.For(allFunctions)
+	p := &plan{opts: opts, tmpl: tmpl, env: env, names: names,
+		region: orDefault(shared["AWS_REGION"], "us-east-1"),
+		keyID:  orDefault(shared["AWS_ACCESS_KEY_ID"], "local"),
+		secret: orDefault(shared["AWS_SECRET_ACCESS_KEY"], "local"),
+	}
+	if opts.Functions == nil {
+		p.opts.Functions = tmpl.LogicalIDs(typeFunction)
+	}
+	return p, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// functionSpec resolves a function and builds its complete environment:
+// moto's settings, then the template's variables, then the env file's, then
+// what must point at this stack (the endpoints, and the variables that are a
+// !Ref of a table or queue), then the caller's overrides.
+func (p *plan) functionSpec(r *resolver, id, motoURL string) (FunctionSpec, error) {
+	spec, err := p.tmpl.function(r, id)
+	if err != nil {
+		return spec, err
+	}
+	env := (&Moto{URL: motoURL}).Env()
+	env["AWS_REGION"] = p.region
+	for k, v := range spec.Env {
+		env[k] = v
+	}
+	for k, v := range p.env.For(id) {
+		env[k] = v
+	}
+	env["AWS_ENDPOINT_URL_DYNAMODB"] = motoURL
+	env["AWS_ENDPOINT_URL_SQS"] = motoURL
+	for variable, resource := range p.tmpl.envBindings(id) {
+		v, err := r.resolveString(map[string]any{"Ref": resource})
+		if err != nil {
+			return spec, fmt.Errorf("%s environment variable %s: %w", id, variable, err)
+		}
+		env[variable] = v
+	}
+	for _, section := range []string{allFunctions, id} {
+		for k, v := range p.opts.Overrides[section] {
+			env[k] = v
+		}
+	}
+	for k, v := range p.opts.ExtraEnv {
+		env[k] = v
+	}
+	spec.Env = env
+	return spec, nil
+}
+
+func (p *plan) poolConfig(spec FunctionSpec, size, basePort int) PoolConfig {
+	return PoolConfig{
+		Function:   spec.LogicalID,
+		Bootstrap:  filepath.Join(p.opts.HostBuild, spec.LogicalID, "bootstrap"),
+		Env:        spec.Env,
+		Timeout:    spec.Timeout,
+		MemorySize: spec.MemorySize,
+		Size:       size,
+		BasePort:   basePort,
+		Logs:       p.opts.Logs,
+	}
+}
+
+// Start brings up a local stack: moto (started, or reused), the template's
+// tables and queues, a pool of emulator instances per function, the gateway
+// in front of the HTTP API function, pollers feeding each SQS event source,
+// and schedulers for Schedule events when SweepInterval is set. On error it
+// leaves nothing running.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	p, err := prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	opts = p.opts
+	s := &Stack{Functions: map[string]FunctionSpec{}, pools: map[string]*Pool{}, log: opts.Logger}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+
+	s.MotoURL = opts.MotoURL
+	if s.MotoURL == "" {
+		if s.moto, err = StartMoto(ctx, opts.MotoPort, opts.MotoLogs); err != nil {
+			return nil, err
+		}
+		s.MotoURL = s.moto.URL
+	} else if err := checkListening(s.MotoURL); err != nil {
+		return nil, err
+	}
+	s.clients = newClients(s.MotoURL, p.region, p.keyID, p.secret)
+
+	r, err := newResolver(p.tmpl, p.region, motoAccount, opts.StackName)
+	if err != nil {
+		return nil, err
+	}
+	if s.Resources, err = createResources(ctx, s.clients, p.tmpl, r, p.names, opts.QueueAttributes); err != nil {
+		return nil, err
+	}
+	for _, id := range opts.Functions {
+		spec, err := p.functionSpec(r, id, s.MotoURL)
+		if err != nil {
+			return nil, err
+		}
+		size := opts.PoolSizes[id]
+		if size == 0 {
+			size = 2
+		}
+		pool, err := StartPool(ctx, p.poolConfig(spec, size, opts.FunctionPorts[id]))
+		if err != nil {
+			return nil, err
+		}
+		s.Functions[id] = spec
+		s.pools[id] = pool
+	}
+	if pool := s.pools[IngestFunction]; pool != nil {
+		s.IngestURL = pool.Instances()[0].URL()
+	}
+	if pool := s.pools[DeliveryFunction]; pool != nil {
+		s.DeliveryURL = pool.Instances()[0].URL()
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	for _, id := range opts.Functions {
+		spec, pool := s.Functions[id], s.pools[id]
+		if spec.HTTPAPI && s.gateway == nil {
+			if err := s.startGateway(pool, opts); err != nil {
+				return nil, err
+			}
+		}
+		for _, ev := range spec.SQS {
+			q := s.Resources.Queues[ev.Queue]
+			for range pool.Size() {
+				poller := &Poller{
+					SQS: s.clients.sqs, Invoker: pool, QueueURL: q.URL, QueueARN: q.ARN, Region: p.region,
+					BatchSize: ev.BatchSize, Window: ev.Window, ReportBatchItemFailures: ev.ReportBatchItemFailures,
+					Logger: s.log.With("function", id, "event", ev.Name),
+				}
+				s.goRun(func() { poller.Run(runCtx) })
+			}
+		}
+		if opts.SweepInterval > 0 {
+			for _, sch := range spec.Schedules {
+				sched := &Scheduler{Invoker: pool, Input: []byte(sch.Input), Interval: opts.SweepInterval,
+					Logger: s.log.With("function", id, "event", sch.Name)}
+				s.goRun(func() { sched.Run(runCtx) })
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) goRun(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+func (s *Stack) startGateway(pool *Pool, opts Options) error {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(opts.GatewayPort))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	gw := &Gateway{Invoker: pool, Timeout: opts.GatewayTimeout, AccountID: motoAccount,
+		Logger: s.log.With("component", "gateway", "function", pool.Function())}
+	s.gateway = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	s.APIURL = "http://" + l.Addr().String()
+	s.goRun(func() {
+		if err := s.gateway.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("gateway stopped", "error", err)
+		}
+	})
+	return nil
+}
+
+// Pool returns the running pool of a function, or nil.
+func (s *Stack) Pool(function string) *Pool { return s.pools[function] }
+
+// DynamoDB and SQS are clients for the stack's moto.
+func (s *Stack) DynamoDB() *dynamodb.Client { return s.clients.dynamo }
+
+// SQS is a client for the stack's moto.
+func (s *Stack) SQS() *sqs.Client { return s.clients.sqs }
+
+// TableName is the local name of the template's table.
+func (s *Stack) TableName() (string, error) {
+	if len(s.Resources.Tables) != 1 {
+		return "", fmt.Errorf("the template has %d tables; want one", len(s.Resources.Tables))
+	}
+	for _, t := range s.Resources.Tables {
+		return t.Name, nil
+	}
+	return "", nil
+}
+
+// SeedProject creates an API token for a project and returns it; only its
+// hash is stored.
+func (s *Stack) SeedProject(ctx context.Context, project string) (string, error) {
+	token := herald.NewToken()
+	if err := s.SeedToken(ctx, project, token, "local stack"); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// SeedToken stores a given token's hash for a project, for tokens that
+// sample events carry.
+func (s *Stack) SeedToken(ctx context.Context, project, token, label string) error {
+	table, err := s.TableName()
+	if err != nil {
+		return err
+	}
+	store := dynamo.New(s.clients.dynamo, table, herald.SystemClock{})
+	if err := store.PutToken(ctx, herald.HashToken(token), project, label); err != nil {
+		return fmt.Errorf("seed a token for project %s: %w", project, err)
+	}
+	return nil
+}
+
+// Stop stops everything the stack started. It is safe to call more than
+// once, and on a stack that failed to start.
+func (s *Stack) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.gateway != nil {
+		_ = s.gateway.Close()
+	}
+	for _, p := range s.pools {
+		p.Stop()
+	}
+	s.wg.Wait()
+	s.moto.Stop()
+	s.moto = nil
+}
+
+// ErrNotRunning means no local stack answers where the env file says.
+var ErrNotRunning = errors.New("the local stack is not running")
+
+func checkListening(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("moto URL %q: not a URL", rawURL)
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err != nil {
+		return fmt.Errorf("%w: nothing listens at %s", ErrNotRunning, rawURL)
+	}
+	_ = conn.Close()
+	return nil
+}
+
+// LocalTable returns a DynamoDB client for the running local stack and the
+// name of its table, both as the env file gives them (opts.MotoURL, if set,
+// overrides the endpoint).
+func LocalTable(opts Options) (*dynamodb.Client, string, error) {
+	p, err := prepare(opts)
+	if err != nil {
+		return nil, "", err
+	}
+	endpoint, err := p.motoURL()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkListening(endpoint); err != nil {
+		return nil, "", err
+	}
+	tables := p.tmpl.LogicalIDs(typeTable)
+	if len(tables) != 1 {
+		return nil, "", fmt.Errorf("the template has %d tables; want one", len(tables))
+	}
+	return newClients(endpoint, p.region, p.keyID, p.secret).dynamo, p.names[tables[0]], nil
+}
+
+// motoURL is where the running local stack's moto is: opts.MotoURL, else the
+// env file's DynamoDB endpoint.
+func (p *plan) motoURL() (string, error) {
+	if p.opts.MotoURL != "" {
+		return p.opts.MotoURL, nil
+	}
+	if u := p.env.For(allFunctions)["AWS_ENDPOINT_URL_DYNAMODB"]; u != "" {
+		return u, nil
+	}
+	return "", fmt.Errorf("%s sets no AWS_ENDPOINT_URL_DYNAMODB to find the local stack at", p.opts.EnvFile)
+}
+
+// InvokeOnce runs one function once with payload against a running local
+// stack, as `sam local invoke` does: one emulator instance, the function's
+// environment from the template and the env file, pointed at the stack's
+// moto (opts.MotoURL, else the env file's AWS_ENDPOINT_URL_DYNAMODB). It
+// returns the function's result, or a *FunctionError with the error
+// document.
+func InvokeOnce(ctx context.Context, opts Options, function string, payload []byte) ([]byte, error) {
+	p, err := prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	motoURL, err := p.motoURL()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkListening(motoURL); err != nil {
+		return nil, err
+	}
+	r, err := newResolver(p.tmpl, p.region, motoAccount, p.opts.StackName)
+	if err != nil {
+		return nil, err
+	}
+	c := newClients(motoURL, p.region, p.keyID, p.secret)
+	if _, err := lookupResources(ctx, c, p.tmpl, r, p.names); err != nil {
+		return nil, fmt.Errorf("%w: moto at %s lacks the stack's resources: %w", ErrNotRunning, motoURL, err)
+	}
+	if t := p.tmpl.Resources[function]; t.Type != typeFunction {
+		return nil, fmt.Errorf("the template has no function %q; it has %v", function, p.tmpl.LogicalIDs(typeFunction))
+	}
+	spec, err := p.functionSpec(r, function, motoURL)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := StartPool(ctx, p.poolConfig(spec, 1, 0))
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Stop()
+	return pool.Invoke(ctx, payload)
+}

@@ -1,0 +1,777 @@
+package localstack
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Resource types the local stack creates or runs.
+const (
+	typeTable    = "AWS::DynamoDB::Table"
+	typeQueue    = "AWS::SQS::Queue"
+	typeFunction = "AWS::Serverless::Function"
+)
+
+// Template is a parsed SAM template. Intrinsic functions are kept in their
+// long form ({"Ref": x}, {"Fn::GetAtt": [a, b]}, ...) whichever form the file
+// used, and are evaluated by a resolver once the local resources exist.
+type Template struct {
+	Parameters map[string]Parameter `yaml:"Parameters"`
+	Conditions map[string]any       `yaml:"Conditions"`
+	Globals    struct {
+		Function map[string]any `yaml:"Function"`
+	} `yaml:"Globals"`
+	Resources map[string]Resource `yaml:"Resources"`
+}
+
+// Parameter is a template parameter; locally it always takes its default.
+type Parameter struct {
+	Type    string `yaml:"Type"`
+	Default any    `yaml:"Default"`
+}
+
+// Resource is one entry of the template's Resources.
+type Resource struct {
+	Type       string         `yaml:"Type"`
+	Properties map[string]any `yaml:"Properties"`
+}
+
+// LoadTemplate reads and parses a SAM template file.
+func LoadTemplate(path string) (*Template, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	t, err := ParseTemplate(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// ParseTemplate parses a SAM template, turning CloudFormation's short-form
+// tags (!Ref, !GetAtt, !Sub, !If, ...) into their long forms.
+func ParseTemplate(data []byte) (*Template, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parse template: %w", err)
+	}
+	if err := expandShortForms(&doc); err != nil {
+		return nil, fmt.Errorf("parse template: %w", err)
+	}
+	var t Template
+	if err := doc.Decode(&t); err != nil {
+		return nil, fmt.Errorf("decode template: %w", err)
+	}
+	if len(t.Resources) == 0 {
+		return nil, fmt.Errorf("parse template: no Resources")
+	}
+	return &t, nil
+}
+
+// expandShortForms rewrites every node tagged !Name into the mapping
+// {"Fn::Name": value} ({"Ref": value} and {"Condition": value} for those two),
+// which is how CloudFormation defines the short forms.
+func expandShortForms(n *yaml.Node) error {
+	for _, c := range n.Content {
+		if err := expandShortForms(c); err != nil {
+			return err
+		}
+	}
+	if !strings.HasPrefix(n.Tag, "!") || strings.HasPrefix(n.Tag, "!!") {
+		return nil
+	}
+	name := strings.TrimPrefix(n.Tag, "!")
+	key := "Fn::" + name
+	if name == "Ref" || name == "Condition" {
+		key = name
+	}
+	value := *n
+	switch value.Kind {
+	case yaml.ScalarNode:
+		value.Tag = "!!str"
+		if name == "GetAtt" {
+			// !GetAtt Resource.Attribute is the list [Resource, Attribute].
+			res, attr, ok := strings.Cut(value.Value, ".")
+			if !ok {
+				return fmt.Errorf("line %d: !GetAtt %q is not Resource.Attribute", n.Line, value.Value)
+			}
+			value = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: res},
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: attr},
+			}}
+		}
+	case yaml.SequenceNode:
+		value.Tag = "!!seq"
+	case yaml.MappingNode:
+		value.Tag = "!!map"
+	default:
+		return fmt.Errorf("line %d: unexpected %s", n.Line, n.Tag)
+	}
+	*n = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column, Content: []*yaml.Node{
+		{Kind: yaml.ScalarNode, Tag: "!!str", Value: key},
+		&value,
+	}}
+	return nil
+}
+
+// LogicalIDs returns the logical ids of the resources of a type, sorted.
+func (t *Template) LogicalIDs(resourceType string) []string {
+	var ids []string
+	for id, r := range t.Resources {
+		if r.Type == resourceType {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// FunctionSpec is what the local stack needs to run one function.
+type FunctionSpec struct {
+	LogicalID  string
+	Env        map[string]string // Globals' variables merged with the function's, resolved
+	Timeout    time.Duration
+	MemorySize int
+	HTTPAPI    bool // has an HttpApi event: the gateway invokes it
+	SQS        []SQSEventSpec
+	Schedules  []ScheduleSpec
+}
+
+// SQSEventSpec is an SQS event source mapping.
+type SQSEventSpec struct {
+	Name                    string
+	Queue                   string // the queue's logical id
+	BatchSize               int
+	Window                  time.Duration // MaximumBatchingWindowInSeconds
+	ReportBatchItemFailures bool
+	MaximumConcurrency      int
+}
+
+// ScheduleSpec is a Schedule or ScheduleV2 event.
+type ScheduleSpec struct {
+	Name       string
+	Expression string
+	Input      string
+}
+
+// envBindings returns, for each environment variable of a function (Globals
+// included), the logical id of the resource it is a plain !Ref of, if any.
+// The local stack names resources after the values these variables get in
+// the env file, and points them at the real local resources.
+func (t *Template) envBindings(function string) map[string]string {
+	bindings := map[string]string{}
+	for name, raw := range t.rawEnv(function) {
+		m, ok := raw.(map[string]any)
+		if !ok || len(m) != 1 {
+			continue
+		}
+		id, ok := m["Ref"].(string)
+		if !ok {
+			continue
+		}
+		if _, isResource := t.Resources[id]; isResource {
+			bindings[name] = id
+		}
+	}
+	return bindings
+}
+
+// rawEnv is Globals.Function.Environment.Variables merged with the
+// function's own, unresolved; the function's win, as in SAM.
+func (t *Template) rawEnv(function string) map[string]any {
+	env := map[string]any{}
+	for k, v := range envVariables(t.Globals.Function) {
+		env[k] = v
+	}
+	for k, v := range envVariables(t.Resources[function].Properties) {
+		env[k] = v
+	}
+	return env
+}
+
+func envVariables(props map[string]any) map[string]any {
+	envProp, _ := props["Environment"].(map[string]any)
+	vars, _ := envProp["Variables"].(map[string]any)
+	return vars
+}
+
+// function resolves a function's environment, timeout, memory and events.
+func (t *Template) function(r *resolver, id string) (FunctionSpec, error) {
+	res, ok := t.Resources[id]
+	if !ok || res.Type != typeFunction {
+		return FunctionSpec{}, fmt.Errorf("template has no function %s", id)
+	}
+	spec := FunctionSpec{LogicalID: id, Env: map[string]string{}}
+	for name, raw := range t.rawEnv(id) {
+		v, err := r.resolveString(raw)
+		if err != nil {
+			return spec, fmt.Errorf("%s environment variable %s: %w", id, name, err)
+		}
+		spec.Env[name] = v
+	}
+	timeout, err := t.functionInt(r, id, "Timeout", 3) // SAM's default
+	if err != nil {
+		return spec, err
+	}
+	spec.Timeout = time.Duration(timeout) * time.Second
+	if spec.MemorySize, err = t.functionInt(r, id, "MemorySize", 128); err != nil {
+		return spec, err
+	}
+	eventsProp, _ := res.Properties["Events"].(map[string]any)
+	for _, name := range sortedKeys(eventsProp) {
+		ev, _ := eventsProp[name].(map[string]any)
+		props, _ := ev["Properties"].(map[string]any)
+		switch ev["Type"] {
+		case "HttpApi":
+			spec.HTTPAPI = true
+		case "SQS":
+			sqs, err := t.sqsEvent(r, name, props)
+			if err != nil {
+				return spec, fmt.Errorf("%s event %s: %w", id, name, err)
+			}
+			spec.SQS = append(spec.SQS, sqs)
+		case "Schedule", "ScheduleV2":
+			var s struct {
+				ScheduleExpression string
+				Input              string
+			}
+			if err := r.decode(props, &s); err != nil {
+				return spec, fmt.Errorf("%s event %s: %w", id, name, err)
+			}
+			spec.Schedules = append(spec.Schedules, ScheduleSpec{Name: name, Expression: s.ScheduleExpression, Input: s.Input})
+		}
+	}
+	return spec, nil
+}
+
+// functionInt reads a numeric function property, falling back to Globals and
+// then to SAM's default.
+func (t *Template) functionInt(r *resolver, id, prop string, def int) (int, error) {
+	raw, ok := t.Resources[id].Properties[prop]
+	if !ok {
+		raw, ok = t.Globals.Function[prop]
+	}
+	if !ok {
+		return def, nil
+	}
+	s, err := r.resolveString(raw)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", id, prop, err)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %q is not a whole number", id, prop, s)
+	}
+	return n, nil
+}
+
+func (t *Template) sqsEvent(r *resolver, name string, props map[string]any) (SQSEventSpec, error) {
+	var p struct {
+		Queue                          string
+		BatchSize                      *cfnInt
+		MaximumBatchingWindowInSeconds cfnInt
+		FunctionResponseTypes          []string
+		ScalingConfig                  struct{ MaximumConcurrency cfnInt }
+	}
+	if err := r.decode(props, &p); err != nil {
+		return SQSEventSpec{}, err
+	}
+	queue := r.queueByARN(p.Queue)
+	if queue == "" {
+		return SQSEventSpec{}, fmt.Errorf("queue %s is not a queue of the template", p.Queue)
+	}
+	spec := SQSEventSpec{
+		Name:               name,
+		Queue:              queue,
+		BatchSize:          10, // the event source mapping's default
+		Window:             time.Duration(p.MaximumBatchingWindowInSeconds) * time.Second,
+		MaximumConcurrency: int(p.ScalingConfig.MaximumConcurrency),
+	}
+	if p.BatchSize != nil {
+		spec.BatchSize = int(*p.BatchSize)
+	}
+	for _, rt := range p.FunctionResponseTypes {
+		if rt == "ReportBatchItemFailures" {
+			spec.ReportBatchItemFailures = true
+		}
+	}
+	return spec, nil
+}
+
+// noValue is what AWS::NoValue resolves to: the property or list element
+// holding it disappears.
+type noValue struct{}
+
+// resolver evaluates intrinsic functions against the local stack: parameters
+// take their defaults, resources their local names, URLs and ARNs.
+type resolver struct {
+	tmpl   *Template
+	params map[string]string
+	refs   map[string]string // logical id -> what !Ref gives
+	attrs  map[string]string // "LogicalId.Attribute" -> what !GetAtt gives
+	pseudo map[string]string
+}
+
+func newResolver(t *Template, region, account, stackName string) (*resolver, error) {
+	r := &resolver{
+		tmpl:   t,
+		params: map[string]string{},
+		refs:   map[string]string{},
+		attrs:  map[string]string{},
+		pseudo: map[string]string{
+			"AWS::Region":    region,
+			"AWS::AccountId": account,
+			"AWS::StackName": stackName,
+			"AWS::StackId":   "arn:aws:cloudformation:" + region + ":" + account + ":stack/" + stackName + "/local",
+			"AWS::Partition": "aws",
+			"AWS::URLSuffix": "amazonaws.com",
+		},
+	}
+	for name, p := range t.Parameters {
+		if p.Default == nil {
+			continue
+		}
+		v, err := scalarString(p.Default)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s default: %w", name, err)
+		}
+		r.params[name] = v
+	}
+	for _, id := range t.LogicalIDs(typeFunction) {
+		r.refs[id] = id
+		r.attrs[id+".Arn"] = "arn:aws:lambda:" + region + ":" + account + ":function:" + id
+	}
+	return r, nil
+}
+
+// addTable and addQueue record a local resource so that references to it
+// resolve.
+func (r *resolver) addTable(id, name string) {
+	r.refs[id] = name
+	r.attrs[id+".Arn"] = "arn:aws:dynamodb:" + r.pseudo["AWS::Region"] + ":" + r.pseudo["AWS::AccountId"] + ":table/" + name
+}
+
+func (r *resolver) addQueue(id, name, url, arn string) {
+	r.refs[id] = url
+	r.attrs[id+".Arn"] = arn
+	r.attrs[id+".QueueName"] = name
+	r.attrs[id+".QueueUrl"] = url
+}
+
+func (r *resolver) queueByARN(arn string) string {
+	for _, id := range r.tmpl.LogicalIDs(typeQueue) {
+		if r.attrs[id+".Arn"] == arn {
+			return id
+		}
+	}
+	return ""
+}
+
+// decode resolves v and decodes the result into out by its field names.
+func (r *resolver) decode(v any, out any) error {
+	resolved, err := r.resolve(v)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(resolved)
+	if err != nil {
+		return fmt.Errorf("encode resolved properties: %w", err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("decode resolved properties: %w", err)
+	}
+	return nil
+}
+
+func (r *resolver) resolveString(v any) (string, error) {
+	resolved, err := r.resolve(v)
+	if err != nil {
+		return "", err
+	}
+	return scalarString(resolved)
+}
+
+// resolve evaluates every intrinsic function in v.
+func (r *resolver) resolve(v any) (any, error) {
+	switch v := v.(type) {
+	case map[string]any:
+		if len(v) == 1 {
+			for k, arg := range v {
+				if k == "Ref" || k == "Condition" || strings.HasPrefix(k, "Fn::") {
+					return r.intrinsic(k, arg)
+				}
+			}
+		}
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			re, err := r.resolve(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			if _, drop := re.(noValue); !drop {
+				out[k] = re
+			}
+		}
+		return out, nil
+	case []any:
+		out := make([]any, 0, len(v))
+		for _, e := range v {
+			re, err := r.resolve(e)
+			if err != nil {
+				return nil, err
+			}
+			if _, drop := re.(noValue); !drop {
+				out = append(out, re)
+			}
+		}
+		return out, nil
+	default:
+		return v, nil
+	}
+}
+
+func (r *resolver) intrinsic(name string, arg any) (any, error) {
+	switch name {
+	case "Ref":
+		id, ok := arg.(string)
+		if !ok {
+			return nil, fmt.Errorf("!Ref of %v: not a name", arg)
+		}
+		return r.ref(id)
+	case "Fn::GetAtt":
+		parts, err := r.strings(arg)
+		if err != nil || len(parts) != 2 {
+			if s, ok := arg.(string); ok {
+				parts = strings.SplitN(s, ".", 2)
+			}
+		}
+		if len(parts) != 2 {
+			return nil, fmt.Errorf("Fn::GetAtt %v: want [Resource, Attribute]", arg)
+		}
+		return r.getAtt(parts[0], parts[1])
+	case "Fn::Sub":
+		return r.sub(arg)
+	case "Fn::Join":
+		args, ok := arg.([]any)
+		if !ok || len(args) != 2 {
+			return nil, fmt.Errorf("Fn::Join: want [delimiter, list]")
+		}
+		delim, err := r.resolveString(args[0])
+		if err != nil {
+			return nil, err
+		}
+		parts, err := r.strings(args[1])
+		if err != nil {
+			return nil, fmt.Errorf("Fn::Join: %w", err)
+		}
+		return strings.Join(parts, delim), nil
+	case "Fn::Select":
+		args, ok := arg.([]any)
+		if !ok || len(args) != 2 {
+			return nil, fmt.Errorf("Fn::Select: want [index, list]")
+		}
+		is, err := r.resolveString(args[0])
+		if err != nil {
+			return nil, err
+		}
+		list, err := r.resolve(args[1])
+		if err != nil {
+			return nil, err
+		}
+		l, _ := list.([]any)
+		i, err := strconv.Atoi(is)
+		if err != nil || i < 0 || i >= len(l) {
+			return nil, fmt.Errorf("Fn::Select: index %s out of range", is)
+		}
+		return l[i], nil
+	case "Fn::If":
+		args, ok := arg.([]any)
+		if !ok || len(args) != 3 {
+			return nil, fmt.Errorf("Fn::If: want [condition, then, else]")
+		}
+		cond, ok := args[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("Fn::If: condition must be a name")
+		}
+		b, err := r.condition(cond)
+		if err != nil {
+			return nil, err
+		}
+		if b {
+			return r.resolve(args[1])
+		}
+		return r.resolve(args[2])
+	case "Condition":
+		cond, ok := arg.(string)
+		if !ok {
+			return nil, fmt.Errorf("!Condition: must be a name")
+		}
+		return r.condition(cond)
+	case "Fn::Equals":
+		args, err := r.strings(arg)
+		if err != nil || len(args) != 2 {
+			return nil, fmt.Errorf("Fn::Equals: want two values")
+		}
+		return args[0] == args[1], nil
+	case "Fn::Not", "Fn::And", "Fn::Or":
+		args, ok := arg.([]any)
+		if !ok || len(args) == 0 {
+			return nil, fmt.Errorf("%s: want a list of conditions", name)
+		}
+		var bs []bool
+		for _, a := range args {
+			v, err := r.resolve(a)
+			if err != nil {
+				return nil, err
+			}
+			b, ok := v.(bool)
+			if !ok {
+				return nil, fmt.Errorf("%s: %v is not a condition", name, a)
+			}
+			bs = append(bs, b)
+		}
+		switch name {
+		case "Fn::Not":
+			if len(bs) != 1 {
+				return nil, fmt.Errorf("Fn::Not: want one condition")
+			}
+			return !bs[0], nil
+		case "Fn::And":
+			for _, b := range bs {
+				if !b {
+					return false, nil
+				}
+			}
+			return true, nil
+		default:
+			for _, b := range bs {
+				if b {
+					return true, nil
+				}
+			}
+			return false, nil
+		}
+	}
+	return nil, fmt.Errorf("%s is not supported by the local stack", name)
+}
+
+func (r *resolver) ref(id string) (any, error) {
+	if id == "AWS::NoValue" {
+		return noValue{}, nil
+	}
+	if v, ok := r.pseudo[id]; ok {
+		return v, nil
+	}
+	if v, ok := r.params[id]; ok {
+		return v, nil
+	}
+	if _, isParam := r.tmpl.Parameters[id]; isParam {
+		return nil, fmt.Errorf("parameter %s has no default", id)
+	}
+	if v, ok := r.refs[id]; ok {
+		return v, nil
+	}
+	if res, ok := r.tmpl.Resources[id]; ok {
+		return nil, fmt.Errorf("!Ref %s: %s has no local counterpart", id, res.Type)
+	}
+	return nil, fmt.Errorf("!Ref %s: no such parameter or resource", id)
+}
+
+func (r *resolver) getAtt(id, attr string) (any, error) {
+	if v, ok := r.attrs[id+"."+attr]; ok {
+		return v, nil
+	}
+	if res, ok := r.tmpl.Resources[id]; ok {
+		return nil, fmt.Errorf("GetAtt %s.%s: attribute of %s not known locally", id, attr, res.Type)
+	}
+	return nil, fmt.Errorf("GetAtt %s.%s: no such resource", id, attr)
+}
+
+func (r *resolver) condition(name string) (bool, error) {
+	expr, ok := r.tmpl.Conditions[name]
+	if !ok {
+		return false, fmt.Errorf("no condition %s", name)
+	}
+	v, err := r.resolve(expr)
+	if err != nil {
+		return false, fmt.Errorf("condition %s: %w", name, err)
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("condition %s is not a boolean", name)
+	}
+	return b, nil
+}
+
+var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+func (r *resolver) sub(arg any) (any, error) {
+	format, vars := "", map[string]any{}
+	switch a := arg.(type) {
+	case string:
+		format = a
+	case []any:
+		if len(a) != 2 {
+			return nil, fmt.Errorf("Fn::Sub: want a string or [string, variables]")
+		}
+		format, _ = a[0].(string)
+		m, _ := a[1].(map[string]any)
+		for k, v := range m {
+			vars[k] = v
+		}
+	default:
+		return nil, fmt.Errorf("Fn::Sub: want a string or [string, variables]")
+	}
+	var firstErr error
+	out := subVar.ReplaceAllStringFunc(format, func(m string) string {
+		name := m[2 : len(m)-1]
+		if strings.HasPrefix(name, "!") {
+			return "${" + name[1:] + "}" // ${!Literal} escapes
+		}
+		var v any
+		var err error
+		if raw, ok := vars[name]; ok {
+			v, err = r.resolve(raw)
+		} else if id, attr, ok := strings.Cut(name, "."); ok {
+			v, err = r.getAtt(id, attr)
+		} else {
+			v, err = r.ref(name)
+		}
+		var s string
+		if err == nil {
+			s, err = scalarString(v)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("Fn::Sub %s: %w", m, err)
+		}
+		return s
+	})
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+func (r *resolver) strings(v any) ([]string, error) {
+	resolved, err := r.resolve(v)
+	if err != nil {
+		return nil, err
+	}
+	list, ok := resolved.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%v is not a list", v)
+	}
+	out := make([]string, len(list))
+	for i, e := range list {
+		if out[i], err = scalarString(e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// cfnInt and cfnBool decode a resolved property that is a number or boolean
+// either literally or as the string a !Ref of a parameter gives.
+type (
+	cfnInt  int64
+	cfnBool bool
+)
+
+func (n *cfnInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s is not a whole number", b)
+	}
+	*n = cfnInt(v)
+	return nil
+}
+
+func (v *cfnBool) UnmarshalJSON(b []byte) error {
+	p, err := strconv.ParseBool(strings.Trim(string(b), `"`))
+	if err != nil {
+		return fmt.Errorf("%s is not a boolean", b)
+	}
+	*v = cfnBool(p)
+	return nil
+}
+
+// scalarString renders a resolved scalar as the string CloudFormation would
+// pass on (numbers and booleans become their text).
+func scalarString(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case int:
+		return strconv.Itoa(v), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	}
+	return "", fmt.Errorf("%v is not a scalar", v)
+}
+
+// references returns the logical ids v refers to through Ref, GetAtt or Sub.
+func references(v any) []string {
+	var ids []string
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				switch k {
+				case "Ref":
+					if s, ok := e.(string); ok {
+						ids = append(ids, s)
+					}
+				case "Fn::GetAtt":
+					if l, ok := e.([]any); ok && len(l) > 0 {
+						if s, ok := l[0].(string); ok {
+							ids = append(ids, s)
+						}
+					} else if s, ok := e.(string); ok {
+						id, _, _ := strings.Cut(s, ".")
+						ids = append(ids, id)
+					}
+				case "Fn::Sub":
+					format, _ := e.(string)
+					if l, ok := e.([]any); ok && len(l) > 0 {
+						format, _ = l[0].(string)
+					}
+					for _, m := range subVar.FindAllStringSubmatch(format, -1) {
+						id, _, _ := strings.Cut(m[1], ".")
+						ids = append(ids, id)
+					}
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return ids
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
