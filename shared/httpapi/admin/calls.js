@@ -9,7 +9,7 @@ import { callsChart, hourlyBuckets } from './chart.js';
 
 const PAGE_SIZES = [30, 100, 500];
 const LIVE_EVERY_MS = 5000;
-const CHART_EVERY_MS = 30000;
+const CHART_EVERY_MS = 60000; // also redrawn whenever the list changes
 const CHART_MAX_CALLS = 2000;
 
 // The log's filters, as they stand in the address (#/calls?status=failed…)
@@ -128,7 +128,10 @@ export async function renderCallLog(main, _params, query) {
     const total = doc.meta?.total_count ?? doc.data.length;
     const key = JSON.stringify([doc.data, total]);
     if (quiet && key === lastKey) return;
+    const changed = quiet && lastKey !== '';
     lastKey = key;
+    // New calls or new statuses belong in the chart too.
+    if (changed) loadChart().catch(() => {});
     for (const w of doc.included || []) hooks.set(w.id, w);
     const first = doc.data.length ? f.offset + 1 : 0;
     count.textContent = total === 0 ? 'No calls match.' : `Calls ${first}–${f.offset + doc.data.length} of ${total}, newest first.`;
