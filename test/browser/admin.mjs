@@ -271,6 +271,7 @@ async function run() {
     await page.getByText('The previous secret still signs beside it').waitFor();
     const second = await page.getByLabel('Current signing secret').inputValue();
     expect(second.startsWith('whsec_') && second !== first, 'the secret did not change');
+    await shot('webhook-edit');
   });
 
   await step('readable at phone width', async () => {
