@@ -237,7 +237,7 @@ class WebhookForm {
     trig.filtersBox = h('div', { class: 'filters' }, h('h4', { text: 'Filters (optional)' }),
       h('p', { class: 'hint', text: 'Only events about these ids. Ids in one filter are alternatives; every filter must hold.' }),
       trig.filtersList, h('div', { class: 'error-slot' }), trig.addFilter);
-    const remove = h('button', { type: 'button', class: 'btn small quiet', text: 'Remove trigger' });
+    const remove = h('button', { type: 'button', class: 'btn small quiet remove-trigger', text: 'Remove trigger' });
     trig.entityField = field('', 'Entity type', trig.entity);
     trig.el = h('fieldset', { class: 'trigger' }, trig.legend, h('div', { class: 'error-slot' }),
       trig.entityField, trig.eventsSet, trig.filtersBox, remove);
