@@ -13,7 +13,7 @@ import (
 	"github.com/heraldhq/herald/shared/herald"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+var updatePreview = flag.Bool("update-preview", false, "rewrite testdata/preview-*.json")
 
 // postPreview posts a preview request with the given attributes and
 // returns the status and the decoded answer.
@@ -134,14 +134,14 @@ func TestPreviewDefaultPayloadGolden(t *testing.T) {
 	}
 	pretty.WriteByte('\n')
 	golden := filepath.Join("testdata", "preview-item-update.json")
-	if *update {
+	if *updatePreview {
 		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
-		t.Fatalf("read golden file (go test -run Golden -update writes it): %v", err)
+		t.Fatalf("read golden file (go test -run Golden -update-preview writes it): %v", err)
 	}
 	if got := pretty.String(); got != string(want) {
 		t.Errorf("default payload differs from %s:\ngot:\n%s\nwant:\n%s", golden, got, want)
