@@ -1,0 +1,228 @@
+package browser_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/tools/localstack"
+)
+
+// project is the project the test signs in to.
+const project = "browser-test"
+
+// receivedCall is one request the receiver got, and what it answered.
+type receivedCall struct {
+	webhookID string
+	body      string
+	status    int
+}
+
+// flakyReceiver fails its first call with a 500 and answers 200 after, so
+// the call is rescheduled first and a resend succeeds.
+type flakyReceiver struct {
+	mu    sync.Mutex
+	calls []receivedCall
+}
+
+func (f *flakyReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	status := http.StatusOK
+	if len(f.calls) == 0 {
+		status = http.StatusInternalServerError
+	}
+	f.calls = append(f.calls, receivedCall{webhookID: r.Header.Get("Webhook-Id"), body: string(body), status: status})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"received":%d}`, len(f.calls))
+}
+
+func (f *flakyReceiver) received() []receivedCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]receivedCall(nil), f.calls...)
+}
+
+// The views admin.mjs screenshots; docs/admin-*.png are copies of some.
+var wantScreenshots = []string{
+	"signin", "form-error", "webhook-form", "webhook-edit", "webhooks", "activity", "call", "call-resent",
+	"webhooks-phone", "activity-phone", "call-phone",
+}
+
+// TestAdminPageInChromium runs admin.mjs in Debian's headless Chromium
+// against the whole local stack (the three functions under the Lambda
+// emulator, the gateway, moto) and a real receiver on 127.0.0.1.
+func TestAdminPageInChromium(t *testing.T) {
+	chromium := os.Getenv("HERALD_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is not at %s: `make test` installs it (apt-get install chromium): %v", chromium, err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is needed to drive Chromium: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err != nil {
+		t.Fatalf("playwright-core is not installed: `make test` runs npm ci in test/browser: %v", err)
+	}
+	artifacts, err := filepath.Abs("artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(artifacts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	logs, err := os.Create(filepath.Join(artifacts, "stack.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	stack, err := localstack.Start(ctx, localstack.Options{
+		HostBuild: buildFunctions(t),
+		PoolSizes: map[string]int{"ApiFunction": 2, localstack.IngestFunction: 1, localstack.DeliveryFunction: 1},
+		// The receiver is on 127.0.0.1, which deployed stacks refuse.
+		Overrides: map[string]map[string]string{"Parameters": {"ALLOW_PRIVATE_TARGETS": "true"}},
+		Logs:      logs,
+	})
+	if err != nil {
+		t.Fatalf("start the local stack: %v", err)
+	}
+	defer stack.Stop()
+	token, err := stack.SeedProject(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	receiver := &flakyReceiver{}
+	srv := httptest.NewServer(receiver) // listens on 127.0.0.1
+	defer srv.Close()
+	receiverURL := srv.URL + "/hooks/herald"
+
+	cmd := exec.CommandContext(ctx, node, "admin.mjs")
+	cmd.Env = append(os.Environ(),
+		"HERALD_URL="+stack.APIURL,
+		"HERALD_TOKEN="+token,
+		"HERALD_PROJECT="+project,
+		"HERALD_INGEST_URL="+stack.IngestURL,
+		"HERALD_RECEIVER_URL="+receiverURL,
+		"HERALD_ARTIFACTS="+artifacts,
+		"CHROMIUM="+chromium,
+	)
+	out, err := runLogged(t, cmd)
+	if err != nil {
+		t.Fatalf("admin.mjs: %v (screenshots and stack.log in %s)", err, artifacts)
+	}
+	passed, failed, ok := summary(out)
+	if !ok || failed != 0 || passed < 15 {
+		t.Fatalf("admin.mjs: got %d passed, %d failed (summary found: %v); want every step to pass", passed, failed, ok)
+	}
+
+	// What the receiver saw agrees with what the page showed: one call
+	// failed, then resent with the same webhook-id, and the body is the
+	// custom payload the page previewed.
+	got := receiver.received()
+	if len(got) < 2 {
+		t.Fatalf("the receiver got %d calls, want the first attempt and the resend", len(got))
+	}
+	want := fmt.Sprintf(`{"record":"293467","event":"update","site":%q}`, project)
+	for i, c := range got[:2] {
+		if c.body != want {
+			t.Errorf("call %d: got body %q, want %q", i+1, c.body, want)
+		}
+		if c.webhookID == "" || c.webhookID != got[0].webhookID {
+			t.Errorf("call %d: got webhook-id %q, want the first call's %q", i+1, c.webhookID, got[0].webhookID)
+		}
+	}
+	if got[0].status != 500 || got[1].status != 200 {
+		t.Errorf("got answers %d then %d, want 500 then 200", got[0].status, got[1].status)
+	}
+
+	for _, name := range wantScreenshots {
+		p := filepath.Join(artifacts, "admin-"+name+".png")
+		if st, err := os.Stat(p); err != nil || st.Size() < 5000 {
+			t.Errorf("screenshot %s: missing or nearly empty (%v)", p, err)
+		}
+	}
+}
+
+// buildFunctions returns where the three bootstraps are: `make test` builds
+// them first (HERALD_HOST_BUILD); run alone, the test builds them from this
+// checkout so the stack serves the page as it is now.
+func buildFunctions(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("HERALD_HOST_BUILD"); dir != "" {
+		return dir
+	}
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for fn, id := range map[string]string{"api": "ApiFunction", "ingest": "IngestFunction", "delivery": "DeliveryFunction"} {
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, id, "bootstrap"), "./functions/"+fn)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", fn, err, out)
+		}
+	}
+	return dir
+}
+
+// runLogged runs cmd, logging each line it prints as it comes, and returns
+// all of it.
+func runLogged(t *testing.T, cmd *exec.Cmd) (string, error) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	var all []byte
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			t.Log(sc.Text())
+			all = append(append(all, sc.Bytes()...), '\n')
+		}
+	}()
+	err := cmd.Run()
+	pw.Close()
+	<-done
+	return string(all), err
+}
+
+var summaryLine = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)
+
+// summary reads admin.mjs's closing line.
+func summary(out string) (passed, failed int, ok bool) {
+	m := summaryLine.FindAllStringSubmatch(out, -1)
+	if len(m) == 0 {
+		return 0, 0, false
+	}
+	last := m[len(m)-1]
+	passed, _ = strconv.Atoi(last[1])
+	failed, _ = strconv.Atoi(last[2])
+	return passed, failed, true
+}
