@@ -147,7 +147,9 @@ func (h *Handler) healSchedule(ctx context.Context, job herald.Job, c *herald.Ca
 
 // attempt sends a claimed attempt and records it.
 func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, leaseID string) error {
-	started := h.clock.Now()
+	// Stored times have milliseconds; the attempt's start is the same
+	// instant everywhere it is recorded.
+	started := h.clock.Now().Truncate(time.Millisecond)
 	trigger := job.Trigger
 	autoRetries := c.AttemptedAutoRetries
 	if trigger != herald.TriggerManual {
@@ -204,7 +206,7 @@ func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, l
 		}
 	}
 	c.Attempts = append(c.Attempts, att)
-	rec := h.schedule(c, hook, trigger, job.Retry, att, result.RetryAfter)
+	rec := h.schedule(c, hook, trigger, job.Retry, att, herald.RetryAfterTime(started.Add(result.Duration), result.RetryAfter))
 	rec.ResendDone = trigger == herald.TriggerManual
 
 	if err := h.store.RecordAttempt(ctx, c, leaseID, rec); err != nil {
@@ -230,7 +232,7 @@ func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, l
 // schedule sets the call's status and next retry after an attempt, and says
 // whether the retry is parked. Automatic attempts follow the retry schedule;
 // a manual resend that succeeds ends it, one that fails leaves it as it was.
-func (h *Handler) schedule(c *herald.Call, hook *herald.Webhook, trigger string, retry int, att herald.Attempt, retryAfter time.Duration) herald.Recording {
+func (h *Handler) schedule(c *herald.Call, hook *herald.Webhook, trigger string, retry int, att herald.Attempt, notBefore time.Time) herald.Recording {
 	now := h.clock.Now()
 	switch {
 	case att.Success:
@@ -254,7 +256,7 @@ func (h *Handler) schedule(c *herald.Call, hook *herald.Webhook, trigger string,
 	if hook == nil || !hook.AutoRetry || final {
 		return herald.Recording{}
 	}
-	due, ok := herald.NextRetry(retry, att.StartedAt, retryAfter)
+	due, ok := herald.NextRetry(retry, att.StartedAt, notBefore)
 	if !ok {
 		return herald.Recording{}
 	}

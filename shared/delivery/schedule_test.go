@@ -26,7 +26,7 @@ func TestScheduleFollowsDatoCMS(t *testing.T) {
 		if retry == 0 {
 			trigger = herald.TriggerFirst
 		}
-		rec := h.schedule(c, hook, trigger, retry, att, 0)
+		rec := h.schedule(c, hook, trigger, retry, att, time.Time{})
 		if c.AttemptedAutoRetries != retry {
 			t.Errorf("after attempt %d: attempted_auto_retries = %d; want %d", retry, c.AttemptedAutoRetries, retry)
 		}
@@ -96,7 +96,7 @@ func TestScheduleOutcomes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := tc.call
 			before := c.AttemptedAutoRetries
-			h.schedule(&c, tc.hook, tc.trigger, tc.retry, tc.att, tc.retryAfter)
+			h.schedule(&c, tc.hook, tc.trigger, tc.retry, tc.att, herald.RetryAfterTime(now, tc.retryAfter))
 			if c.Status != tc.wantStatus {
 				t.Errorf("status = %s; want %s", c.Status, tc.wantStatus)
 			}

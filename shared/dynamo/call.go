@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -202,4 +201,3 @@ func (s *Store) GetCall(ctx context.Context, project, id string) (*herald.Call, 
 	return c, nil
 }
 
-func epochMillis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

@@ -17,18 +17,27 @@ var RetryDelays = []time.Duration{
 // MaxRetryAfter bounds how far a receiver's Retry-After can push a retry.
 const MaxRetryAfter = 48 * time.Hour
 
-// NextRetry says when the next automatic retry runs after a failed attempt at
-// `at`, given how many retries were done before that attempt. retryAfter is
-// the receiver's Retry-After (0 if none): it may push the retry later, never
-// earlier, and never past MaxRetryAfter. ok is false when the schedule is
-// exhausted.
-func NextRetry(retriesDone int, at time.Time, retryAfter time.Duration) (due time.Time, ok bool) {
+// NextRetry says when the next automatic retry runs after a failed attempt
+// made at `at`, given how many retries were done before that attempt.
+// notBefore is when the receiver asked to be called again (its Retry-After
+// from the moment it answered; zero if it did not ask): it may push the
+// retry later, never earlier. ok is false when the schedule is exhausted.
+func NextRetry(retriesDone int, at, notBefore time.Time) (due time.Time, ok bool) {
 	if retriesDone < 0 || retriesDone >= len(RetryDelays) {
 		return time.Time{}, false
 	}
-	delay := RetryDelays[retriesDone]
-	if retryAfter > delay {
-		delay = min(retryAfter, MaxRetryAfter)
+	due = at.Add(RetryDelays[retriesDone])
+	if notBefore.After(due) {
+		due = notBefore
 	}
-	return at.Add(delay), true
+	return due, true
+}
+
+// RetryAfterTime turns a receiver's Retry-After delay, counted from when it
+// answered, into the time NextRetry takes, bounded by MaxRetryAfter.
+func RetryAfterTime(answered time.Time, retryAfter time.Duration) time.Time {
+	if retryAfter <= 0 {
+		return time.Time{}
+	}
+	return answered.Add(min(retryAfter, MaxRetryAfter))
 }

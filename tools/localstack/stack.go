@@ -481,3 +481,22 @@ func InvokeOnce(ctx context.Context, opts Options, function string, payload []by
 	defer pool.Stop()
 	return pool.Invoke(ctx, payload)
 }
+
+// CreateResources creates the template's tables and queues in the moto at
+// motoURL, each named prefix-<logical id in kebab case>, and returns them:
+// fresh resources for an integration test, without any function.
+func CreateResources(ctx context.Context, motoURL, prefix string) (Resources, error) {
+	p, err := prepare(Options{MotoURL: motoURL, StackName: prefix})
+	if err != nil {
+		return Resources{}, err
+	}
+	names := make(map[string]string, len(p.names))
+	for id := range p.names {
+		names[id] = prefix + "-" + kebab(id)
+	}
+	r, err := newResolver(p.tmpl, p.region, motoAccount, prefix)
+	if err != nil {
+		return Resources{}, err
+	}
+	return createResources(ctx, newClients(motoURL, p.region, p.keyID, p.secret), p.tmpl, r, names, nil)
+}

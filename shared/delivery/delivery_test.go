@@ -1,0 +1,494 @@
+package delivery_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/heraldhq/herald/shared/delivery"
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/sender"
+	"github.com/heraldhq/herald/shared/signing"
+	"github.com/heraldhq/herald/shared/sqs"
+	"github.com/heraldhq/herald/test/testenv"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// receiver is a real local HTTP server that records what it gets and
+// answers with whatever respond says.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []received
+	respond  func(w http.ResponseWriter, r *http.Request)
+}
+
+type received struct {
+	header http.Header
+	body   []byte
+	path   string
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{respond: func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.requests = append(rc.requests, received{header: r.Header.Clone(), body: body, path: r.URL.Path})
+		respond := rc.respond
+		rc.mu.Unlock()
+		respond(w, r)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) got() []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]received(nil), rc.requests...)
+}
+
+func (rc *receiver) setRespond(f func(w http.ResponseWriter, r *http.Request)) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.respond = f
+}
+
+type fixture struct {
+	env     *testenv.Env
+	store   *dynamo.Store
+	clock   *clock
+	handler *delivery.Handler
+	rcv     *receiver
+	hook    *herald.Webhook
+	logs    *strings.Builder
+}
+
+var start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func newFixture(t *testing.T, configure func(in *herald.WebhookInput)) *fixture {
+	t.Helper()
+	env := testenv.New(t)
+	clk := &clock{now: time.Now().UTC()}
+	store := dynamo.New(env.DB, env.Table, clk)
+	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: clk, TotalTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &strings.Builder{}
+	var mu sync.Mutex
+	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) }), nil))
+	f := &fixture{env: env, store: store, clock: clk, rcv: newReceiver(t), logs: logs,
+		handler: delivery.New(store, sqs.New(env.SQS, env.QueueURL), send, clk, log)}
+	user, pw := "deploy", "hunter2-basic"
+	in := herald.WebhookInput{
+		Name: herald.Some("hook"), URL: herald.Some(f.rcv.URL + "/hooks/{{entity.id}}"),
+		CustomPayload: herald.Some[*string](nil), Headers: herald.Some(map[string]string{"X-Team": "web"}),
+		Events:        herald.Some([]herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}}}),
+		HTTPBasicUser: herald.Some(&user), HTTPBasicPassword: herald.Some(&pw),
+	}
+	if configure != nil {
+		configure(&in)
+	}
+	hook, err := herald.NewWebhook("p1", herald.NewID(clk.Now()), in, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook.Secret.Current = signing.NewSecret()
+	if err := store.CreateWebhook(context.Background(), hook); err != nil {
+		t.Fatal(err)
+	}
+	f.hook = hook
+	return f
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// newCall writes a pending call of the fixture's webhook, as ingest would.
+func (f *fixture) newCall(t *testing.T) *herald.Call {
+	t.Helper()
+	now := f.clock.Now().Truncate(time.Millisecond)
+	ev := &herald.Event{ProjectID: "p1", EventID: "evt-" + herald.NewID(now), Environment: "main", IsEnvironmentPrimary: true,
+		EntityType: "item", EventType: "update", EventTriggeredAt: start,
+		Entity:          json.RawMessage(`{"id":"293467","type":"item","attributes":{"name":"Irene"}}`),
+		PreviousEntity:  json.RawMessage(`{"id":"293467","type":"item","attributes":{"name":"Ire"}}`),
+		RelatedEntities: json.RawMessage(`[{"id":"1423","type":"item_type"}]`)}
+	c := herald.NewCall(herald.NewID(now), f.hook, ev, now, 24*time.Hour)
+	if _, err := f.store.CreateCall(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func message(job herald.Job) events.SQSMessage {
+	body, _ := json.Marshal(job)
+	return events.SQSMessage{MessageId: herald.NewID(time.Now()), Body: string(body)}
+}
+
+func (f *fixture) deliver(t *testing.T, jobs ...herald.Job) events.SQSEventResponse {
+	t.Helper()
+	var ev events.SQSEvent
+	for _, j := range jobs {
+		ev.Records = append(ev.Records, message(j))
+	}
+	res, err := f.handler.HandleSQS(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("HandleSQS: %v", err)
+	}
+	return res
+}
+
+func (f *fixture) call(t *testing.T, id string) *herald.Call {
+	t.Helper()
+	c, err := f.store.GetCall(context.Background(), "p1", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func first(c *herald.Call) herald.Job {
+	return herald.Job{ProjectID: c.ProjectID, CallID: c.ID, Trigger: herald.TriggerFirst}
+}
+
+func TestDeliverySendsWhatTheContractSays(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.newCall(t)
+	if res := f.deliver(t, first(c)); len(res.BatchItemFailures) != 0 {
+		t.Fatalf("failures %v", res.BatchItemFailures)
+	}
+	got := f.rcv.got()
+	if len(got) != 1 {
+		t.Fatalf("receiver got %d requests", len(got))
+	}
+	req := got[0]
+	if req.path != "/hooks/293467" {
+		t.Errorf("path %q; want the URL template rendered", req.path)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(req.body, &body); err != nil {
+		t.Fatalf("body is not JSON: %s", req.body)
+	}
+	for k, want := range map[string]any{"site_id": "p1", "webhook_id": f.hook.ID, "webhook_call_id": c.ID, "environment": "main",
+		"is_environment_primary": true, "event_triggered_at": "2026-11-26T12:00:00Z", "attempted_auto_retries_count": 0.0,
+		"entity_type": "item", "event_type": "update"} {
+		if body[k] != want {
+			t.Errorf("body %s = %v; want %v", k, body[k], want)
+		}
+	}
+	if body["entity"].(map[string]any)["attributes"].(map[string]any)["name"] != "Irene" || body["previous_entity"] == nil || len(body["related_entities"].([]any)) != 1 {
+		t.Errorf("body entity parts: %s", req.body)
+	}
+	h := req.header
+	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("deploy:hunter2-basic"))
+	for k, want := range map[string]string{"Content-Type": "application/json", "Accept": "*/*", "User-Agent": herald.UserAgent,
+		"Authorization": wantAuth, "X-Team": "web", "Webhook-Id": c.ID} {
+		if h.Get(k) != want {
+			t.Errorf("header %s = %q; want %q", k, h.Get(k), want)
+		}
+	}
+	if err := signing.Verify(f.hook.Secret.Current, h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature"), req.body, time.Now(), 5*time.Minute); err != nil {
+		t.Errorf("signature does not verify: %v", err)
+	}
+
+	rec := f.call(t, c.ID)
+	if rec.Status != herald.StatusSuccess || rec.ResponseStatus == nil || *rec.ResponseStatus != 200 || *rec.ResponsePayload != "ok" ||
+		rec.LastSentAt == nil || rec.NextRetryAt != nil || len(rec.Attempts) != 1 || rec.RequestURL != f.rcv.URL+"/hooks/293467" {
+		t.Errorf("recorded call %+v", rec)
+	}
+	if rec.RequestHeaders["Authorization"] != "Basic [redacted]" || rec.RequestPayload != string(req.body) {
+		t.Errorf("recorded request headers %v", rec.RequestHeaders)
+	}
+	if a := rec.Attempts[0]; a.Number != 1 || a.Trigger != herald.TriggerFirst || !a.Success || *a.ResponseStatus != 200 {
+		t.Errorf("attempt %+v", a)
+	}
+	if strings.Contains(f.logs.String(), "hunter2-basic") || strings.Contains(f.logs.String(), f.hook.Secret.Current) {
+		t.Errorf("a secret reached the logs")
+	}
+}
+
+func TestCustomPayloadAndContentType(t *testing.T) {
+	tmpl := `{"who":"{{entity.attributes.name}}","event":"{{event_type}}"}`
+	f := newFixture(t, func(in *herald.WebhookInput) {
+		in.CustomPayload = herald.Some(&tmpl)
+		in.Headers = herald.Some(map[string]string{"Content-Type": "text/plain"})
+	})
+	c := f.newCall(t)
+	f.deliver(t, first(c))
+	got := f.rcv.got()
+	if len(got) != 1 || string(got[0].body) != `{"who":"Irene","event":"update"}` || got[0].header.Get("Content-Type") != "text/plain" {
+		t.Errorf("got %q with %q", got[0].body, got[0].header.Get("Content-Type"))
+	}
+}
+
+func TestFailureIsRescheduledAndQueued(t *testing.T) {
+	f := newFixture(t, nil)
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) })
+	c := f.newCall(t)
+	f.deliver(t, first(c))
+	rec := f.call(t, c.ID)
+	if rec.Status != herald.StatusRescheduled || rec.NextRetryAt == nil || rec.NextAuto == nil || *rec.NextAuto != 1 {
+		t.Fatalf("after a 500: %+v", rec)
+	}
+	if d := rec.NextRetryAt.Sub(*rec.LastSentAt); d != 2*time.Minute {
+		t.Errorf("next retry %v after the attempt; want 2m", d)
+	}
+	if a := rec.Attempts[0]; a.Success || a.ErrorKind != herald.ErrKindHTTPStatus || *a.ResponseStatus != 500 {
+		t.Errorf("attempt %+v", a)
+	}
+	attrs, err := f.env.SQS.GetQueueAttributes(context.Background(), &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(f.env.QueueURL), AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessagesDelayed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attrs.Attributes["ApproximateNumberOfMessagesDelayed"] != "1" {
+		t.Errorf("delayed messages %v; want the 2-minute retry on the queue", attrs.Attributes)
+	}
+}
+
+func TestRetryAfterPushesLater(t *testing.T) {
+	f := newFixture(t, nil)
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3600")
+		http.Error(w, "slow down", 429)
+	})
+	c := f.newCall(t)
+	f.deliver(t, first(c))
+	rec := f.call(t, c.ID)
+	if d := rec.NextRetryAt.Sub(rec.Attempts[0].StartedAt); d != time.Hour {
+		t.Errorf("429 with Retry-After 3600: next retry in %v; want 1h", d)
+	}
+	if !rec.Parked {
+		t.Errorf("a retry an hour away is not parked")
+	}
+}
+
+func TestDuplicateMessagesSendOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.newCall(t)
+	var inFlight atomic.Int32
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		time.Sleep(100 * time.Millisecond)
+		_, _ = w.Write([]byte("ok"))
+	})
+	res := f.deliver(t, first(c), first(c), first(c))
+	if n := len(f.rcv.got()); n != 1 {
+		t.Errorf("three copies of one job sent %d requests; want 1", n)
+	}
+	// The copies that found the lease held come back; they are then stale.
+	if len(res.BatchItemFailures) > 2 {
+		t.Errorf("%d failures", len(res.BatchItemFailures))
+	}
+	f.deliver(t, first(c))
+	if n := len(f.rcv.got()); n != 1 {
+		t.Errorf("a late copy sent again: %d requests", n)
+	}
+}
+
+// TestBatchSendsConcurrently: a receiver that answers only once it holds
+// three requests at the same time. Sent one after another, the first would
+// time out and nothing would succeed.
+func TestBatchSendsConcurrently(t *testing.T) {
+	f := newFixture(t, nil)
+	var mu sync.Mutex
+	arrived := 0
+	all := make(chan struct{})
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrived++
+		if arrived == 3 {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+			_, _ = w.Write([]byte("ok"))
+		case <-time.After(2 * time.Second):
+			http.Error(w, "alone", 500)
+		}
+	})
+	calls := []*herald.Call{f.newCall(t), f.newCall(t), f.newCall(t)}
+	f.deliver(t, first(calls[0]), first(calls[1]), first(calls[2]))
+	for _, c := range calls {
+		if got := f.call(t, c.ID); got.Status != herald.StatusSuccess {
+			t.Errorf("call %s: %s; the batch was not sent concurrently", c.ID, got.Status)
+		}
+	}
+}
+
+func TestResend(t *testing.T) {
+	f := newFixture(t, nil)
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) })
+	c := f.newCall(t)
+	f.deliver(t, first(c))
+	ctx := context.Background()
+
+	// A failed resend does not count toward the retries.
+	if ok, _ := f.store.RequestResend(ctx, "p1", c.ID, "r1"); !ok {
+		t.Fatal("resend not queued")
+	}
+	f.deliver(t, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r1"})
+	rec := f.call(t, c.ID)
+	if rec.Status != herald.StatusRescheduled || rec.AttemptedAutoRetries != 0 || *rec.NextAuto != 1 || len(rec.Attempts) != 2 || rec.Attempts[1].Trigger != herald.TriggerManual || rec.ResendID != "" {
+		t.Fatalf("after a failed resend: %+v", rec)
+	}
+
+	// The URL fixed, a resend succeeds with the current settings and stops
+	// the pending automatic retry.
+	fixed := newReceiver(t)
+	cur, _ := f.store.GetWebhook(ctx, "p1", f.hook.ID)
+	upd, _ := cur.Update(herald.WebhookInput{URL: herald.Some(fixed.URL + "/new")}, time.Now())
+	if err := f.store.UpdateWebhook(ctx, cur, upd); err != nil {
+		t.Fatal(err)
+	}
+	f.store.RequestResend(ctx, "p1", c.ID, "r2")
+	f.deliver(t, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r2"})
+	rec = f.call(t, c.ID)
+	if rec.Status != herald.StatusSuccess || rec.NextAuto != nil || rec.NextRetryAt != nil || len(fixed.got()) != 1 || rec.RequestURL != fixed.URL+"/new" {
+		t.Fatalf("after a successful resend: %+v", rec)
+	}
+	if fixed.got()[0].header.Get("webhook-id") != c.ID {
+		t.Errorf("a resend changed the webhook-id")
+	}
+	// The automatic retry that was queued arrives: it sends nothing.
+	f.deliver(t, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerAuto, Retry: 1})
+	if len(fixed.got()) != 1 || len(f.rcv.got()) != 2 {
+		t.Errorf("a stopped retry was sent")
+	}
+}
+
+func TestConcurrentResendJobsSendOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.newCall(t)
+	f.deliver(t, first(c))
+	f.store.RequestResend(context.Background(), "p1", c.ID, "r1")
+	job := herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r1"}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); f.deliver(t, job) }()
+	}
+	wg.Wait()
+	if n := len(f.rcv.got()); n != 2 {
+		t.Errorf("first attempt and 4 copies of one resend sent %d requests; want 2", n)
+	}
+}
+
+func TestDeletedAndDisabledWebhooksAreNotSent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	c := f.newCall(t)
+	cur, _ := f.store.GetWebhook(ctx, "p1", f.hook.ID)
+	off, _ := cur.Update(herald.WebhookInput{Enabled: herald.Some(false)}, time.Now())
+	if err := f.store.UpdateWebhook(ctx, cur, off); err != nil {
+		t.Fatal(err)
+	}
+	f.deliver(t, first(c))
+	if rec := f.call(t, c.ID); rec.Status != herald.StatusFailed || rec.Attempts[0].ErrorKind != herald.ErrKindDisabled || rec.NextAuto != nil {
+		t.Errorf("disabled: %+v", rec)
+	}
+	c2 := f.newCall(t)
+	if err := f.store.DeleteWebhook(ctx, off); err != nil {
+		t.Fatal(err)
+	}
+	f.deliver(t, first(c2))
+	if rec := f.call(t, c2.ID); rec.Status != herald.StatusFailed || rec.Attempts[0].ErrorKind != herald.ErrKindNoWebhook {
+		t.Errorf("deleted: %+v", rec)
+	}
+	if n := len(f.rcv.got()); n != 0 {
+		t.Errorf("receiver got %d requests", n)
+	}
+}
+
+// TestParkedRetryIsSweptOnTime drives a call through a parked retry with an
+// injected clock: the sweep queues it only once it is within reach, with the
+// delay that makes it due on time.
+func TestParkedRetryIsSweptOnTime(t *testing.T) {
+	f := newFixture(t, nil)
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 500) })
+	c := f.newCall(t)
+	ctx := context.Background()
+	f.deliver(t, first(c))
+	// Retries 1 and 2 are due in 2 and 6 minutes: queued, not parked.
+	for retry := 1; retry <= 2; retry++ {
+		rec := f.call(t, c.ID)
+		if rec.Parked {
+			t.Fatalf("retry %d parked", retry)
+		}
+		f.clock.Set(*rec.NextRetryAt)
+		f.deliver(t, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerAuto, Retry: retry})
+	}
+	rec := f.call(t, c.ID)
+	if !rec.Parked || rec.NextRetryAt.Sub(rec.Attempts[2].StartedAt) != 30*time.Minute || rec.AttemptedAutoRetries != 2 {
+		t.Fatalf("third retry: parked %v at %v after %v", rec.Parked, rec.NextRetryAt, rec.Attempts[2].StartedAt)
+	}
+	due := *rec.NextRetryAt
+	f.clock.Set(due.Add(-20 * time.Minute))
+	if n, err := f.handler.Sweep(ctx); err != nil || n != 0 {
+		t.Errorf("sweep 20 minutes early queued %d (%v)", n, err)
+	}
+	f.clock.Set(due.Add(-10 * time.Minute))
+	if n, err := f.handler.Sweep(ctx); err != nil || n != 1 {
+		t.Errorf("sweep 10 minutes before: queued %d (%v); want 1", n, err)
+	}
+	if n, _ := f.handler.Sweep(ctx); n != 0 {
+		t.Errorf("a second sweep queued it again")
+	}
+	if f.call(t, c.ID).Parked {
+		t.Errorf("still parked after the sweep")
+	}
+	out, _ := f.env.SQS.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(f.env.QueueURL), AttributeNames: []sqstypes.QueueAttributeName{"All"}})
+	if out.Attributes["ApproximateNumberOfMessagesDelayed"] == "0" {
+		t.Errorf("the swept retry is not delayed on the queue: %v", out.Attributes)
+	}
+}
+
+// TestAWSCallsPerDeliveredCall counts the requests of one first-attempt
+// success, through an SDK middleware.
+func TestAWSCallsPerDeliveredCall(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.newCall(t)
+	f.env.Calls.Reset()
+	f.deliver(t, first(c))
+	got := f.env.Calls.Snapshot()
+	want := map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.UpdateItem": 2}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("one first-attempt success: %v; want %v", got, want)
+	}
+	t.Logf("AWS calls per first-attempt success: %v", got)
+}

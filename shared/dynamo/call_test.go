@@ -1,0 +1,201 @@
+package dynamo_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
+)
+
+func event(project, id, entity, eventType string) *herald.Event {
+	return &herald.Event{ProjectID: project, EventID: id, Environment: "main", IsEnvironmentPrimary: true,
+		EntityType: entity, EventType: eventType, EventTriggeredAt: t0,
+		Entity: json.RawMessage(`{"id":"1","type":"item"}`)}
+}
+
+func putCall(t *testing.T, store *dynamo.Store, project, webhookID string, at time.Time, entity, eventType string) *herald.Call {
+	t.Helper()
+	at = at.Truncate(time.Millisecond)
+	c := herald.NewCall(herald.NewID(at), &herald.Webhook{ID: webhookID}, event(project, "e-"+herald.NewID(at), entity, eventType), at, 30*24*time.Hour)
+	created, err := store.CreateCall(context.Background(), c)
+	if err != nil || !created {
+		t.Fatalf("CreateCall = %v, %v", created, err)
+	}
+	return c
+}
+
+func TestCallCreateIsOnce(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	c := putCall(t, store, "p1", "w1", t0, "item", "update")
+	again := *c
+	again.Status = herald.StatusSuccess
+	if created, err := store.CreateCall(ctx, &again); err != nil || created {
+		t.Errorf("second CreateCall = %v, %v; want false, nil", created, err)
+	}
+	got, err := store.GetCall(ctx, "p1", c.ID)
+	if err != nil || got.Status != herald.StatusPending || got.NextAuto == nil || *got.NextAuto != 0 {
+		t.Errorf("GetCall = %+v, %v", got, err)
+	}
+	if string(got.Payload.Entity) != `{"id":"1","type":"item"}` || !got.CreatedAt.Equal(c.CreatedAt) {
+		t.Errorf("payload %s created %v", got.Payload.Entity, got.CreatedAt)
+	}
+	if _, err := store.GetCall(ctx, "p2", c.ID); herald.ErrorCode(err) != herald.ENOTFOUND {
+		t.Errorf("another project's call: %v", err)
+	}
+}
+
+func TestClaimAttempt(t *testing.T) {
+	store, _, clock := newStore(t)
+	ctx := context.Background()
+	c := putCall(t, store, "p1", "w1", t0, "item", "update")
+	first := herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerFirst}
+
+	got, res, err := store.ClaimAttempt(ctx, first, "lease-a", time.Minute)
+	if err != nil || res != herald.Claimed || got.AttemptCount != 1 {
+		t.Fatalf("first claim = %v, %v (attempts %d)", res, err, got.AttemptCount)
+	}
+	if _, res, _ := store.ClaimAttempt(ctx, first, "lease-b", time.Minute); res != herald.Busy {
+		t.Errorf("claim while leased = %v; want Busy", res)
+	}
+	// The lease runs out (a crash): the same attempt can be claimed again.
+	clock.Advance(61 * time.Second)
+	got, res, err = store.ClaimAttempt(ctx, first, "lease-c", time.Minute)
+	if err != nil || res != herald.Claimed || got.AttemptCount != 2 {
+		t.Fatalf("claim after the lease ran out = %v, %v", res, err)
+	}
+	// Record a success under the old lease: refused.
+	got.Status = herald.StatusSuccess
+	got.NextAuto = nil
+	if err := store.RecordAttempt(ctx, got, "lease-a", herald.Recording{}); herald.ErrorCode(err) != herald.ECONFLICT {
+		t.Errorf("record with a lost lease: %v; want ECONFLICT", err)
+	}
+	if err := store.RecordAttempt(ctx, got, "lease-c", herald.Recording{}); err != nil {
+		t.Fatalf("record: %v", err)
+	}
+	// The attempt is done: the same job again is stale.
+	if _, res, _ := store.ClaimAttempt(ctx, first, "lease-d", time.Minute); res != herald.Stale {
+		t.Errorf("claim of a done attempt = %v; want Stale", res)
+	}
+	missing := herald.Job{ProjectID: "p1", CallID: herald.NewID(t0), Trigger: herald.TriggerFirst}
+	if _, res, _ := store.ClaimAttempt(ctx, missing, "x", time.Minute); res != herald.Gone {
+		t.Errorf("claim of no call = %v; want Gone", res)
+	}
+}
+
+func TestConcurrentClaimsSendOnce(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	c := putCall(t, store, "p1", "w1", t0, "item", "update")
+	job := herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerFirst}
+	var wg sync.WaitGroup
+	results := make([]herald.ClaimResult, 12)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, results[i], _ = store.ClaimAttempt(ctx, job, fmt.Sprintf("lease-%d", i), time.Minute)
+		}()
+	}
+	wg.Wait()
+	if n := countOf(results, herald.Claimed); n != 1 {
+		t.Errorf("%d of 12 concurrent claims won; want 1 (%v)", n, results)
+	}
+}
+
+func countOf[T comparable](xs []T, x T) int {
+	n := 0
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}
+
+func TestResendIsPendingOnce(t *testing.T) {
+	store, _, clock := newStore(t)
+	ctx := context.Background()
+	c := putCall(t, store, "p1", "w1", t0, "item", "update")
+	if queued, err := store.RequestResend(ctx, "p1", c.ID, "r1"); err != nil || !queued {
+		t.Fatalf("first resend = %v, %v", queued, err)
+	}
+	if queued, err := store.RequestResend(ctx, "p1", c.ID, "r2"); err != nil || queued {
+		t.Errorf("second resend while pending = %v, %v; want false", queued, err)
+	}
+	if _, err := store.RequestResend(ctx, "p2", c.ID, "r3"); herald.ErrorCode(err) != herald.ENOTFOUND {
+		t.Errorf("resend in another project: %v", err)
+	}
+	// A stale job for the first resend id and one for another id.
+	if _, res, _ := store.ClaimAttempt(ctx, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r2"}, "l", time.Minute); res != herald.Stale {
+		t.Errorf("claim of a resend that is not pending = %v; want Stale", res)
+	}
+	got, res, err := store.ClaimAttempt(ctx, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r1"}, "l", time.Minute)
+	if err != nil || res != herald.Claimed {
+		t.Fatalf("claim of the pending resend = %v, %v", res, err)
+	}
+	if err := store.RecordAttempt(ctx, got, "l", herald.Recording{ResendDone: true}); err != nil {
+		t.Fatal(err)
+	}
+	if queued, _ := store.RequestResend(ctx, "p1", c.ID, "r4"); !queued {
+		t.Errorf("a resend after the last one was sent was not queued")
+	}
+	// A pending resend whose message was lost stops blocking after a while.
+	clock.Advance(6 * time.Minute)
+	if queued, _ := store.RequestResend(ctx, "p1", c.ID, "r5"); !queued {
+		t.Errorf("a stale pending resend still blocks")
+	}
+}
+
+func TestParkedRetries(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	var ids []string
+	for i, delay := range []time.Duration{30 * time.Minute, 5 * time.Hour, 2 * time.Hour} {
+		c := putCall(t, store, fmt.Sprintf("p%d", i), "w1", t0, "item", "update")
+		got, _, err := store.ClaimAttempt(ctx, herald.Job{ProjectID: c.ProjectID, CallID: c.ID, Trigger: herald.TriggerFirst}, "l", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		due, next := t0.Add(delay), 3
+		got.Status, got.NextAuto, got.NextRetryAt = herald.StatusRescheduled, &next, &due
+		if err := store.RecordAttempt(ctx, got, "l", herald.Recording{Park: true}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	due, err := store.DueRetries(ctx, t0.Add(3*time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range due {
+		got = append(got, r.CallID)
+		if r.Retry != 3 {
+			t.Errorf("parked retry %d; want 3", r.Retry)
+		}
+	}
+	slices.Sort(got)
+	want := []string{ids[0], ids[2]}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("due within 3h: %v; want %v", got, want)
+	}
+	for _, r := range due {
+		if err := store.Unpark(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left, _ := store.DueRetries(ctx, t0.Add(3*time.Hour), 100); len(left) != 0 {
+		t.Errorf("%d still parked after unpark", len(left))
+	}
+	if later, _ := store.DueRetries(ctx, t0.Add(6*time.Hour), 100); len(later) != 1 || later[0].CallID != ids[1] {
+		t.Errorf("due within 6h: %v; want the 5h one", later)
+	}
+}

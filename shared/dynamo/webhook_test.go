@@ -1,0 +1,183 @@
+package dynamo_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/test/testenv"
+)
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+type fixedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fixedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fixedClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newStore(t *testing.T) (*dynamo.Store, *testenv.Env, *fixedClock) {
+	t.Helper()
+	env := testenv.New(t)
+	clock := &fixedClock{now: t0}
+	return dynamo.New(env.DB, env.Table, clock), env, clock
+}
+
+func newWebhook(t *testing.T, project, name string) *herald.Webhook {
+	t.Helper()
+	w, err := herald.NewWebhook(project, herald.NewID(t0), herald.WebhookInput{
+		Name: herald.Some(name), URL: herald.Some("https://example.com/" + name),
+		CustomPayload: herald.Some[*string](nil), Headers: herald.Some(map[string]string{"X-A": "1"}),
+		Events:            herald.Some([]herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}, Filters: []herald.Filter{{EntityType: "item_type", EntityIDs: []string{"1", "2"}}}}}),
+		HTTPBasicUser:     herald.Some[*string](nil),
+		HTTPBasicPassword: herald.Some[*string](nil),
+	}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Secret.Current = "whsec_test"
+	return w
+}
+
+func TestWebhookRoundTrip(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	w := newWebhook(t, "p1", "Deploy")
+	user, pw := "u", "p"
+	w.HTTPBasicUser, w.HTTPBasicPassword = &user, &pw
+	if err := store.CreateWebhook(ctx, w); err != nil {
+		t.Fatalf("CreateWebhook: %v", err)
+	}
+	got, err := store.GetWebhook(ctx, "p1", w.ID)
+	if err != nil {
+		t.Fatalf("GetWebhook: %v", err)
+	}
+	if got.Name != "Deploy" || got.URL != w.URL || got.Version != 1 || *got.HTTPBasicPassword != "p" ||
+		got.Events[0].Filters[0].EntityIDs[1] != "2" || got.Headers["X-A"] != "1" || !got.CreatedAt.Equal(t0) || got.Secret.Current != "whsec_test" {
+		t.Errorf("read back %+v", got)
+	}
+	if _, err := store.GetWebhook(ctx, "p2", w.ID); herald.ErrorCode(err) != herald.ENOTFOUND {
+		t.Errorf("another project read it: %v", err)
+	}
+	list, err := store.ListWebhooks(ctx, "p1")
+	if err != nil || len(list) != 1 || list[0].ID != w.ID {
+		t.Errorf("ListWebhooks = %v, %v", list, err)
+	}
+	if other, _ := store.ListWebhooks(ctx, "p2"); len(other) != 0 {
+		t.Errorf("another project lists %d webhooks", len(other))
+	}
+}
+
+func TestWebhookNamesAreUniquePerProject(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	if err := store.CreateWebhook(ctx, newWebhook(t, "p1", "Deploy")); err != nil {
+		t.Fatal(err)
+	}
+	err := store.CreateWebhook(ctx, newWebhook(t, "p1", "deploy"))
+	if herald.ErrorCode(err) != herald.EINVALID || herald.ErrorProblems(err)[0].Code != herald.ValidationUniqueness {
+		t.Errorf("same name, other case: %v; want a uniqueness problem", err)
+	}
+	if err := store.CreateWebhook(ctx, newWebhook(t, "p2", "Deploy")); err != nil {
+		t.Errorf("same name in another project: %v", err)
+	}
+
+	// Ten concurrent creates of one name: exactly one wins.
+	var wg sync.WaitGroup
+	results := make([]error, 10)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = store.CreateWebhook(ctx, newWebhook(t, "p3", "Race"))
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range results {
+		switch herald.ErrorCode(err) {
+		case "":
+			won++
+		case herald.EINVALID:
+		default:
+			t.Errorf("concurrent create: %v", err)
+		}
+	}
+	if list, _ := store.ListWebhooks(ctx, "p3"); won != 1 || len(list) != 1 {
+		t.Errorf("%d creates won and %d webhooks exist; want 1 and 1", won, len(list))
+	}
+}
+
+func TestWebhookUpdateIsConditional(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	w := newWebhook(t, "p1", "A")
+	if err := store.CreateWebhook(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	b := newWebhook(t, "p1", "B")
+	if err := store.CreateWebhook(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	read, _ := store.GetWebhook(ctx, "p1", w.ID)
+	renamed, _ := read.Update(herald.WebhookInput{Name: herald.Some("A2")}, t0)
+	if err := store.UpdateWebhook(ctx, read, renamed); err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	// A second writer holding the old version loses.
+	stale, _ := read.Update(herald.WebhookInput{Enabled: herald.Some(false)}, t0)
+	if err := store.UpdateWebhook(ctx, read, stale); herald.ErrorCode(err) != herald.ECONFLICT {
+		t.Errorf("stale update: %v; want ECONFLICT", err)
+	}
+	// The old name is free again; the new one is taken.
+	if err := store.CreateWebhook(ctx, newWebhook(t, "p1", "A")); err != nil {
+		t.Errorf("old name after rename: %v", err)
+	}
+	cur, _ := store.GetWebhook(ctx, "p1", w.ID)
+	clash, _ := cur.Update(herald.WebhookInput{Name: herald.Some("b")}, t0)
+	if err := store.UpdateWebhook(ctx, cur, clash); herald.ErrorCode(err) != herald.EINVALID {
+		t.Errorf("rename onto a taken name: %v; want EINVALID", err)
+	}
+	if got, _ := store.GetWebhook(ctx, "p1", w.ID); got.Name != "A2" || got.Version != 2 {
+		t.Errorf("after the refused rename: %q v%d; want A2 v2", got.Name, got.Version)
+	}
+	if err := store.DeleteWebhook(ctx, cur); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if err := store.CreateWebhook(ctx, newWebhook(t, "p1", "A2")); err != nil {
+		t.Errorf("name of a deleted webhook: %v", err)
+	}
+}
+
+func TestTokens(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	tok := herald.NewToken()
+	if err := store.PutToken(ctx, herald.HashToken(tok), "p1", "ci"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := store.ProjectForToken(ctx, herald.HashToken(tok)); err != nil || p != "p1" {
+		t.Errorf("ProjectForToken = %q, %v", p, err)
+	}
+	if _, err := store.ProjectForToken(ctx, herald.HashToken(herald.NewToken())); herald.ErrorCode(err) != herald.EUNAUTHORIZED {
+		t.Errorf("unknown token: %v", err)
+	}
+	if err := store.PutToken(ctx, herald.HashToken(tok), "p2", ""); err == nil {
+		t.Errorf("a token hash was stored twice")
+	}
+}
+
