@@ -200,4 +200,3 @@ func (s *Store) GetCall(ctx context.Context, project, id string) (*herald.Call, 
 	}
 	return c, nil
 }
-

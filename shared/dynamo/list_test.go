@@ -93,21 +93,21 @@ func TestListCallsFilters(t *testing.T) {
 		q    herald.CallQuery
 		want func(i int, c *herald.Call) bool
 	}{
-		"webhook":            {herald.CallQuery{WebhookID: "wB"}, func(i int, c *herald.Call) bool { return c.WebhookID == "wB" }},
-		"entity type":        {herald.CallQuery{EntityType: "upload"}, func(i int, c *herald.Call) bool { return c.EntityType == "upload" }},
-		"event type":         {herald.CallQuery{EventType: "update"}, func(i int, c *herald.Call) bool { return c.EventType == "update" }},
-		"status success":     {herald.CallQuery{Status: herald.StatusSuccess}, func(i int, c *herald.Call) bool { return i%3 == 0 }},
-		"status pending":     {herald.CallQuery{Status: herald.StatusPending}, func(i int, c *herald.Call) bool { return i%3 != 0 }},
-		"webhook and status": {herald.CallQuery{WebhookID: "wA", Status: herald.StatusSuccess}, func(i int, c *herald.Call) bool { return i%2 == 0 && i%3 == 0 }},
-		"created after (exclusive)": {herald.CallQuery{CreatedAfter: at(10)}, func(i int, c *herald.Call) bool { return i > 10 }},
-		"created before (exclusive)": {herald.CallQuery{CreatedBefore: at(10)}, func(i int, c *herald.Call) bool { return i < 10 }},
-		"created between":    {herald.CallQuery{CreatedAfter: at(4), CreatedBefore: at(9)}, func(i int, c *herald.Call) bool { return i > 4 && i < 9 }},
-		"created after, sub-millisecond": {herald.CallQuery{CreatedAfter: ptrTime(at(10).Add(time.Microsecond))}, func(i int, c *herald.Call) bool { return i > 10 }},
+		"webhook":                         {herald.CallQuery{WebhookID: "wB"}, func(i int, c *herald.Call) bool { return c.WebhookID == "wB" }},
+		"entity type":                     {herald.CallQuery{EntityType: "upload"}, func(i int, c *herald.Call) bool { return c.EntityType == "upload" }},
+		"event type":                      {herald.CallQuery{EventType: "update"}, func(i int, c *herald.Call) bool { return c.EventType == "update" }},
+		"status success":                  {herald.CallQuery{Status: herald.StatusSuccess}, func(i int, c *herald.Call) bool { return i%3 == 0 }},
+		"status pending":                  {herald.CallQuery{Status: herald.StatusPending}, func(i int, c *herald.Call) bool { return i%3 != 0 }},
+		"webhook and status":              {herald.CallQuery{WebhookID: "wA", Status: herald.StatusSuccess}, func(i int, c *herald.Call) bool { return i%2 == 0 && i%3 == 0 }},
+		"created after (exclusive)":       {herald.CallQuery{CreatedAfter: at(10)}, func(i int, c *herald.Call) bool { return i > 10 }},
+		"created before (exclusive)":      {herald.CallQuery{CreatedBefore: at(10)}, func(i int, c *herald.Call) bool { return i < 10 }},
+		"created between":                 {herald.CallQuery{CreatedAfter: at(4), CreatedBefore: at(9)}, func(i int, c *herald.Call) bool { return i > 4 && i < 9 }},
+		"created after, sub-millisecond":  {herald.CallQuery{CreatedAfter: ptrTime(at(10).Add(time.Microsecond))}, func(i int, c *herald.Call) bool { return i > 10 }},
 		"created before, sub-millisecond": {herald.CallQuery{CreatedBefore: ptrTime(at(10).Add(time.Microsecond))}, func(i int, c *herald.Call) bool { return i <= 10 }},
-		"last sent after":    {herald.CallQuery{LastSentAfter: ptrTime(at(12).Add(time.Minute))}, func(i int, c *herald.Call) bool { return i%3 == 0 && i > 12 }},
-		"last sent before":   {herald.CallQuery{LastSentBefore: ptrTime(at(12).Add(time.Minute))}, func(i int, c *herald.Call) bool { return i%3 == 0 && i < 12 }},
-		"ids":                {herald.CallQuery{IDs: []string{calls[3].ID, calls[4].ID, "nope", calls[4].ID}}, func(i int, c *herald.Call) bool { return i == 3 || i == 4 }},
-		"ids and status":     {herald.CallQuery{IDs: []string{calls[3].ID, calls[4].ID}, Status: herald.StatusSuccess}, func(i int, c *herald.Call) bool { return i == 3 }},
+		"last sent after":                 {herald.CallQuery{LastSentAfter: ptrTime(at(12).Add(time.Minute))}, func(i int, c *herald.Call) bool { return i%3 == 0 && i > 12 }},
+		"last sent before":                {herald.CallQuery{LastSentBefore: ptrTime(at(12).Add(time.Minute))}, func(i int, c *herald.Call) bool { return i%3 == 0 && i < 12 }},
+		"ids":                             {herald.CallQuery{IDs: []string{calls[3].ID, calls[4].ID, "nope", calls[4].ID}}, func(i int, c *herald.Call) bool { return i == 3 || i == 4 }},
+		"ids and status":                  {herald.CallQuery{IDs: []string{calls[3].ID, calls[4].ID}, Status: herald.StatusSuccess}, func(i int, c *herald.Call) bool { return i == 3 }},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

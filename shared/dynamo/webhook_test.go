@@ -180,4 +180,3 @@ func TestTokens(t *testing.T) {
 		t.Errorf("a token hash was stored twice")
 	}
 }
-
