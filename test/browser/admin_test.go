@@ -1,7 +1,6 @@
 package browser_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/test/testenv"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -99,7 +99,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	}
 	defer logs.Close()
 	stack, err := localstack.Start(ctx, localstack.Options{
-		HostBuild: buildFunctions(t),
+		HostBuild: testenv.Bootstraps(t),
 		PoolSizes: map[string]int{"ApiFunction": 2, localstack.IngestFunction: 1, localstack.DeliveryFunction: 1},
 		// The receiver is on 127.0.0.1, which deployed stacks refuse.
 		Overrides: map[string]map[string]string{"Parameters": {"ALLOW_PRIVATE_TARGETS": "true"}},
@@ -129,7 +129,7 @@ func TestAdminPageInChromium(t *testing.T) {
 		"HERALD_ARTIFACTS="+artifacts,
 		"CHROMIUM="+chromium,
 	)
-	out, err := runLogged(t, cmd)
+	out, err := testenv.RunLogged(t, cmd)
 	if err != nil {
 		t.Fatalf("admin.mjs: %v (screenshots and stack.log in %s)", err, artifacts)
 	}
@@ -164,53 +164,6 @@ func TestAdminPageInChromium(t *testing.T) {
 			t.Errorf("screenshot %s: missing or nearly empty (%v)", p, err)
 		}
 	}
-}
-
-// buildFunctions returns where the three bootstraps are: `make test` builds
-// them first (HERALD_HOST_BUILD); run alone, the test builds them from this
-// checkout so the stack serves the page as it is now.
-func buildFunctions(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("HERALD_HOST_BUILD"); dir != "" {
-		return dir
-	}
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for fn, id := range map[string]string{"api": "ApiFunction", "ingest": "IngestFunction", "delivery": "DeliveryFunction"} {
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, id, "bootstrap"), "./functions/"+fn)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", fn, err, out)
-		}
-	}
-	return dir
-}
-
-// runLogged runs cmd, logging each line it prints as it comes, and returns
-// all of it.
-func runLogged(t *testing.T, cmd *exec.Cmd) (string, error) {
-	t.Helper()
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	var all []byte
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			t.Log(sc.Text())
-			all = append(append(all, sc.Bytes()...), '\n')
-		}
-	}()
-	err := cmd.Run()
-	pw.Close()
-	<-done
-	return string(all), err
 }
 
 var summaryLine = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)
