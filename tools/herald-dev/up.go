@@ -52,7 +52,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, port := range []int{motoPort, gatewayPort} {
+	for _, port := range []int{motoPort, gatewayPort, receiverPort} {
 		if err := portFree(port); err != nil {
 			return err
 		}
@@ -96,6 +96,14 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := stack.SeedToken(ctx, demoProject, sampleToken, "sample events"); err != nil {
 		return err
 	}
+	secret, err := seedDemoWebhook(ctx, stack)
+	if err != nil {
+		return err
+	}
+	receiverURL, err := startReceiver(ctx, secret, stderr)
+	if err != nil {
+		return err
+	}
 	envPath := filepath.Join(stateDir, "dev.env")
 	env := strings.Join([]string{
 		"HERALD_API_URL=" + stack.APIURL,
@@ -104,6 +112,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"HERALD_INGEST_URL=" + stack.IngestURL,
 		"HERALD_DELIVERY_URL=" + stack.DeliveryURL,
 		"HERALD_MOTO_URL=" + stack.MotoURL,
+		"HERALD_RECEIVER_URL=" + receiverURL,
 	}, "\n") + "\n"
 	if err := os.WriteFile(envPath, []byte(env), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", envPath, err)
@@ -113,21 +122,24 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 Herald's local stack is up.
 
   API      %s   (project %q, token in %s)
+  admin    %s/admin   (sign in with that token)
   ingest   %s
   delivery %s
   moto     %s   (DynamoDB and SQS; its log is in .herald/moto.log)
+  receiver %s   (webhook %q sends it every event of the project and it prints each call)
 
 Try it:
 
   . %s
   curl -H "Authorization: Bearer $HERALD_TOKEN" "$HERALD_API_URL/webhooks"
   curl -d @events/ingest/<event>.json "$HERALD_INGEST_URL"
-  make invoke FN=IngestFunction EVENT=events/ingest/<event>.json
+  make invoke FN=IngestFunction EVENT=events/ingest/item-update.json
+  curl -H "Authorization: Bearer $HERALD_TOKEN" "$HERALD_API_URL/webhook_calls"
   make invoke FN=ApiFunction EVENT=events/api/<event>.json   (their token is seeded too)
 
 The delivery queue is polled as Lambda would, and the sweep runs every %s.
 Ctrl-C stops everything.
-`, stack.APIURL, demoProject, rel, stack.IngestURL, stack.DeliveryURL, stack.MotoURL, rel, *sweep)
+`, stack.APIURL, demoProject, rel, stack.APIURL, stack.IngestURL, stack.DeliveryURL, stack.MotoURL, receiverURL, demoWebhookID, rel, *sweep)
 
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "\nherald-dev: stopping…")
