@@ -33,6 +33,7 @@ func main() {
 	}
 	clock := herald.SystemClock{}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock)
+	store.SetRetention(settings.Retention)
 	server := httpapi.New(httpapi.Deps{
 		Webhooks:  store,
 		Calls:     store,

@@ -125,8 +125,9 @@ func (lq *listQuery) input(table, pk string, forward bool) *dynamodb.QueryInput 
 // Ordered by creation (the default), it merges the shards of the activity
 // log index newest (or oldest) first, reading about offset+limit index items
 // and then the page's calls: a first page costs the same with a million calls
-// as with ten. The total is counted by the same queries with Select=COUNT,
-// which reads every matching index item (small ones) in parallel per shard.
+// as with ten. The total is counted by countCalls: kept per-hour counts for
+// what cannot change any more, and the same queries with Select=COUNT for
+// the rest.
 // Other orders read every matching index item, up to MaxSortedScan.
 func (s *Store) ListCalls(ctx context.Context, project string, q herald.CallQuery) ([]*herald.Call, int, error) {
 	lq, err := newListQuery(q, s.clock.Now())
@@ -148,7 +149,7 @@ func (s *Store) ListCalls(ctx context.Context, project string, q herald.CallQuer
 			return err
 		})
 		g.Go(func() (err error) {
-			total, err = s.countShards(gctx, project, lq)
+			total, err = s.countCalls(gctx, project, q, lq)
 			return err
 		})
 		err = g.Wait()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -20,6 +21,7 @@ type Client interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -27,14 +29,15 @@ var _ Client = (*dynamodb.Client)(nil)
 
 // Store is Herald's table.
 type Store struct {
-	db    Client
-	table string
-	clock herald.Clock
+	db        Client
+	table     string
+	clock     herald.Clock
+	retention time.Duration
 }
 
 // New returns a store over the named table.
 func New(db Client, table string, clock herald.Clock) *Store {
-	return &Store{db: db, table: table, clock: clock}
+	return &Store{db: db, table: table, clock: clock, retention: DefaultRetention}
 }
 
 // isConditionFailed reports whether err is a failed condition on a single
