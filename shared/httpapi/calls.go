@@ -45,11 +45,23 @@ type resourceID struct {
 	Type string `json:"type"`
 }
 
+// attemptJSON is one attempt as the API shows it.
+type attemptJSON struct {
+	Number         int     `json:"number"`
+	Trigger        string  `json:"trigger"`
+	StartedAt      apiTime `json:"started_at"`
+	DurationMS     int64   `json:"duration_ms"`
+	Success        bool    `json:"success"`
+	ResponseStatus *int    `json:"response_status"`
+	ErrorKind      string  `json:"error_kind,omitempty"`
+	Error          string  `json:"error,omitempty"`
+}
+
 // callAttributes are DatoCMS's, plus Herald's own after them.
 type callAttributes struct {
 	EntityType                string            `json:"entity_type"`
 	EventType                 string            `json:"event_type"`
-	CreatedAt                 time.Time         `json:"created_at"`
+	CreatedAt                 apiTime           `json:"created_at"`
 	RequestURL                string            `json:"request_url"`
 	RequestHeaders            map[string]string `json:"request_headers"`
 	RequestPayload            string            `json:"request_payload"`
@@ -57,32 +69,33 @@ type callAttributes struct {
 	ResponseHeaders           map[string]string `json:"response_headers"`
 	ResponsePayload           *string           `json:"response_payload"`
 	AttemptedAutoRetriesCount int               `json:"attempted_auto_retries_count"`
-	LastSentAt                *time.Time        `json:"last_sent_at"`
-	NextRetryAt               *time.Time        `json:"next_retry_at"`
+	LastSentAt                *apiTime          `json:"last_sent_at"`
+	NextRetryAt               *apiTime          `json:"next_retry_at"`
 	Status                    herald.Status     `json:"status"`
 
-	EventID                  string           `json:"event_id"`
-	RequestPayloadTruncated  bool             `json:"request_payload_truncated"`
-	ResponsePayloadTruncated bool             `json:"response_payload_truncated"`
-	Attempts                 []herald.Attempt `json:"attempts"`
-	ResendPending            bool             `json:"resend_pending"`
+	EventID                  string        `json:"event_id"`
+	RequestPayloadTruncated  bool          `json:"request_payload_truncated"`
+	ResponsePayloadTruncated bool          `json:"response_payload_truncated"`
+	Attempts                 []attemptJSON `json:"attempts"`
+	ResendPending            bool          `json:"resend_pending"`
 }
 
 func callJSON(c *herald.Call) callResource {
 	r := callResource{ID: c.ID, Type: "webhook_call", Attributes: callAttributes{
-		EntityType: c.EntityType, EventType: c.EventType, CreatedAt: c.CreatedAt,
+		EntityType: c.EntityType, EventType: c.EventType, CreatedAt: apiTime(c.CreatedAt),
 		RequestURL: c.RequestURL, RequestHeaders: c.RequestHeaders, RequestPayload: c.RequestPayload,
 		ResponseStatus: c.ResponseStatus, ResponseHeaders: c.ResponseHeaders, ResponsePayload: c.ResponsePayload,
-		AttemptedAutoRetriesCount: c.AttemptedAutoRetries, LastSentAt: c.LastSentAt, NextRetryAt: c.NextRetryAt,
+		AttemptedAutoRetriesCount: c.AttemptedAutoRetries, LastSentAt: optTime(c.LastSentAt), NextRetryAt: optTime(c.NextRetryAt),
 		Status: c.Status, EventID: c.Payload.EventID,
 		RequestPayloadTruncated: c.RequestPayloadTruncated, ResponsePayloadTruncated: c.ResponsePayloadTruncated,
-		Attempts: c.Attempts, ResendPending: c.ResendID != "",
+		Attempts: make([]attemptJSON, len(c.Attempts)), ResendPending: c.ResendID != "",
 	}}
+	for i, a := range c.Attempts {
+		r.Attributes.Attempts[i] = attemptJSON{Number: a.Number, Trigger: a.Trigger, StartedAt: apiTime(a.StartedAt),
+			DurationMS: a.DurationMS, Success: a.Success, ResponseStatus: a.ResponseStatus, ErrorKind: a.ErrorKind, Error: a.Error}
+	}
 	if r.Attributes.RequestHeaders == nil {
 		r.Attributes.RequestHeaders = map[string]string{}
-	}
-	if r.Attributes.Attempts == nil {
-		r.Attributes.Attempts = []herald.Attempt{}
 	}
 	r.Relationships.Webhook.Data = resourceID{ID: c.WebhookID, Type: "webhook"}
 	return r

@@ -247,8 +247,8 @@ type webhookAttributes struct {
 	PayloadAPIVersion    string            `json:"payload_api_version"`
 	NestedItemsInPayload bool              `json:"nested_items_in_payload"`
 	AutoRetry            bool              `json:"auto_retry"`
-	CreatedAt            time.Time         `json:"created_at"`
-	UpdatedAt            time.Time         `json:"updated_at"`
+	CreatedAt            apiTime           `json:"created_at"`
+	UpdatedAt            apiTime           `json:"updated_at"`
 }
 
 // triggerJSON shows filters as null, never omitted, when a trigger has none.
@@ -278,7 +278,7 @@ func webhookJSON(w *herald.Webhook) webhookResource {
 			HTTPBasicUser: w.HTTPBasicUser, HTTPBasicPassword: w.HTTPBasicPassword,
 			Headers: headers, Events: triggers, PayloadAPIVersion: w.PayloadAPIVersion,
 			NestedItemsInPayload: w.NestedItemsInPayload, AutoRetry: w.AutoRetry,
-			CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+			CreatedAt: apiTime(w.CreatedAt), UpdatedAt: apiTime(w.UpdatedAt),
 		},
 	}
 }
@@ -298,4 +298,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// apiTime shows a time as DatoCMS does, in UTC with milliseconds:
+// "2026-11-26T10:54:09.616Z". The fixed width also makes the strings sort as
+// the times do.
+type apiTime time.Time
+
+const apiTimeFormat = "2006-01-02T15:04:05.000Z"
+
+func (t apiTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(apiTimeFormat) + `"`), nil
+}
+
+func optTime(t *time.Time) *apiTime {
+	if t == nil {
+		return nil
+	}
+	v := apiTime(*t)
+	return &v
 }

@@ -21,15 +21,14 @@ type secretResource struct {
 }
 
 type secretAttributes struct {
-	Secret                  string     `json:"secret"`
-	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+	Secret                  string   `json:"secret"`
+	PreviousSecretExpiresAt *apiTime `json:"previous_secret_expires_at"`
 }
 
 func secretJSON(w *herald.Webhook, now time.Time) secretResource {
 	r := secretResource{ID: w.ID, Type: "webhook_secret", Attributes: secretAttributes{Secret: w.Secret.Current}}
 	if w.Secret.Previous != "" && now.Before(w.Secret.PreviousExpiresAt) {
-		t := w.Secret.PreviousExpiresAt
-		r.Attributes.PreviousSecretExpiresAt = &t
+		r.Attributes.PreviousSecretExpiresAt = optTime(&w.Secret.PreviousExpiresAt)
 	}
 	return r
 }

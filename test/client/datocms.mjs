@@ -96,7 +96,7 @@ const scenarios = {
     assert.equal(all.length, expected, 'the paged iterator sees every call once');
     assert.equal(new Set(all.map((c) => c.id)).size, expected, 'no call twice');
     for (let i = 1; i < all.length; i++) {
-      assert.ok(all[i - 1].created_at >= all[i].created_at, 'newest first');
+      assert.ok(Date.parse(all[i - 1].created_at) >= Date.parse(all[i].created_at), 'newest first');
     }
     const found = await client.webhookCalls.find(all[0].id);
     assert.equal(found.id, all[0].id);
