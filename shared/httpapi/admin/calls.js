@@ -156,7 +156,11 @@ export async function renderCallLog(main, _params, query) {
   const reload = async ({ chart = true } = {}) => {
     writeFilters(f);
     try {
-      await Promise.all([loadList(), chart ? loadChart() : null]);
+      // The chart is fetched after the list, never beside it: a status that
+      // changes between two concurrent requests would leave the chart behind
+      // the list until the next minute's redraw.
+      await loadList();
+      if (chart) await loadChart();
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       count.textContent = `Could not load calls: ${err.message}`;
