@@ -81,4 +81,3 @@ func TestCountsKeptPerHourStayExact(t *testing.T) {
 		check("after "+d.String()+", wB", herald.CallQuery{WebhookID: "wB"})
 	}
 }
-
