@@ -284,7 +284,7 @@ func TestRetryAfterPushesLater(t *testing.T) {
 	f := newFixture(t, nil)
 	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "3600")
-		http.Error(w, "slow down", 429)
+		http.Error(w, "slow down", http.StatusTooManyRequests)
 	})
 	c := f.newCall(t)
 	f.deliver(t, first(c))
@@ -353,7 +353,7 @@ func TestBatchSendsConcurrently(t *testing.T) {
 
 func TestResend(t *testing.T) {
 	f := newFixture(t, nil)
-	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) })
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 	c := f.newCall(t)
 	f.deliver(t, first(c))
 	ctx := context.Background()

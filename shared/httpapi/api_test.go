@@ -365,7 +365,7 @@ func TestSecretRotation(t *testing.T) {
 		t.Errorf("rotate gave %q (was %q), cache-control %q", next, secret, rotated.header.Get("Cache-Control"))
 	}
 	exp, err := time.Parse(time.RFC3339Nano, dataAttrs(rotated)["previous_secret_expires_at"].(string))
-	if err != nil || exp.Sub(time.Now()) < 23*time.Hour || exp.Sub(time.Now()) > 25*time.Hour {
+	if err != nil || time.Until(exp) < 23*time.Hour || time.Until(exp) > 25*time.Hour {
 		t.Errorf("previous secret expires at %v; want in 24h", exp)
 	}
 	w, _ := a.store.GetWebhook(context.Background(), "p1", id)

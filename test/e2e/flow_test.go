@@ -191,7 +191,7 @@ func TestReceiverFaults(t *testing.T) {
 			http.Error(w, "boom", 500)
 		case "/429":
 			w.Header().Set("Retry-After", "7200")
-			http.Error(w, "slow down", 429)
+			http.Error(w, "slow down", http.StatusTooManyRequests)
 		case "/slow":
 			time.Sleep(10 * time.Second)
 		case "/silent":
