@@ -130,7 +130,7 @@ Herald's local stack is up.
 
 Try it:
 
-  . %s
+  set -a; . %s; set +a
   curl -H "Authorization: Bearer $HERALD_TOKEN" "$HERALD_API_URL/webhooks"
   curl -d @events/ingest/<event>.json "$HERALD_INGEST_URL"
   make invoke FN=IngestFunction EVENT=events/ingest/item-update.json
