@@ -53,7 +53,7 @@ host-build:
 	done
 
 # --- Tools ---
-tools: $(BIN)/aws-lambda-rie $(MOTO_VENV)/.installed
+tools: $(BIN)/aws-lambda-rie $(MOTO_VENV)/bin/herald-moto
 
 $(BIN)/aws-lambda-rie:
 	GOBIN=$(BIN) $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
@@ -65,6 +65,11 @@ $(MOTO_VENV)/.installed: tools/requirements-moto.txt
 	$(PYTHON) -m venv $(MOTO_VENV)
 	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-moto.txt
 	touch $@
+
+# moto_server with DynamoDB requests serialised (see tools/moto/herald_moto.py).
+$(MOTO_VENV)/bin/herald-moto: $(MOTO_VENV)/.installed tools/moto/herald_moto.py
+	printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' "$(MOTO_VENV)/bin/python" "$(CURDIR)/tools/moto/herald_moto.py" > $@
+	chmod +x $@
 
 $(SAM_VENV)/.installed: tools/requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -91,7 +96,7 @@ test/browser/node_modules/.installed: test/browser/package.json test/browser/pac
 browser-tools: $(CHROMIUM) test/browser/node_modules/.installed
 
 # The environment every local run shares: where the tools are.
-LOCAL_ENV := HERALD_MOTO_SERVER=$(MOTO_VENV)/bin/moto_server HERALD_RIE=$(BIN)/aws-lambda-rie HERALD_HOST_BUILD=$(HOST_BUILD)
+LOCAL_ENV := HERALD_MOTO_SERVER=$(MOTO_VENV)/bin/herald-moto HERALD_RIE=$(BIN)/aws-lambda-rie HERALD_HOST_BUILD=$(HOST_BUILD)
 
 # --- The local stack ---
 dev: tools host-build

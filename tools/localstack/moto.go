@@ -17,8 +17,9 @@ type Moto struct {
 	proc *Process
 }
 
-// MotoServerPath finds the moto_server the Makefile installs: $HERALD_MOTO_SERVER,
-// else .venv/moto/bin/moto_server under the repository root.
+// MotoServerPath finds the moto server the Makefile installs (moto_server with
+// DynamoDB requests serialised, tools/moto/herald_moto.py): $HERALD_MOTO_SERVER,
+// else .venv/moto/bin/herald-moto under the repository root.
 func MotoServerPath() (string, error) {
 	if p := os.Getenv("HERALD_MOTO_SERVER"); p != "" {
 		return p, nil
@@ -27,7 +28,7 @@ func MotoServerPath() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(root, ".venv", "moto", "bin", "moto_server")
+	p := filepath.Join(root, ".venv", "moto", "bin", "herald-moto")
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("moto_server not found at %s: run `make tools` (make test and make dev do it)", p)
 	}
