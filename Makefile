@@ -133,3 +133,28 @@ lint: vet staticcheck sam-validate
 
 clean:
 	rm -rf .build .aws-sam .herald
+
+# --- Benchmarks and cost (docs/performance.md) ---
+# `make bench`: the Go benchmarks, BENCH_COUNT runs of each for benchstat,
+# raw output kept in .bench/latest.txt (compare two runs with
+# `.bin/benchstat old.txt .bench/latest.txt`). About 4 minutes on 2 cores with
+# the defaults; BENCH_COUNT=1 BENCH_TIME=100ms for a quick look.
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+BENCH_COUNT ?= 6
+BENCH_TIME  ?= 500ms
+BENCH_PKGS  := ./shared/herald ./shared/signing ./shared/httpapi ./shared/ingest ./shared/sender ./shared/delivery
+
+.PHONY: bench bench-smoke
+
+$(BIN)/benchstat:
+	GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+
+bench: $(BIN)/benchstat
+	@mkdir -p .bench
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) -timeout 30m $(BENCH_PKGS) | tee .bench/latest.txt
+	$(BIN)/benchstat .bench/latest.txt
+
+# Every benchmark once: they check their own results, so this catches a
+# broken one in seconds.
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime 1x $(BENCH_PKGS)

@@ -1,0 +1,33 @@
+package benchkit
+
+import (
+	"syscall"
+	"testing"
+	"time"
+)
+
+// CPUTimer measures the CPU time (user and system, every thread) the test
+// process spends during a benchmark loop. Unlike ns/op it does not count time
+// spent waiting, and it does count work done on other goroutines, such as an
+// in-process receiver's or a batch's concurrent sends.
+type CPUTimer struct{ start time.Duration }
+
+// StartCPU starts measuring; call it just before the benchmark loop.
+func StartCPU() CPUTimer { return CPUTimer{start: processCPU()} }
+
+// Report adds the metric "cpu-ns/op" to b; call it just after the loop.
+func (c CPUTimer) Report(b *testing.B) {
+	b.Helper()
+	if b.N == 0 {
+		return
+	}
+	b.ReportMetric(float64(processCPU()-c.start)/float64(b.N), "cpu-ns/op")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
