@@ -144,7 +144,7 @@ BENCH_COUNT ?= 6
 BENCH_TIME  ?= 500ms
 BENCH_PKGS  := ./shared/herald ./shared/signing ./shared/httpapi ./shared/ingest ./shared/sender ./shared/delivery
 
-.PHONY: bench bench-smoke
+.PHONY: bench bench-smoke cost
 
 $(BIN)/benchstat:
 	GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
@@ -158,3 +158,10 @@ bench: $(BIN)/benchstat
 # broken one in seconds.
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(BENCH_PKGS)
+
+# `make cost`: AWS calls per event and per delivered webhook, counted through
+# the SDK against moto, priced at the list prices in tools/herald-cost/prices.go.
+# About 40 s. COST_FLAGS=-matches=10 for events that fan out to ten webhooks.
+cost: tools
+	@mkdir -p .bench
+	set -o pipefail; $(LOCAL_ENV) $(GO) run ./tools/herald-cost $(COST_FLAGS) | tee .bench/cost.md

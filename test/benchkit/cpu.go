@@ -13,7 +13,7 @@ import (
 type CPUTimer struct{ start time.Duration }
 
 // StartCPU starts measuring; call it just before the benchmark loop.
-func StartCPU() CPUTimer { return CPUTimer{start: processCPU()} }
+func StartCPU() CPUTimer { return CPUTimer{start: ProcessCPU()} }
 
 // Report adds the metric "cpu-ns/op" to b; call it just after the loop.
 func (c CPUTimer) Report(b *testing.B) {
@@ -21,10 +21,12 @@ func (c CPUTimer) Report(b *testing.B) {
 	if b.N == 0 {
 		return
 	}
-	b.ReportMetric(float64(processCPU()-c.start)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(ProcessCPU()-c.start)/float64(b.N), "cpu-ns/op")
 }
 
-func processCPU() time.Duration {
+// ProcessCPU returns the CPU time (user and system) the process has used so
+// far, every thread included; 0 if the system does not say.
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
