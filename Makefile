@@ -144,7 +144,7 @@ BENCH_COUNT ?= 6
 BENCH_TIME  ?= 500ms
 BENCH_PKGS  := ./shared/herald ./shared/signing ./shared/httpapi ./shared/ingest ./shared/sender ./shared/delivery
 
-.PHONY: bench bench-smoke cost
+.PHONY: bench bench-smoke cost coldstart
 
 $(BIN)/benchstat:
 	GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
@@ -165,3 +165,10 @@ bench-smoke:
 cost: tools
 	@mkdir -p .bench
 	set -o pipefail; $(LOCAL_ENV) $(GO) run ./tools/herald-cost $(COST_FLAGS) | tee .bench/cost.md
+
+# `make coldstart`: each bootstrap's size and the emulator's Init Duration
+# over COLDSTART_ROUNDS cold starts per function. About 15 s after the builds.
+COLDSTART_ROUNDS ?= 5
+coldstart: tools build host-build
+	@mkdir -p .bench
+	set -o pipefail; $(LOCAL_ENV) $(GO) run ./tools/herald-coldstart -rounds $(COLDSTART_ROUNDS) | tee .bench/coldstart.md
