@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/shared/ingest"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -145,15 +146,18 @@ func report(w io.Writer, md model, n int) {
 	sqsReq := sqsPer(m.Ingest)*per + sqsPer(m.FirstSuccess) + 2/b
 	total := md.firstSuccess()
 	fmt.Fprintf(w, "## Targets (issue 6), first-attempt success\n\n| target | Herald | met |\n|---|---:|---|\n")
-	fmt.Fprintf(w, "| ≤ 2 DynamoDB writes | %.2f | %s |\n", writes, yes(writes <= 2))
-	fmt.Fprintf(w, "| ≤ 1 DynamoDB read | %.2f | %s |\n", reads, yes(reads <= 1))
-	fmt.Fprintf(w, "| ≤ 0.3 SQS requests | %.2f | %s |\n", sqsReq, yes(sqsReq <= 0.3))
-	fmt.Fprintf(w, "| ≤ 1 USD per million | %.2f | %s |\n\n", total[len(total)-1].USDPerM, yes(total[len(total)-1].USDPerM <= 1))
+	fmt.Fprintf(w, "| ≤ 2 DynamoDB writes | %.3f | %s |\n", writes, yes(writes, 2))
+	fmt.Fprintf(w, "| ≤ 1 DynamoDB read | %.3f | %s |\n", reads, yes(reads, 1))
+	fmt.Fprintf(w, "| ≤ 0.3 SQS requests | %.3f | %s |\n", sqsReq, yes(sqsReq, 0.3))
+	fmt.Fprintf(w, "| ≤ 1 USD per million | %.2f | %s |\n\n", total[len(total)-1].USDPerM, yes(total[len(total)-1].USDPerM, 1))
+	fmt.Fprintf(w, "Ingest re-reads a project's webhooks (one Query) every %s per warm function: in a long run that read shows as a fraction per event.\n\n", ingest.DefaultWebhookTTL)
 	fmt.Fprintf(w, "Prices checked on %s (tools/herald-cost/prices.go).\n", PricesCheckedOn)
 }
 
-func yes(ok bool) string {
-	if ok {
+// yes says whether got meets a target of at most limit, allowing for
+// float rounding (0.1 + 0.2 is 0.30000000000000004).
+func yes(got, limit float64) string {
+	if got <= limit+1e-9 {
 		return "yes"
 	}
 	return "no"
