@@ -137,7 +137,7 @@ clean:
 # --- Benchmarks and cost (docs/performance.md) ---
 # `make bench`: the Go benchmarks, BENCH_COUNT runs of each for benchstat,
 # raw output kept in .bench/latest.txt (compare two runs with
-# `.bin/benchstat old.txt .bench/latest.txt`). About 4 minutes on 2 cores with
+# `.bin/benchstat old.txt .bench/latest.txt`). About 2 minutes on 2 cores with
 # the defaults; BENCH_COUNT=1 BENCH_TIME=100ms for a quick look.
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT ?= 6

@@ -45,8 +45,6 @@ type phase struct {
 	LogBytes    int64
 }
 
-func (p phase) per(unit int) float64 { return float64(unit) / float64(p.Units) }
-
 // Measurement is every phase the cost model reads, and what the table
 // stores per call once the scenario is over.
 type Measurement struct {
