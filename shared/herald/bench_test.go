@@ -14,8 +14,12 @@ import (
 func BenchmarkRenderRequest(b *testing.B) {
 	custom := `{"type":"{{event_type}}","id":"{{entity.id}}","model":"{{entity.relationships.item_type.data.id}}",` +
 		`"title":"{{entity.attributes.title}}","tags":{{{entity.attributes.tags}}},"env":"{{environment}}"}`
-	for name, payload := range map[string]*string{"payload=default": nil, "payload=mustache": &custom} {
-		b.Run(name, func(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		payload *string
+	}{{"payload=default", nil}, {"payload=mustache", &custom}} {
+		payload := tc.payload
+		b.Run(tc.name, func(b *testing.B) {
 			now := time.Date(2026, 11, 26, 10, 54, 9, 0, time.UTC)
 			hook := &herald.Webhook{ID: "01JDX0000000000000000000W1", ProjectID: "205", URL: "https://example.com/hooks/build",
 				CustomPayload: payload, Headers: map[string]string{"X-Team": "web"}, Enabled: true, AutoRetry: true}
