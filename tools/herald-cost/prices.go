@@ -49,8 +49,8 @@ const (
 
 	// CloudWatch Logs, Standard log class, per GB ingested: every Lambda
 	// log line lands there. Source: https://aws.amazon.com/cloudwatch/pricing/
-	// ("Collect (Data Ingestion) $0.50 per GB"), from the author's
-	// knowledge of the page; not found in a stored copy on 2026-11-27:
-	// check it before quoting the line.
+	// (as quoted by hykell.com/knowledge-base/aws-cloudwatch-logs-pricing,
+	// "In standard regions like US East (N. Virginia), AWS charges $0.50 per
+	// GB of data collected"), read 2026-11-27.
 	LogsPerGBIngested = 0.50
 )
