@@ -138,3 +138,42 @@ lint: vet staticcheck sam-validate
 
 clean:
 	rm -rf .build .aws-sam .herald
+
+# --- Benchmarks and cost (docs/performance.md) ---
+# `make bench`: the Go benchmarks, BENCH_COUNT runs of each for benchstat,
+# raw output kept in .bench/latest.txt (compare two runs with
+# `.bin/benchstat old.txt .bench/latest.txt`). About 2 minutes on 2 cores with
+# the defaults; BENCH_COUNT=1 BENCH_TIME=100ms for a quick look.
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+BENCH_COUNT ?= 6
+BENCH_TIME  ?= 500ms
+BENCH_PKGS  := ./shared/herald ./shared/signing ./shared/httpapi ./shared/ingest ./shared/sender ./shared/delivery
+
+.PHONY: bench bench-smoke cost coldstart
+
+$(BIN)/benchstat:
+	GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+
+bench: $(BIN)/benchstat
+	@mkdir -p .bench
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) -timeout 30m $(BENCH_PKGS) | tee .bench/latest.txt
+	$(BIN)/benchstat .bench/latest.txt
+
+# Every benchmark once: they check their own results, so this catches a
+# broken one in seconds.
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime 1x $(BENCH_PKGS)
+
+# `make cost`: AWS calls per event and per delivered webhook, counted through
+# the SDK against moto, priced at the list prices in tools/herald-cost/prices.go.
+# About 40 s. COST_FLAGS=-matches=10 for events that fan out to ten webhooks.
+cost: tools
+	@mkdir -p .bench
+	set -o pipefail; $(LOCAL_ENV) $(GO) run ./tools/herald-cost $(COST_FLAGS) | tee .bench/cost.md
+
+# `make coldstart`: each bootstrap's size and the emulator's Init Duration
+# over COLDSTART_ROUNDS cold starts per function. About 15 s after the builds.
+COLDSTART_ROUNDS ?= 5
+coldstart: tools build host-build
+	@mkdir -p .bench
+	set -o pipefail; $(LOCAL_ENV) $(GO) run ./tools/herald-coldstart -rounds $(COLDSTART_ROUNDS) | tee .bench/coldstart.md

@@ -1,0 +1,141 @@
+// Command herald-coldstart reports what a cold start costs each function:
+// the size of its bootstrap (the arm64 build Lambda runs and the host build
+// the emulator runs) and the Runtime Interface Emulator's Init Duration,
+// over several cold starts under the local stack. `make coldstart` runs it.
+//
+// Each round starts one fresh emulator instance per function, invokes it
+// once with a sample from events/ (the first invocation is when Lambda and
+// the emulator initialise the function) and stops it. One moto serves every
+// round.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/tools/localstack"
+)
+
+// apiFunction is the API's logical id (localstack names only the other two).
+const apiFunction = "ApiFunction"
+
+// sample is the event each function is first invoked with.
+var sample = map[string]string{
+	apiFunction:                 "events/api/webhooks-list.json",
+	localstack.IngestFunction:   "events/ingest/item-update.json",
+	localstack.DeliveryFunction: "events/delivery/sweep.json",
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "herald-coldstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("herald-coldstart", flag.ContinueOnError)
+	rounds := fs.Int("rounds", 5, "cold starts per function")
+	armDir := fs.String("arm64", ".build/arm64", "where `make build` put the arm64 bootstraps")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rounds < 1 {
+		return fmt.Errorf("-rounds must be positive")
+	}
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		return err
+	}
+	hostDir, err := localstack.HostBuildDir()
+	if err != nil {
+		return err
+	}
+	functions := []string{apiFunction, localstack.IngestFunction, localstack.DeliveryFunction}
+	payloads := map[string][]byte{}
+	for _, fn := range functions {
+		if payloads[fn], err = os.ReadFile(filepath.Join(root, sample[fn])); err != nil {
+			return err
+		}
+	}
+
+	moto, err := localstack.StartMoto(ctx, 0, nil)
+	if err != nil {
+		return err
+	}
+	defer moto.Stop()
+
+	inits := map[string][]time.Duration{}
+	firsts := map[string][]time.Duration{}
+	for round := range *rounds {
+		sizes := map[string]int{}
+		for _, fn := range functions {
+			sizes[fn] = 1
+		}
+		st, err := localstack.Start(ctx, localstack.Options{Root: root, HostBuild: hostDir, MotoURL: moto.URL, PoolSizes: sizes, Functions: functions})
+		if err != nil {
+			return fmt.Errorf("round %d: %w", round+1, err)
+		}
+		for _, fn := range functions {
+			start := time.Now()
+			_, err := st.Pool(fn).Invoke(ctx, payloads[fn])
+			first := time.Since(start)
+			if err != nil {
+				st.Stop()
+				return fmt.Errorf("round %d: invoke %s: %w", round+1, fn, err)
+			}
+			inst := st.Pool(fn).Instances()[0]
+			d, ok := inst.InitDuration()
+			if !ok {
+				st.Stop()
+				return fmt.Errorf("round %d: %s reported no Init Duration:\n%s", round+1, fn, inst.Logs())
+			}
+			inits[fn] = append(inits[fn], d)
+			firsts[fn] = append(firsts[fn], first)
+		}
+		st.Stop()
+	}
+
+	fmt.Fprintf(out, "# Herald: cold start\n\n%d cold starts per function under the Runtime Interface Emulator, host build (%s/%s, %s); Init Duration as the emulator reports it.\n\n",
+		*rounds, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(out, "| function | arm64 bootstrap | host bootstrap | Init Duration median | Init Duration max | first invoke median (wall) |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, fn := range functions {
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s |\n", fn,
+			fileSize(filepath.Join(root, *armDir, fn, "bootstrap")), fileSize(filepath.Join(hostDir, fn, "bootstrap")),
+			msOf(median(inits[fn])), msOf(slices.Max(inits[fn])), msOf(median(firsts[fn])))
+	}
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func msOf(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+func fileSize(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "not built"
+	}
+	return fmt.Sprintf("%.2f MB (%.1f MiB)", float64(fi.Size())/1e6, float64(fi.Size())/(1<<20))
+}

@@ -1,0 +1,408 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/heraldhq/herald/shared/config"
+	"github.com/heraldhq/herald/shared/delivery"
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/ingest"
+	"github.com/heraldhq/herald/shared/sender"
+	"github.com/heraldhq/herald/shared/signing"
+	"github.com/heraldhq/herald/shared/sqs"
+	"github.com/heraldhq/herald/test/benchkit"
+	"github.com/heraldhq/herald/test/testenv"
+	"github.com/heraldhq/herald/tools/localstack"
+)
+
+// phase is what one step of a scenario cost, in total over its units (events
+// or calls): AWS calls as the SDK made them, request units, the process's
+// CPU, wall time per invocation, and bytes logged.
+type phase struct {
+	Units       int
+	Invocations int
+	Calls       map[string]int // "DynamoDB.PutItem" → count
+	Dynamo      map[string]usage
+	CPU         time.Duration
+	Wall        time.Duration // summed over invocations
+	LogBytes    int64
+}
+
+// Measurement is every phase the cost model reads, and what the table
+// stores per call once the scenario is over.
+type Measurement struct {
+	Matches        int   // webhooks per event
+	Ingest         phase // per event
+	FirstSuccess   phase // per call: one attempt, delivered
+	FailedAttempt  phase // per call: one attempt, the receiver answered 500
+	RetrySuccess   phase // per call: the retry that then succeeded
+	Sweep          phase // per sweep (once a minute), nothing parked
+	CallItemBytes  float64
+	CallIndexBytes float64 // GSI1 entry of a call
+	EventItemBytes float64
+	BatchSize      int // the event source mapping's
+}
+
+// rig is Herald's ingest and delivery handlers in this process, on moto,
+// with a local receiver.
+type rig struct {
+	moto     *localstack.Moto
+	table    string
+	queueURL string
+	counter  *testenv.Counter
+	capacity *capacity
+	peekDB   *dynamodb.Client
+	peekSQS  *awssqs.Client
+
+	ingest   *ingest.Handler
+	delivery *delivery.Handler
+	queue    *capturingQueue
+	logs     *countingWriter
+	fail     atomic.Bool // the receiver answers 500 while set
+	received atomic.Int64
+	srv      *http.Server
+}
+
+func newRig(ctx context.Context, root string, matches int, accounting bool) (*rig, error) {
+	moto, err := localstack.StartMoto(ctx, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &rig{moto: moto}
+	res, err := localstack.CreateResources(ctx, moto.URL, "cost")
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	for _, t := range res.Tables {
+		r.table = t.Name
+	}
+	r.queueURL = res.Queues["DeliveryQueue"].URL
+
+	tmpl, err := localstack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	indexes, err := tableIndexes(tmpl)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	plain := testenv.AWSConfig(moto.URL)
+	r.peekDB, r.peekSQS = dynamodb.NewFromConfig(plain), awssqs.NewFromConfig(plain)
+	counted := testenv.AWSConfig(moto.URL)
+	r.counter = testenv.NewCounter()
+	r.counter.Attach(&counted)
+	r.capacity = newCapacity(r.peekDB, []string{"PK", "SK"}, indexes)
+	if accounting {
+		// Accounting reads every written item twice: it would show in
+		// the CPU and wall figures, so those come from a run without it.
+		r.capacity.Attach(&counted)
+	}
+	db, q := dynamodb.NewFromConfig(counted), awssqs.NewFromConfig(counted)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		w.Header().Set("Content-Type", "application/json")
+		if r.fail.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `{"error":"down for the test"}`)
+			return
+		}
+		r.received.Add(1)
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = r.srv.Serve(ln) }()
+
+	clock := herald.SystemClock{}
+	store := dynamo.New(db, r.table, clock)
+	r.logs = &countingWriter{}
+	log := config.Logger(r.logs, slog.LevelInfo)
+	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: clock})
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.queue = &capturingQueue{Queue: sqs.New(q, r.queueURL)}
+	r.ingest = ingest.New(ingest.Options{Store: store, Queue: sqs.New(q, r.queueURL), Clock: clock, Log: log,
+		Retention: 30 * 24 * time.Hour})
+	r.delivery = delivery.New(store, r.queue, send, clock, log)
+
+	// The project: webhooks that each match every record update, with
+	// the default payload and a signing secret.
+	now := clock.Now()
+	for i := range matches {
+		w, err := herald.NewWebhook("cost", herald.NewID(now), herald.WebhookInput{
+			Name: herald.Some(fmt.Sprintf("hook %d", i)), URL: herald.Some("http://" + ln.Addr().String() + "/hooks"),
+			CustomPayload: herald.Some[*string](nil), Headers: herald.Some(map[string]string{}),
+			Events:        herald.Some([]herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}}}),
+			HTTPBasicUser: herald.Some[*string](nil), HTTPBasicPassword: herald.Some[*string](nil),
+		}, now)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		w.Secret.Current = signing.NewSecret()
+		if err := dynamo.New(r.peekDB, r.table, clock).CreateWebhook(ctx, w); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (r *rig) Close() {
+	if r.srv != nil {
+		_ = r.srv.Close()
+	}
+	if r.moto != nil {
+		r.moto.Stop()
+	}
+}
+
+// measure runs a phase: reset the counts, run f over units, read them.
+func (r *rig) measure(units int, f func() (invocations int, err error)) (phase, error) {
+	r.counter.Reset()
+	r.capacity.Reset()
+	logs0 := r.logs.n.Load()
+	cpu0 := benchkit.ProcessCPU()
+	start := time.Now()
+	inv, err := f()
+	if err != nil {
+		return phase{}, err
+	}
+	return phase{Units: units, Invocations: inv, Calls: r.counter.Snapshot(), Dynamo: r.capacity.Snapshot(),
+		CPU: benchkit.ProcessCPU() - cpu0, Wall: time.Since(start), LogBytes: r.logs.n.Load() - logs0}, nil
+}
+
+// ingestEvents invokes ingest once per event, as the CMS does.
+func (r *rig) ingestEvents(ctx context.Context, prefix string, n int) (int, error) {
+	for i := range n {
+		reply, err := r.ingest.Handle(ctx, json.RawMessage(benchkit.RecordUpdate("cost", fmt.Sprintf("%s-%04d", prefix, i), "1423")))
+		if err != nil {
+			return 0, fmt.Errorf("ingest: %w", err)
+		}
+		if reply.Accepted != 1 {
+			return 0, fmt.Errorf("ingest: %+v", reply)
+		}
+	}
+	return n, nil
+}
+
+// drain receives every message on the queue, uncounted (the event source
+// mapping's requests are billed, but made by AWS, and added by the model).
+func (r *rig) drain(ctx context.Context, want int) ([]events.SQSMessage, error) {
+	var out []events.SQSMessage
+	deadline := time.Now().Add(30 * time.Second)
+	for len(out) < want {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("drain: %d of %d messages", len(out), want)
+		}
+		res, err := r.peekSQS.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(r.queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 600})
+		if err != nil {
+			return nil, fmt.Errorf("drain: %w", err)
+		}
+		for _, m := range res.Messages {
+			out = append(out, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)})
+			if _, err := r.peekSQS.DeleteMessage(ctx, &awssqs.DeleteMessageInput{QueueUrl: aws.String(r.queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return nil, fmt.Errorf("drain: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// deliver hands messages to the delivery handler in batches, as the event
+// source mapping does.
+func (r *rig) deliver(ctx context.Context, msgs []events.SQSMessage, batch int) (int, error) {
+	inv := 0
+	for start := 0; start < len(msgs); start += batch {
+		ev := events.SQSEvent{Records: msgs[start:min(start+batch, len(msgs))]}
+		resp, err := r.delivery.HandleSQS(ctx, ev)
+		if err != nil || len(resp.BatchItemFailures) > 0 {
+			return inv, fmt.Errorf("deliver: %v %+v", err, resp.BatchItemFailures)
+		}
+		inv++
+	}
+	return inv, nil
+}
+
+func jobMessages(jobs []herald.Job) []events.SQSMessage {
+	out := make([]events.SQSMessage, len(jobs))
+	for i, j := range jobs {
+		body, _ := json.Marshal(j)
+		out[i] = events.SQSMessage{MessageId: fmt.Sprintf("retry-%d", i), Body: string(body)}
+	}
+	return out
+}
+
+// run measures every phase with n events.
+func run(ctx context.Context, root string, n, matches, batch int, accounting bool) (Measurement, error) {
+	r, err := newRig(ctx, root, matches, accounting)
+	if err != nil {
+		return Measurement{}, err
+	}
+	defer r.Close()
+	m := Measurement{Matches: matches, BatchSize: batch}
+	calls := n * matches
+
+	// Warm up: the webhook cache, connections, the SDK's first calls.
+	if _, err := r.ingestEvents(ctx, "warm", 1); err != nil {
+		return m, err
+	}
+	warm, err := r.drain(ctx, matches)
+	if err != nil {
+		return m, err
+	}
+	if _, err := r.deliver(ctx, warm, batch); err != nil {
+		return m, err
+	}
+
+	// A first attempt that succeeds.
+	if m.Ingest, err = r.measure(n, func() (int, error) { return r.ingestEvents(ctx, "ok", n) }); err != nil {
+		return m, err
+	}
+	msgs, err := r.drain(ctx, calls)
+	if err != nil {
+		return m, err
+	}
+	if m.FirstSuccess, err = r.measure(calls, func() (int, error) { return r.deliver(ctx, msgs, batch) }); err != nil {
+		return m, err
+	}
+	if got := r.received.Load(); got != int64(calls+matches) {
+		return m, fmt.Errorf("the receiver got %d calls; want %d", got, calls+matches)
+	}
+	if err := r.sizeItems(ctx, &m); err != nil {
+		return m, err
+	}
+
+	// A call whose first attempt fails, then its retry succeeds.
+	if _, err := r.ingestEvents(ctx, "retry", n); err != nil {
+		return m, err
+	}
+	if msgs, err = r.drain(ctx, calls); err != nil {
+		return m, err
+	}
+	r.fail.Store(true)
+	r.queue.take()
+	if m.FailedAttempt, err = r.measure(calls, func() (int, error) { return r.deliver(ctx, msgs, batch) }); err != nil {
+		return m, err
+	}
+	r.fail.Store(false)
+	retries := r.queue.take()
+	if len(retries) != calls {
+		return m, fmt.Errorf("%d retries queued; want %d", len(retries), calls)
+	}
+	if m.RetrySuccess, err = r.measure(calls, func() (int, error) { return r.deliver(ctx, jobMessages(retries), batch) }); err != nil {
+		return m, err
+	}
+
+	// The sweeper's minute, with nothing parked.
+	m.Sweep, err = r.measure(1, func() (int, error) {
+		_, err := r.delivery.Sweep(ctx)
+		return 1, err
+	})
+	return m, err
+}
+
+// sizeItems reads what the table holds per call and per event once the
+// calls are delivered: the storage the retention period keeps.
+func (r *rig) sizeItems(ctx context.Context, m *Measurement) error {
+	tmplIdx := r.capacity.indexes
+	var calls, evs int
+	var callBytes, idxBytes, eventBytes int
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		out, err := r.peekDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(r.table), ExclusiveStartKey: start})
+		if err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+		for _, it := range out.Items {
+			switch typeOf(it) {
+			case "call":
+				calls++
+				callBytes += itemSize(it)
+				for _, idx := range tmplIdx {
+					if e := r.capacity.project(idx, it); e != nil {
+						idxBytes += itemSize(e)
+					}
+				}
+			case "event":
+				evs++
+				eventBytes += itemSize(it)
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		start = out.LastEvaluatedKey
+	}
+	if calls == 0 || evs == 0 {
+		return fmt.Errorf("the table holds %d calls and %d events", calls, evs)
+	}
+	m.CallItemBytes = float64(callBytes) / float64(calls)
+	m.CallIndexBytes = float64(idxBytes) / float64(calls)
+	m.EventItemBytes = float64(eventBytes) / float64(evs)
+	return nil
+}
+
+// capturingQueue is the delivery handler's queue: it sends as the real one
+// does (counted) and keeps the jobs, so that a retry can be delivered now
+// rather than after its delay.
+type capturingQueue struct {
+	*sqs.Queue
+	mu   sync.Mutex
+	jobs []herald.Job
+}
+
+func (q *capturingQueue) Send(ctx context.Context, job herald.Job, delay time.Duration) error {
+	q.mu.Lock()
+	q.jobs = append(q.jobs, job)
+	q.mu.Unlock()
+	return q.Queue.Send(ctx, job, delay)
+}
+
+func (q *capturingQueue) take() []herald.Job {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	jobs := q.jobs
+	q.jobs = nil
+	return jobs
+}
+
+type countingWriter struct{ n atomic.Int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+func typeOf(it map[string]ddbtypes.AttributeValue) string {
+	if s, ok := it["type"].(*ddbtypes.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}

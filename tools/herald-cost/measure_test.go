@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/tools/localstack"
+)
+
+// TestRunCounts runs every scenario against moto with three events of two
+// webhooks each and checks the counts hang together: what the model reads
+// must be what the handlers did.
+func TestRunCounts(t *testing.T) {
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const events, matches = 3, 2
+	m, err := run(ctx, root, events, matches, 10, true)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	calls := events * matches
+	checks := []struct {
+		what      string
+		got, want int
+	}{
+		{"ingest units", m.Ingest.Units, events},
+		{"ingest PutItem (an event claim and a call per match)", m.Ingest.Calls["DynamoDB.PutItem"], events * (1 + matches)},
+		{"ingest SendMessageBatch", m.Ingest.Calls["SQS.SendMessageBatch"], events},
+		{"delivery units", m.FirstSuccess.Units, calls},
+		{"delivery GetItem (the webhook)", m.FirstSuccess.Calls["DynamoDB.GetItem"], calls},
+		{"delivery UpdateItem (claim and record)", m.FirstSuccess.Calls["DynamoDB.UpdateItem"], 2 * calls},
+		{"delivery invocations (one batch)", m.FirstSuccess.Invocations, 1},
+		{"failed attempts queue a retry each", m.FailedAttempt.Calls["SQS.SendMessage"], calls},
+		{"a delivered retry queues nothing", m.RetrySuccess.Calls["SQS.SendMessage"], 0},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d; want %d", c.what, c.got, c.want)
+		}
+	}
+	// Request units: every write costs at least one unit; the call grows
+	// with its attempts, so the retry's record costs more than the first.
+	_, wru, _, writes := dynamoPer(m.FirstSuccess)
+	if wru < writes || writes != 2 {
+		t.Errorf("first success: %v WRU for %v writes per call", wru, writes)
+	}
+	rru, _, reads, _ := dynamoPer(m.FirstSuccess)
+	if rru != 1 || reads != 1 {
+		t.Errorf("first success: %v RRU for %v reads per call; want one 1-RRU consistent read", rru, reads)
+	}
+	if _, retryWRU, _, _ := dynamoPer(m.RetrySuccess); retryWRU <= wru {
+		t.Errorf("retry record %v WRU; want more than the first attempt's %v", retryWRU, wru)
+	}
+	if m.CallItemBytes < 1000 || m.EventItemBytes <= 0 || m.CallIndexBytes <= 0 {
+		t.Errorf("sizes: call %v, index %v, event %v", m.CallItemBytes, m.CallIndexBytes, m.EventItemBytes)
+	}
+	if m.Ingest.LogBytes <= 0 || m.FirstSuccess.LogBytes <= 0 {
+		t.Errorf("log bytes: ingest %d, delivery %d", m.Ingest.LogBytes, m.FirstSuccess.LogBytes)
+	}
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// assumptions are what a local run cannot measure: AWS's latencies, the
+// receiver's, and how the CMS batches its invocations.
+type assumptions struct {
+	DynamoLatency    time.Duration // one DynamoDB request, in-region
+	SQSLatency       time.Duration // one SQS request
+	ReceiverLatency  time.Duration // a receiver's answer to a POST
+	EventsPerInvoke  int           // events per ingest invocation
+	PlatformLogBytes int           // START, END and REPORT lines per invocation
+}
+
+// fullVCPUMemoryMB is the memory size at which Lambda gives a function one
+// full vCPU; CPU share scales linearly below it (Lambda developer guide,
+// "Configuring Lambda function memory").
+const fullVCPUMemoryMB = 1769
+
+// line is one row of the cost table: a quantity per delivered webhook and
+// its price.
+type line struct {
+	Item     string
+	PerCall  float64 // quantity per delivered webhook
+	Unit     string
+	Price    float64 // USD per unit
+	Note     string
+	USDPerM  float64 // USD per million delivered webhooks
+	Subtotal bool
+}
+
+// model prices one delivered webhook of a scenario.
+type model struct {
+	d deployment
+	a assumptions
+	m Measurement // counts, request units and sizes (accounted run)
+	t Measurement // CPU and wall (plain run)
+}
+
+// cpuShare is the fraction of a vCPU the functions get.
+func (md model) cpuShare() float64 { return math.Min(1, float64(md.d.MemoryMB)/fullVCPUMemoryMB) }
+
+func (md model) gb() float64 { return float64(md.d.MemoryMB) / 1024 }
+
+// ingestSecondsPerEvent: claim the event, write the calls (concurrently),
+// queue the jobs (ten per request), mark the event queued; plus the CPU the
+// run measured, slowed to the function's share of a vCPU.
+func (md model) ingestSecondsPerEvent() float64 {
+	matches := md.m.Matches
+	wait := 3*md.a.DynamoLatency + time.Duration((matches+9)/10)*md.a.SQSLatency
+	cpu := md.t.Ingest.CPU.Seconds() / float64(md.t.Ingest.Units)
+	return wait.Seconds() + cpu/md.cpuShare()
+}
+
+// deliverySecondsPerCall: a batch's messages run concurrently, each
+// claiming, reading its webhook, POSTing and recording; the batch's CPU is
+// shared. extraSQS adds a request (queueing a retry).
+func (md model) deliverySecondsPerCall(p phase, extraSQS bool) float64 {
+	wait := 3*md.a.DynamoLatency + md.a.ReceiverLatency
+	if extraSQS {
+		wait += md.a.SQSLatency
+	}
+	b := float64(md.d.BatchSize)
+	cpu := p.CPU.Seconds() / float64(p.Units)
+	return (wait.Seconds() + b*cpu/md.cpuShare()) / b
+}
+
+// dynamo sums request units and write/read calls per unit of a phase.
+func dynamoPer(p phase) (rru, wru float64, reads, writes float64) {
+	for op, u := range p.Dynamo {
+		rru += u.RRU
+		wru += u.WRU + u.IdxWRU
+		if isRead(op) {
+			reads += float64(u.Calls)
+		} else {
+			writes += float64(u.Calls)
+		}
+	}
+	n := float64(p.Units)
+	return rru / n, wru / n, reads / n, writes / n
+}
+
+func isRead(op string) bool {
+	return op == "GetItem" || op == "Query" || op == "BatchGetItem" || op == "Scan"
+}
+
+func sqsPer(p phase) float64 {
+	n := 0
+	for op, c := range p.Calls {
+		if strings.HasPrefix(op, "SQS.") {
+			n += c
+		}
+	}
+	return float64(n) / float64(p.Units)
+}
+
+// firstSuccess prices a webhook delivered on its first attempt.
+func (md model) firstSuccess() []line {
+	return md.lines(md.m.FirstSuccess, md.t.FirstSuccess, nil)
+}
+
+// retried prices a webhook whose first attempt failed and whose first
+// retry succeeded: two delivery invocations' worth, and the retry's trip
+// through the queue.
+func (md model) retried() []line {
+	return md.lines(md.m.FailedAttempt, md.t.FailedAttempt, &[2]phase{md.m.RetrySuccess, md.t.RetrySuccess})
+}
+
+func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
+	perEvent := 1 / float64(md.m.Matches) // events per call
+	b := float64(md.d.BatchSize)
+
+	invocations := perEvent/float64(md.a.EventsPerInvoke) + 1/b
+	seconds := md.ingestSecondsPerEvent()*perEvent + md.deliverySecondsPerCall(deliverT, retry != nil)
+	rru, wru, _, _ := dynamoPer(md.m.Ingest)
+	rru, wru = rru*perEvent, wru*perEvent
+	r2, w2, _, _ := dynamoPer(deliverM)
+	rru, wru = rru+r2, wru+w2
+	// Ingest's batch sends, the handler's own sends, and the event source
+	// mapping's receive and delete, a batch at a time.
+	sqsReq := sqsPer(md.m.Ingest)*perEvent + sqsPer(deliverM) + 2/b
+	logBytes := float64(md.m.Ingest.LogBytes)/float64(md.m.Ingest.Units)*perEvent + float64(deliverM.LogBytes)/float64(deliverM.Units)
+	if retry != nil {
+		rm, rt := retry[0], retry[1]
+		invocations += 1 / b
+		seconds += md.deliverySecondsPerCall(rt, false)
+		r3, w3, _, _ := dynamoPer(rm)
+		rru, wru = rru+r3, wru+w3
+		sqsReq += sqsPer(rm) + 2/b
+		logBytes += float64(rm.LogBytes) / float64(rm.Units)
+	}
+	logBytes += invocations * float64(md.a.PlatformLogBytes)
+
+	// Storage: the call, its activity-log index entry and its share of the
+	// event, each with DynamoDB's 100 bytes of per-item overhead, for the
+	// retention period.
+	const overhead = 100
+	stored := md.m.CallItemBytes + overhead + md.m.CallIndexBytes + overhead + (md.m.EventItemBytes+overhead)*perEvent
+	months := float64(md.d.RetentionDays) / (365.25 / 12)
+	gbMonths := stored / (1 << 30) * months
+
+	out := []line{
+		{Item: "Lambda requests", PerCall: invocations, Unit: "request", Price: LambdaPerMillionCalls / 1e6,
+			Note: "ingest per event (CMS batch of " + itoa(md.a.EventsPerInvoke) + "), delivery per batch of " + itoa(md.d.BatchSize)},
+		{Item: "Lambda arm64 duration", PerCall: seconds * md.gb(), Unit: "GB-s", Price: LambdaArmPerGBSecond,
+			Note: itoa(md.d.MemoryMB) + " MB; " + ms(seconds) + " billed per webhook"},
+		{Item: "DynamoDB writes", PerCall: wru, Unit: "WRU", Price: DynamoPerMillionWRU / 1e6, Note: "table and GSI writes, from item sizes"},
+		{Item: "DynamoDB reads", PerCall: rru, Unit: "RRU", Price: DynamoPerMillionRRU / 1e6, Note: "from item sizes"},
+		{Item: "DynamoDB storage", PerCall: gbMonths, Unit: "GB-month", Price: DynamoPerGBMonth,
+			Note: itoa(int(stored)) + " B kept " + itoa(md.d.RetentionDays) + " days"},
+	}
+	if md.d.PITR {
+		out = append(out, line{Item: "DynamoDB PITR backups", PerCall: gbMonths, Unit: "GB-month", Price: DynamoPITRPerGBMonth, Note: "point-in-time recovery is on in template.yaml"})
+	}
+	out = append(out,
+		line{Item: "SQS requests", PerCall: sqsReq, Unit: "request", Price: SQSPerMillionRequests / 1e6,
+			Note: "incl. the event source mapping's receive + delete per batch"},
+		line{Item: "CloudWatch Logs", PerCall: logBytes / (1 << 30), Unit: "GB", Price: LogsPerGBIngested,
+			Note: itoa(int(logBytes)) + " B of log lines"},
+	)
+	total := 0.0
+	for i := range out {
+		out[i].USDPerM = out[i].PerCall * out[i].Price * 1e6
+		total += out[i].USDPerM
+	}
+	return append(out, line{Item: "Total", USDPerM: total, Subtotal: true})
+}
+
+// opRow is one kind of AWS call in a phase, per unit.
+type opRow struct {
+	Op      string
+	PerUnit float64
+	RRU     float64
+	WRU     float64 // table
+	IdxWRU  float64
+}
+
+func opRows(p phase) []opRow {
+	var rows []opRow
+	for op, n := range p.Calls {
+		row := opRow{Op: op, PerUnit: float64(n) / float64(p.Units)}
+		if u, ok := p.Dynamo[strings.TrimPrefix(op, "DynamoDB.")]; ok && strings.HasPrefix(op, "DynamoDB.") {
+			row.RRU, row.WRU, row.IdxWRU = u.RRU/float64(p.Units), u.WRU/float64(p.Units), u.IdxWRU/float64(p.Units)
+		}
+		rows = append(rows, row)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Op < rows[j].Op })
+	return rows
+}

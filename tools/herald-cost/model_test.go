@@ -1,0 +1,58 @@
+package main
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// A hand-worked case: one match per event, batches of 10, 1769 MB (a full
+// vCPU), zero latencies and CPU, so that every line is a count times a price.
+func TestModelLines(t *testing.T) {
+	ph := func(units int, calls map[string]int, dyn map[string]usage, logBytes int64) phase {
+		return phase{Units: units, Invocations: units, Calls: calls, Dynamo: dyn, LogBytes: logBytes}
+	}
+	m := Measurement{
+		Matches:        1,
+		Ingest:         ph(10, map[string]int{"DynamoDB.PutItem": 20, "SQS.SendMessageBatch": 10}, map[string]usage{"PutItem": {Calls: 20, WRU: 40, IdxWRU: 10}}, 3000),
+		FirstSuccess:   ph(10, map[string]int{"DynamoDB.GetItem": 10}, map[string]usage{"GetItem": {Calls: 10, RRU: 10}}, 2000),
+		CallItemBytes:  900,
+		CallIndexBytes: 0,
+		EventItemBytes: 0,
+		BatchSize:      10,
+	}
+	md := model{d: deployment{MemoryMB: fullVCPUMemoryMB, RetentionDays: 30, BatchSize: 10}, a: assumptions{EventsPerInvoke: 1}, m: m, t: m}
+	got := map[string]float64{}
+	for _, l := range md.firstSuccess() {
+		got[l.Item] = l.PerCall
+		if l.Subtotal {
+			got["total"] = l.USDPerM
+		}
+	}
+	want := map[string]float64{
+		"Lambda requests":       1 + 0.1,           // an ingest per event, a delivery per 10
+		"Lambda arm64 duration": 0,                 // no waits, no CPU
+		"DynamoDB writes":       5,                 // (40 + 10) WRU / 10 events
+		"DynamoDB reads":        1,                 // 10 RRU / 10 calls
+		"SQS requests":          1 + 0.2,           // a batch send per event, receive + delete per 10
+		"CloudWatch Logs":       500.0 / (1 << 30), // 300 + 200 B, no platform lines assumed
+	}
+	for k, w := range want {
+		if math.Abs(got[k]-w) > 1e-12 {
+			t.Errorf("%s = %v; want %v", k, got[k], w)
+		}
+	}
+	// Storage: 900 + 100 call, 0 + 100 index entry, 0 + 100 event.
+	months := 30 / (365.25 / 12)
+	if w := 1200.0 / (1 << 30) * months; math.Abs(got["DynamoDB storage"]-w) > 1e-15 {
+		t.Errorf("storage = %v GB-month; want %v", got["DynamoDB storage"], w)
+	}
+	if got["total"] <= 0 {
+		t.Errorf("total = %v", got["total"])
+	}
+	md.a.DynamoLatency, md.a.ReceiverLatency = 10*time.Millisecond, 100*time.Millisecond
+	// Waits overlap within a batch: 130 ms for 10 calls.
+	if got, want := md.deliverySecondsPerCall(m.FirstSuccess, false), 0.013; math.Abs(got-want) > 1e-12 {
+		t.Errorf("delivery seconds per call = %v; want %v", got, want)
+	}
+}
