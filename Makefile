@@ -108,6 +108,26 @@ token:
 # --- Tests ---
 test: tools host-build test/client/node_modules/.installed browser-tools
 	$(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# --- Fuzzing (docs/security.md) ---
+# Each target is package:FuzzName; go test fuzzes one target per run.
+FUZZ_TARGETS := shared/herald:FuzzParseEvent shared/ingest:FuzzSplitBatch shared/herald:FuzzWebhook \
+	shared/herald:FuzzTemplate shared/httpapi:FuzzWebhookDocument shared/httpapi:FuzzCallQuery
+FUZZTIME ?= 5m
+.PHONY: fuzz fuzz-smoke
+
+# make fuzz FUZZTIME=30m fuzzes every target for FUZZTIME; a failing input is
+# written to the package's testdata/fuzz/<FuzzName>/ and fails the run.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+# The short run make test does: 6 targets x 7 s, about 60 s with the builds.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=7s
 
 # --- Static checks ---
 vet:
