@@ -106,8 +106,14 @@ token:
 	@$(GO) run ./tools/herald-token -project "$(PROJECT)" $(if $(STACK),-stack "$(STACK)") $(if $(LABEL),-label "$(LABEL)")
 
 # --- Tests ---
+# Every log the tests keep, and the secrets they used, go to TEST_LOGS;
+# test/logscan then fails the run if any secret is in any of them.
+TEST_LOGS := $(CURDIR)/.herald/test-logs
+
 test: tools host-build test/client/node_modules/.installed browser-tools
-	$(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 15m ./...
+	rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)
+	set -o pipefail; $(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) HERALD_TEST_LOG_DIR=$(TEST_LOGS) $(GO) test -count=1 -timeout 15m ./... 2>&1 | tee $(TEST_LOGS)/go-test.out
+	$(GO) run ./test/logscan $(TEST_LOGS)
 	$(MAKE) --no-print-directory fuzz-smoke
 
 # --- Fuzzing (docs/security.md) ---
