@@ -10,15 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/httpapi"
@@ -32,108 +26,6 @@ import (
 
 // routes lists every route of the server, from its own route table.
 func routes() [][2]string { return httpapi.New(httpapi.Deps{}).RouteTable() }
-
-// snapshot is the whole table, item by item under its key, and the message
-// counts of the delivery queue, to compare before and after requests that
-// must change nothing.
-type snapshot map[string]string
-
-func (a *api) snapshot() snapshot {
-	a.t.Helper()
-	ctx := context.Background()
-	snap := snapshot{}
-	p := dynamodb.NewScanPaginator(a.env.DB, &dynamodb.ScanInput{TableName: &a.env.Table, ConsistentRead: boolPtr(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			a.t.Fatalf("scan the table: %v", err)
-		}
-		for _, it := range page.Items {
-			snap[avString(it["PK"])+" "+avString(it["SK"])] = avString(&types.AttributeValueMemberM{Value: it})
-		}
-	}
-	out, err := a.env.SQS.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: &a.env.QueueURL,
-		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"}})
-	if err != nil {
-		a.t.Fatalf("queue attributes: %v", err)
-	}
-	for k, v := range out.Attributes {
-		snap["queue "+k] = v
-	}
-	return snap
-}
-
-// changed names the keys whose items differ, never their contents (which
-// hold secrets). Reading the call list keeps per-hour call counts of the
-// reader's own project (dynamo's count cache): keys under the prefixes in
-// cacheOf are not changes.
-func (s snapshot) changed(after snapshot, cacheOf ...string) []string {
-	var keys []string
-	cache := func(k string) bool {
-		for _, p := range cacheOf {
-			if strings.HasPrefix(k, `S"K#`+p+`#`) {
-				return true
-			}
-		}
-		return false
-	}
-	for k, v := range s {
-		if after[k] != v && !cache(k) {
-			keys = append(keys, k)
-		}
-	}
-	for k := range after {
-		if _, ok := s[k]; !ok && !cache(k) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func boolPtr(b bool) *bool { return &b }
-
-// avString writes an attribute value in one stable form.
-func avString(v types.AttributeValue) string {
-	switch x := v.(type) {
-	case *types.AttributeValueMemberS:
-		return fmt.Sprintf("S%q", x.Value)
-	case *types.AttributeValueMemberN:
-		return "N" + x.Value
-	case *types.AttributeValueMemberB:
-		return fmt.Sprintf("B%x", x.Value)
-	case *types.AttributeValueMemberBOOL:
-		return fmt.Sprint(x.Value)
-	case *types.AttributeValueMemberNULL:
-		return "null"
-	case *types.AttributeValueMemberSS:
-		s := slices.Clone(x.Value)
-		sort.Strings(s)
-		return fmt.Sprintf("SS%q", s)
-	case *types.AttributeValueMemberNS:
-		s := slices.Clone(x.Value)
-		sort.Strings(s)
-		return fmt.Sprintf("NS%q", s)
-	case *types.AttributeValueMemberL:
-		parts := make([]string, len(x.Value))
-		for i, e := range x.Value {
-			parts[i] = avString(e)
-		}
-		return "[" + strings.Join(parts, ",") + "]"
-	case *types.AttributeValueMemberM:
-		keys := make([]string, 0, len(x.Value))
-		for k := range x.Value {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = fmt.Sprintf("%q:%s", k, avString(x.Value[k]))
-		}
-		return "{" + strings.Join(parts, ",") + "}"
-	}
-	return fmt.Sprintf("%T", v)
-}
 
 // projectWithCall creates a webhook through the API and a call of it in the
 // table, for the token's project; it returns their ids.
@@ -197,7 +89,7 @@ func TestOtherProjectsIDsAreNotFound(t *testing.T) {
 	a := newAPI(t)
 	a.projectWithCall(a.tokenP1, "p1")
 	hookP2, callP2 := a.projectWithCall(a.tokenP2, "p2")
-	before := a.snapshot()
+	before := a.env.Snapshot(t)
 
 	tried := map[[2]string]bool{}
 	for _, rt := range routes() {
@@ -243,7 +135,7 @@ func TestOtherProjectsIDsAreNotFound(t *testing.T) {
 		t.Errorf("GET /webhooks with p1's token: %d %s", r.status, r.raw)
 	}
 	tried[[2]string{"GET", "/webhooks"}] = true
-	if changed := before.changed(a.snapshot(), "p1"); len(changed) > 0 {
+	if changed := before.Changed(a.env.Snapshot(t), "K#p1#"); len(changed) > 0 {
 		t.Errorf("requests with another project's ids changed the table or the queue: %q", changed)
 	}
 
@@ -275,7 +167,7 @@ func TestOtherProjectsIDsAreNotFound(t *testing.T) {
 func TestBadTokensAreUnauthorized(t *testing.T) {
 	a := newAPI(t)
 	hook, call := a.projectWithCall(a.tokenP1, "p1")
-	before := a.snapshot()
+	before := a.env.Snapshot(t)
 	testenv.Secret(t, a.tokenP1)
 	unknown := testenv.Secret(t, herald.NewToken())
 	headers := map[string]string{
@@ -305,7 +197,7 @@ func TestBadTokensAreUnauthorized(t *testing.T) {
 			wantAPIError(t, fmt.Sprintf("%s %s with %s", rt[0], rt[1], name), r, http.StatusUnauthorized, "INVALID_AUTHORIZATION_HEADER", a.tokenP1, unknown)
 		}
 	}
-	if changed := before.changed(a.snapshot()); len(changed) > 0 {
+	if changed := before.Changed(a.env.Snapshot(t)); len(changed) > 0 {
 		t.Errorf("unauthorized requests changed the table or the queue: %q", changed)
 	}
 }
@@ -354,7 +246,7 @@ func (a *api) send(method, path, authorization, contentType string, body io.Read
 func TestHeaderInjectionIsRefused(t *testing.T) {
 	a := newAPI(t)
 	hook, _ := a.projectWithCall(a.tokenP1, "p1")
-	before := a.snapshot()
+	before := a.env.Snapshot(t)
 	const inject = "\r\nX-Injected: 1"
 	tests := map[string]struct {
 		attrs map[string]any
@@ -385,7 +277,7 @@ func TestHeaderInjectionIsRefused(t *testing.T) {
 		r = a.do(a.tokenP1, "PUT", "/webhooks/"+hook, map[string]any{"data": map[string]any{"type": "webhook", "id": hook, "attributes": tc.attrs}})
 		wantAPIError(t, "update with "+name, r, http.StatusUnprocessableEntity, "INVALID_FIELD")
 	}
-	if changed := before.changed(a.snapshot()); len(changed) > 0 {
+	if changed := before.Changed(a.env.Snapshot(t)); len(changed) > 0 {
 		t.Errorf("refused settings changed the table or the queue: %q", changed)
 	}
 }
@@ -396,7 +288,7 @@ func TestHeaderInjectionIsRefused(t *testing.T) {
 func TestOversizedAndDeepBodies(t *testing.T) {
 	a := newAPI(t)
 	hook, _ := a.projectWithCall(a.tokenP1, "p1")
-	before := a.snapshot()
+	before := a.env.Snapshot(t)
 	bearer := "Bearer " + a.tokenP1
 
 	big, _ := json.Marshal(webhookDoc(map[string]any{"custom_payload": strings.Repeat("x", httpapi.MaxBodyBytes)}))
@@ -439,7 +331,7 @@ func TestOversizedAndDeepBodies(t *testing.T) {
 			}
 		}
 	}
-	if changed := before.changed(a.snapshot()); len(changed) > 0 {
+	if changed := before.Changed(a.env.Snapshot(t)); len(changed) > 0 {
 		t.Errorf("refused bodies changed the table or the queue: %q", changed)
 	}
 	if r := a.do(a.tokenP1, "GET", "/webhooks/"+hook, nil); r.status != 200 {
