@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
@@ -9,7 +10,8 @@ import (
 )
 
 // FuzzSplitBatch: an invocation payload is refused as a whole with a client
-// error, or split into at most MaxBatchEvents events, each one JSON value;
+// error, or split into at most MaxBatchEvents events, each non-empty, the
+// same events encoding/json finds wherever it reads the batch;
 // and whatever an event holds, the event id a rejection reports is within
 // its limit. Seeds live in testdata/fuzz/FuzzSplitBatch/; herald's
 // FuzzParseEvent covers each event.
@@ -30,6 +32,23 @@ func FuzzSplitBatch(f *testing.F) {
 			}
 			if json.Unmarshal(payload, &v) != nil || v.Events == nil || len(*v.Events) != 0 {
 				t.Fatalf("no events from %q", payload)
+			}
+		}
+		// Where encoding/json reads the batch, the split by hand agrees.
+		var batch struct {
+			Events *[]json.RawMessage `json:"events"`
+		}
+		trimmed := bytes.TrimSpace(payload)
+		if json.Unmarshal(trimmed, &batch) == nil && batch.Events != nil &&
+			bytes.Count(bytes.ToLower(trimmed), []byte(`"events"`)) == 1 && bytes.Count(trimmed, []byte(`"events"`)) == 1 {
+			byHand, ok := batchEvents(trimmed)
+			if !ok || len(byHand) != len(*batch.Events) {
+				t.Fatalf("split by hand: %d events (ok %v), encoding/json: %d", len(byHand), ok, len(*batch.Events))
+			}
+			for i := range byHand {
+				if !bytes.Equal(byHand[i], (*batch.Events)[i]) {
+					t.Fatalf("event %d split by hand %q, encoding/json %q", i, byHand[i], (*batch.Events)[i])
+				}
 			}
 		}
 		if len(raws) > herald.MaxBatchEvents {
