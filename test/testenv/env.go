@@ -44,7 +44,7 @@ func Moto(t testing.TB) *localstack.Moto {
 			logs = os.Stderr
 		} else if dir := LogDir(); dir != "" {
 			// Kept with the suite's other logs, for test/logscan.
-			if f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("moto.%d.log", os.Getpid())), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			if f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("moto.%d.log", os.Getpid())), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil { // #nosec G304 -- in the log directory make test names
 				logs = f
 			}
 		}

@@ -51,7 +51,7 @@ func Secret(t testing.TB, s string) string {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			t.Fatal(err)
 		}
-		f, err := os.OpenFile(filepath.Join(dir, SecretsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		f, err := os.OpenFile(filepath.Join(dir, SecretsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- in the log directory make test names
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func LogWriter(t testing.TB, name string) io.Writer {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s.%s.%d.log", fileSafe(t.Name()), fileSafe(name), os.Getpid()))
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- a file named for the test, in the log directory
 	if err != nil {
 		t.Fatal(err)
 	}
