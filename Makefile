@@ -111,8 +111,34 @@ token:
 	@$(GO) run ./tools/herald-token -project "$(PROJECT)" $(if $(STACK),-stack "$(STACK)") $(if $(LABEL),-label "$(LABEL)")
 
 # --- Tests ---
+# Every log the tests keep, and the secrets they used, go to TEST_LOGS;
+# test/logscan then fails the run if any secret is in any of them.
+TEST_LOGS := $(CURDIR)/.herald/test-logs
+
 test: tools host-build test/client/node_modules/.installed browser-tools
-	$(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 15m ./...
+	rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)
+	set -o pipefail; $(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) HERALD_TEST_LOG_DIR=$(TEST_LOGS) $(GO) test -count=1 -timeout 15m ./... 2>&1 | tee $(TEST_LOGS)/go-test.out
+	$(GO) run ./test/logscan $(TEST_LOGS)
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# --- Fuzzing (docs/security.md) ---
+# Each target is package:FuzzName; go test fuzzes one target per run.
+FUZZ_TARGETS := shared/herald:FuzzParseEvent shared/ingest:FuzzSplitBatch shared/herald:FuzzWebhook \
+	shared/herald:FuzzTemplate shared/httpapi:FuzzWebhookDocument shared/httpapi:FuzzCallQuery
+FUZZTIME ?= 5m
+.PHONY: fuzz fuzz-smoke
+
+# make fuzz FUZZTIME=30m fuzzes every target for FUZZTIME; a failing input is
+# written to the package's testdata/fuzz/<FuzzName>/ and fails the run.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+# The short run make test does: 6 targets x 7 s, about 60 s with the builds.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=7s
 
 # --- Static checks ---
 vet:
@@ -132,6 +158,25 @@ sam-build: $(SAM_VENV)/.installed
 	  echo "$$f: $$machine, $$(stat -c %s $$f) bytes"; \
 	  case "$$machine" in *AArch64*) ;; *) echo "$$f is not arm64"; exit 1;; esac; \
 	done
+
+# Security static analysis (docs/security.md): checkov over the template,
+# gosec over the Go code. Each finding is fixed or waived where it is, with
+# its reason (# checkov:skip=... in template.yaml, // #nosec G... -- in Go).
+GOSEC_VERSION := v2.30.0
+CHECKOV_VENV  := $(CURDIR)/.venv/checkov
+.PHONY: security-lint
+
+$(BIN)/gosec:
+	GOBIN=$(BIN) $(GO) install github.com/securego/gosec/v2/cmd/gosec@$(GOSEC_VERSION)
+
+$(CHECKOV_VENV)/.installed: tools/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+	touch $@
+
+security-lint: $(BIN)/gosec $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(BIN)/gosec -quiet ./...
 
 lint: vet staticcheck sam-validate
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi

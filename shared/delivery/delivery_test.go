@@ -110,10 +110,17 @@ func newFixture(t *testing.T, configure func(in *herald.WebhookInput)) *fixture 
 	}
 	logs := &strings.Builder{}
 	var mu sync.Mutex
-	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) }), nil))
+	kept := testenv.LogWriter(t, "delivery")
+	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = kept.Write(p)
+		return logs.Write(p)
+	}), nil))
 	f := &fixture{env: env, store: store, clock: clk, rcv: newReceiver(t), logs: logs,
 		handler: delivery.New(store, sqs.New(env.SQS, env.QueueURL), send, clk, log)}
-	user, pw := "deploy", "hunter2-basic"
+	user, pw := "deploy", testenv.Secret(t, "hunter2-basic")
+	testenv.Secret(t, base64.StdEncoding.EncodeToString([]byte(user+":"+pw)))
 	in := herald.WebhookInput{
 		Name: herald.Some("hook"), URL: herald.Some(f.rcv.URL + "/hooks/{{entity.id}}"),
 		CustomPayload: herald.Some[*string](nil), Headers: herald.Some(map[string]string{"X-Team": "web"}),

@@ -198,7 +198,7 @@ func (s *Store) DueRetries(ctx context.Context, until time.Time, limit int) ([]h
 				":pk":    &types.AttributeValueMemberS{Value: duePrefix + strconv.Itoa(shard)},
 				":bound": &types.AttributeValueMemberS{Value: bound},
 			},
-			Limit: aws.Int32(int32(limit)),
+			Limit: aws.Int32(int32(limit)), // #nosec G115 -- limit is the sweeper's batch size (delivery.sweepBatch), far below 1<<31
 		})
 		if err != nil {
 			return nil, classify(err, "query due retries")

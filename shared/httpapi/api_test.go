@@ -44,7 +44,7 @@ func newAPI(t *testing.T) *api {
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
 		Webhooks: store, Calls: store, Tokens: store,
 		Queue: sqs.New(env.SQS, env.QueueURL), Clock: herald.SystemClock{},
-		Log:       slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)),
+		Log:       slog.New(slog.NewJSONHandler(&lockedWriter{w: io.MultiWriter(logs, testenv.LogWriter(t, "api"))}, nil)),
 		NewSecret: signing.NewSecret,
 	}))
 	t.Cleanup(srv.Close)

@@ -201,6 +201,11 @@ func parseCallQuery(v url.Values) (herald.CallQuery, error) {
 		ps = append(ps, herald.Problem{Field: field, Code: herald.ValidationInvalid, Message: fmt.Sprintf(format, args...)})
 	}
 	for _, name := range sortedKeys(v) {
+		if !isCallQueryParam(name) {
+			// Other parameters (X-Api-Version as a query, cache busters,
+			// repeated or not) are not Herald's to refuse.
+			continue
+		}
 		if len(v[name]) > 1 {
 			bad(name, "is given more than once")
 			continue
@@ -236,12 +241,18 @@ func parseCallQuery(v url.Values) (herald.CallQuery, error) {
 			q.OrderBy, q.Desc = field, dir == "desc"
 		case strings.HasPrefix(name, "filter[fields]["):
 			parseFieldFilter(&q, name, val, bad)
-		default:
-			// Other parameters (X-Api-Version as a query, cache busters)
-			// are not Herald's to refuse.
 		}
 	}
 	return q, herald.Invalid(ps)
+}
+
+// isCallQueryParam reports whether name is a list parameter of CONTRACT §1.
+func isCallQueryParam(name string) bool {
+	switch name {
+	case "page[offset]", "page[limit]", "filter[ids]", "order_by":
+		return true
+	}
+	return strings.HasPrefix(name, "filter[fields][")
 }
 
 func parseFieldFilter(q *herald.CallQuery, name, val string, bad func(string, string, ...any)) {

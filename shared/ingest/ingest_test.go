@@ -29,18 +29,20 @@ type fixture struct {
 	store *dynamo.Store
 	queue *sqs.Queue
 	hooks map[string]*herald.Webhook
+	logs  io.Writer
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	env := testenv.New(t)
-	f := &fixture{env: env, store: dynamo.New(env.DB, env.Table, herald.SystemClock{}), queue: sqs.New(env.SQS, env.QueueURL), hooks: map[string]*herald.Webhook{}}
+	f := &fixture{env: env, store: dynamo.New(env.DB, env.Table, herald.SystemClock{}), queue: sqs.New(env.SQS, env.QueueURL), hooks: map[string]*herald.Webhook{},
+		logs: testenv.LogWriter(t, "ingest")}
 	return f
 }
 
 func (f *fixture) handler(store ingest.Store, queue ingest.Queue) *ingest.Handler {
 	return ingest.New(ingest.Options{Store: store, Queue: queue, Clock: herald.SystemClock{},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Retention: 24 * time.Hour})
+		Log: slog.New(slog.NewTextHandler(f.logs, nil)), Retention: 24 * time.Hour})
 }
 
 func (f *fixture) addWebhook(t *testing.T, project, name string, enabled bool, triggers ...herald.Trigger) *herald.Webhook {

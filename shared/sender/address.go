@@ -190,7 +190,7 @@ func parseHostIP(host string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	v |= nums[last]
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true // #nosec G115 -- v < 1<<32 (checked above); each byte() keeps one octet, on purpose
 }
 
 func parseIPv4Part(p string) (uint64, bool) {

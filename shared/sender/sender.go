@@ -301,7 +301,7 @@ func (s *Sender) dialTLS(ctx context.Context, network, address string) (net.Conn
 	}
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
-		conn.Close()
+		_ = conn.Close() // the dial failed; a close error adds nothing
 		return nil, fmt.Errorf("tls dial %s: %w", address, err)
 	}
 	cfg := s.tlsConfig.Clone()
@@ -313,7 +313,7 @@ func (s *Sender) dialTLS(ctx context.Context, network, address string) (net.Conn
 	}
 	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		conn.Close()
+		_ = conn.Close() // the handshake failed; a close error adds nothing
 		return nil, &tlsError{err: err, handshake: true}
 	}
 	return tlsConn{tc}, nil

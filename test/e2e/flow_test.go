@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/heraldhq/herald/test/testenv"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -63,7 +64,7 @@ func TestEventReachesReceiverSignedAndLogged(t *testing.T) {
 	e := startStack(t, localstack.Options{})
 	rcv := newReceiver(t, nil)
 	hook := e.createWebhook(t, map[string]any{"name": "signed", "url": rcv.URL + "/hooks/{{entity.id}}",
-		"http_basic_user": "deploy", "http_basic_password": "e2e-basic-password", "headers": map[string]any{"X-Team": "web"}})
+		"http_basic_user": "deploy", "http_basic_password": testenv.Secret(t, "e2e-basic-password"), "headers": map[string]any{"X-Team": "web"}})
 	_, sec := e.api(t, "GET", "/webhooks/"+hook+"/secret", nil)
 	secret := sec["data"].(map[string]any)["attributes"].(map[string]any)["secret"].(string)
 

@@ -41,7 +41,7 @@ func startStack(t *testing.T, opts localstack.Options) *env {
 	if opts.Overrides == nil {
 		opts.Overrides = map[string]map[string]string{"Parameters": {"ALLOW_PRIVATE_TARGETS": "true"}}
 	}
-	opts.Logs = logs
+	opts.Logs = io.MultiWriter(logs, testenv.LogWriter(t, "functions"))
 	opts.MotoLogs = io.Discard
 	stack, err := localstack.Start(ctx, opts)
 	if err != nil {

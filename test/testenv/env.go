@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,11 @@ func Moto(t testing.TB) *localstack.Moto {
 		var logs io.Writer
 		if os.Getenv("HERALD_TEST_MOTO_LOGS") != "" {
 			logs = os.Stderr
+		} else if dir := LogDir(); dir != "" {
+			// Kept with the suite's other logs, for test/logscan.
+			if f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("moto.%d.log", os.Getpid())), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil { // #nosec G304 -- in the log directory make test names
+				logs = f
+			}
 		}
 		moto, motoErr = localstack.StartMoto(context.Background(), 0, logs)
 	})

@@ -79,7 +79,7 @@ func startReceiver(ctx context.Context, secret string, out io.Writer) (string, e
 			fmt.Fprintln(out, "receiver:", err)
 		}
 	}()
-	go func() {
+	go func() { // #nosec G118 -- ctx is done by then; the shutdown needs a context of its own
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -30,7 +30,7 @@ const (
 	// sampleToken is the demo project's token in the sample API events
 	// (events/api/*.json), so that `make invoke FN=ApiFunction` works with
 	// them: "hrld_" and base64url("herald-local-demo-token-00000000").
-	sampleToken = "hrld_aGVyYWxkLWxvY2FsLWRlbW8tdG9rZW4tMDAwMDAwMDA"
+	sampleToken = "hrld_aGVyYWxkLWxvY2FsLWRlbW8tdG9rZW4tMDAwMDAwMDA" // #nosec G101 -- public by design: the local demo project's token, in events/api/*.json
 )
 
 var functionPorts = map[string]int{
@@ -58,10 +58,10 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	stateDir := filepath.Join(root, ".herald")
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+	if err := os.MkdirAll(stateDir, 0o750); err != nil {
 		return fmt.Errorf("create %s: %w", stateDir, err)
 	}
-	motoLog, err := os.Create(filepath.Join(stateDir, "moto.log"))
+	motoLog, err := os.Create(filepath.Join(stateDir, "moto.log")) // #nosec G304 -- a fixed name in this checkout's state directory
 	if err != nil {
 		return fmt.Errorf("create moto's log: %w", err)
 	}

@@ -47,7 +47,7 @@ func StartMoto(ctx context.Context, port int, logs io.Writer) (*Moto, error) {
 		}
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port)) // #nosec G204 -- bin is the developer's moto_server (HERALD_MOTO_SERVER)
 	proc, err := startProcess("moto", cmd, logs)
 	if err != nil {
 		return nil, err

@@ -137,7 +137,7 @@ func (p *Poller) receive(ctx context.Context) ([]types.Message, error) {
 	for len(batch) < p.batchSize() {
 		out, err := p.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(p.QueueURL),
-			MaxNumberOfMessages:         int32(p.batchSize() - len(batch)),
+			MaxNumberOfMessages:         int32(p.batchSize() - len(batch)), // #nosec G115 -- 1 to 10: batchSize is at most 10 and the loop runs while the batch is smaller
 			WaitTimeSeconds:             wait,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 			MessageAttributeNames:       []string{"All"},
@@ -159,7 +159,7 @@ func (p *Poller) receive(ctx context.Context) ([]types.Message, error) {
 		if left <= 0 {
 			break
 		}
-		wait = int32((left + time.Second - 1) / time.Second)
+		wait = int32((left + time.Second - 1) / time.Second) // #nosec G115 -- at most Window in seconds (left <= Window), a few seconds
 	}
 	return batch, nil
 }

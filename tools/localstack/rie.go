@@ -290,6 +290,7 @@ func (i *Instance) Restarts() int {
 
 func (i *Instance) start(ctx context.Context) error {
 	cfg := i.pool.cfg
+	// #nosec G204 -- the emulator and bootstrap the developer's stack names
 	cmd := exec.Command(cfg.RIE,
 		"--log-level", "info",
 		"--runtime-interface-emulator-address", i.addr,

@@ -1,0 +1,350 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/httpapi"
+	"github.com/heraldhq/herald/test/testenv"
+)
+
+// The API's security tests (docs/security.md): tenant isolation on every
+// route, authentication, header injection through webhook settings, and
+// oversized or deeply nested bodies. Each checks that nothing changed in
+// the table or the queue, not only the status.
+
+// routes lists every route of the server, from its own route table.
+func routes() [][2]string { return httpapi.New(httpapi.Deps{}).RouteTable() }
+
+// projectWithCall creates a webhook through the API and a call of it in the
+// table, for the token's project; it returns their ids.
+func (a *api) projectWithCall(token, project string) (hookID, callID string) {
+	a.t.Helper()
+	r := a.do(token, "POST", "/webhooks", webhookDoc(map[string]any{
+		"name": project + " hook", "url": "https://" + project + ".example.com/hook",
+		"http_basic_user": "u-" + project, "http_basic_password": testenv.Secret(a.t, "basic-password-"+project),
+	}))
+	if r.status != 201 {
+		a.t.Fatalf("create %s's webhook: %d %s", project, r.status, r.raw)
+	}
+	hookID = dataID(r)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ev := &herald.Event{ProjectID: project, EventID: "evt-" + project, Environment: "main", EntityType: "item", EventType: "publish",
+		EventTriggeredAt: now, Entity: json.RawMessage(`{"id":"1","type":"item"}`)}
+	call := herald.NewCall(herald.NewID(now), &herald.Webhook{ID: hookID}, ev, now, time.Hour)
+	if _, err := a.store.CreateCall(context.Background(), call); err != nil {
+		a.t.Fatal(err)
+	}
+	return hookID, call.ID
+}
+
+// wantAPIError checks a DatoCMS error document: status, Content-Type, one or
+// more api_error entries with the code, and no echo of what must stay
+// secret.
+func wantAPIError(t *testing.T, what string, r response, status int, code string, secrets ...string) {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("%s: status %d, want %d (%s)", what, r.status, status, r.raw)
+		return
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("%s: Content-Type %q", what, ct)
+	}
+	list, ok := r.body["data"].([]any)
+	if !ok || len(list) == 0 {
+		t.Errorf("%s: body %s is not a DatoCMS error document", what, r.raw)
+		return
+	}
+	for _, e := range list {
+		entry, _ := e.(map[string]any)
+		attrs, _ := entry["attributes"].(map[string]any)
+		if entry["type"] != "api_error" || entry["id"] == "" || attrs == nil || attrs["code"] != code ||
+			attrs["transient"] != false || attrs["details"] == nil {
+			t.Errorf("%s: error entry %v, want an api_error with code %s", what, entry, code)
+		}
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(r.raw, s) {
+			t.Errorf("%s: the answer repeats a secret (%s)", what, testenv.Mask(s))
+		}
+	}
+}
+
+// TestOtherProjectsIDsAreNotFound tries every route of the API with project
+// p1's token on p2's webhook and call: each is 404 NOT_FOUND (the ids are
+// not even confirmed to exist), lists show nothing of p2, and the table and
+// queue are exactly as before.
+func TestOtherProjectsIDsAreNotFound(t *testing.T) {
+	a := newAPI(t)
+	a.projectWithCall(a.tokenP1, "p1")
+	hookP2, callP2 := a.projectWithCall(a.tokenP2, "p2")
+	before := a.env.Snapshot(t)
+
+	tried := map[[2]string]bool{}
+	for _, rt := range routes() {
+		method, pattern := rt[0], rt[1]
+		if !strings.Contains(pattern, "{id}") {
+			continue
+		}
+		id := hookP2
+		if strings.HasPrefix(pattern, "/webhook_calls/") {
+			id = callP2
+		}
+		// The id as is, and spellings that must not reach it either: those
+		// may also miss the route (INVALID_ENDPOINT), as long as they are 404.
+		for i, spelled := range []string{id, id + "%00", "..%2F" + id, "P%23p2%23W%23" + id, strings.ToLower(id), "%2E%2E%2F" + id} {
+			path := strings.Replace(pattern, "{id}", spelled, 1)
+			var body any
+			if method == "PUT" || method == "PATCH" {
+				bodyID, _ := url.PathUnescape(spelled)
+				body = map[string]any{"data": map[string]any{"type": "webhook", "id": bodyID, "attributes": map[string]any{"enabled": false, "url": "https://attacker.example/"}}}
+			}
+			r := a.do(a.tokenP1, method, path, body)
+			code := "NOT_FOUND"
+			if i > 0 && r.status == http.StatusNotFound && strings.Contains(r.raw, "INVALID_ENDPOINT") {
+				code = "INVALID_ENDPOINT"
+			}
+			wantAPIError(t, method+" "+path, r, http.StatusNotFound, code)
+			if strings.Contains(r.raw, "p2.example.com") || strings.Contains(r.raw, "basic-password-p2") {
+				t.Errorf("%s %s: the 404 shows p2's webhook: %s", method, path, r.raw)
+			}
+		}
+		tried[rt] = true
+	}
+
+	// The routes without an id: what p1 sees holds nothing of p2.
+	for _, q := range []string{"", "?filter[ids]=" + callP2, "?filter[fields][webhook_id][eq]=" + hookP2} {
+		r := a.do(a.tokenP1, "GET", "/webhook_calls"+q, nil)
+		if r.status != 200 || strings.Contains(r.raw, callP2) || strings.Contains(r.raw, hookP2) {
+			t.Errorf("GET /webhook_calls%s with p1's token: %d %s", q, r.status, r.raw)
+		}
+	}
+	tried[[2]string{"GET", "/webhook_calls"}] = true
+	if r := a.do(a.tokenP1, "GET", "/webhooks", nil); r.status != 200 || strings.Contains(r.raw, hookP2) || len(r.body["data"].([]any)) != 1 {
+		t.Errorf("GET /webhooks with p1's token: %d %s", r.status, r.raw)
+	}
+	tried[[2]string{"GET", "/webhooks"}] = true
+	if changed := before.Changed(a.env.Snapshot(t), "K#p1#"); len(changed) > 0 {
+		t.Errorf("requests with another project's ids changed the table or the queue: %q", changed)
+	}
+
+	// Writes without an id stay within the token's project.
+	if r := a.do(a.tokenP1, "POST", "/webhooks", webhookDoc(map[string]any{"name": "p1 second"})); r.status != 201 {
+		t.Errorf("create: %d %s", r.status, r.raw)
+	} else if r2 := a.do(a.tokenP2, "GET", "/webhooks/"+dataID(r), nil); r2.status != 404 {
+		t.Errorf("p2 reads p1's new webhook: %d", r2.status)
+	}
+	tried[[2]string{"POST", "/webhooks"}] = true
+	preview := map[string]any{"data": map[string]any{"type": "webhook_payload_preview", "attributes": map[string]any{
+		"custom_payload": `{"site":"{{site_id}}"}`, "url": "https://x.example/", "entity_type": "item", "event_type": "update"}}}
+	if r := a.do(a.tokenP1, "POST", "/webhook_payload_preview", preview); r.status != 200 || !strings.Contains(r.raw, `{\"site\":\"p1\"}`) {
+		t.Errorf("preview renders for another project than the token's: %d %s", r.status, r.raw)
+	}
+	tried[[2]string{"POST", "/webhook_payload_preview"}] = true
+
+	for _, rt := range routes() {
+		if !tried[rt] {
+			t.Errorf("route %s %s has no cross-project case in this test; add one", rt[0], rt[1])
+		}
+	}
+}
+
+// TestBadTokensAreUnauthorized sends every route missing, malformed, unknown,
+// tampered and wrong-scheme credentials: each is 401 with DatoCMS's
+// INVALID_AUTHORIZATION_HEADER, never echoes what was sent, and changes
+// nothing.
+func TestBadTokensAreUnauthorized(t *testing.T) {
+	a := newAPI(t)
+	hook, call := a.projectWithCall(a.tokenP1, "p1")
+	before := a.env.Snapshot(t)
+	testenv.Secret(t, a.tokenP1)
+	unknown := testenv.Secret(t, herald.NewToken())
+	headers := map[string]string{
+		"missing":              "",
+		"scheme only":          "Bearer",
+		"scheme and space":     "Bearer ",
+		"not a token":          "Bearer not-a-token-at-all",
+		"prefix only":          "Bearer hrld_",
+		"unknown token":        "Bearer " + unknown,
+		"tampered token":       "Bearer " + a.tokenP1[:len(a.tokenP1)-1] + flip(a.tokenP1[len(a.tokenP1)-1]),
+		"truncated token":      "Bearer " + a.tokenP1[:len(a.tokenP1)-1],
+		"extended token":       "Bearer " + a.tokenP1 + "A",
+		"token without scheme": a.tokenP1,
+		"basic scheme":         "Basic " + base64.StdEncoding.EncodeToString([]byte("p1:"+a.tokenP1)),
+		"token scheme":         "Token " + a.tokenP1,
+		"api key scheme":       "Api-Key " + a.tokenP1,
+		"two tokens":           "Bearer " + unknown + ", Bearer " + a.tokenP1,
+		"hash as token":        "Bearer " + herald.HashToken(a.tokenP1),
+	}
+	for _, rt := range routes() {
+		path := strings.NewReplacer("{id}", hook).Replace(rt[1])
+		if strings.HasPrefix(rt[1], "/webhook_calls/") {
+			path = strings.NewReplacer("{id}", call).Replace(rt[1])
+		}
+		for name, h := range headers {
+			r := a.doRaw(rt[0], path, h, webhookDoc(nil))
+			wantAPIError(t, fmt.Sprintf("%s %s with %s", rt[0], rt[1], name), r, http.StatusUnauthorized, "INVALID_AUTHORIZATION_HEADER", a.tokenP1, unknown)
+		}
+	}
+	if changed := before.Changed(a.env.Snapshot(t)); len(changed) > 0 {
+		t.Errorf("unauthorized requests changed the table or the queue: %q", changed)
+	}
+}
+
+func flip(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}
+
+// doRaw sends a request with exactly the Authorization value given ("" for
+// none).
+func (a *api) doRaw(method, path, authorization string, body any) response {
+	a.t.Helper()
+	raw, _ := json.Marshal(body)
+	return a.send(method, path, authorization, "application/json", bytes.NewReader(raw))
+}
+
+func (a *api) send(method, path, authorization, contentType string, body io.Reader) response {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.url+path, body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(out)}
+	if err := json.Unmarshal(out, &r.body); err != nil {
+		a.t.Errorf("%s %s: %d, body is not JSON: %.200s", method, path, res.StatusCode, out)
+	}
+	return r
+}
+
+// TestHeaderInjectionIsRefused: CR, LF or NUL in a header value, a header
+// name, the basic-auth user or password, or the URL is refused with 422
+// naming the field, on create and on update, and nothing is stored.
+func TestHeaderInjectionIsRefused(t *testing.T) {
+	a := newAPI(t)
+	hook, _ := a.projectWithCall(a.tokenP1, "p1")
+	before := a.env.Snapshot(t)
+	const inject = "\r\nX-Injected: 1"
+	tests := map[string]struct {
+		attrs map[string]any
+		field string
+	}{
+		"CRLF in a header value":  {map[string]any{"headers": map[string]any{"X-Team": "web" + inject}}, "headers.X-Team"},
+		"LF in a header value":    {map[string]any{"headers": map[string]any{"X-Team": "web\nX-Injected: 1"}}, "headers.X-Team"},
+		"CR in a header value":    {map[string]any{"headers": map[string]any{"X-Team": "web\rX-Injected: 1"}}, "headers.X-Team"},
+		"NUL in a header value":   {map[string]any{"headers": map[string]any{"X-Team": "web\x00"}}, "headers.X-Team"},
+		"CRLF in a header name":   {map[string]any{"headers": map[string]any{"X-Team" + inject: "web"}}, "headers.X-Team" + inject},
+		"colon in a header name":  {map[string]any{"headers": map[string]any{"X-Team: web\r\nX": "1"}}, "headers.X-Team: web\r\nX"},
+		"Host header":             {map[string]any{"headers": map[string]any{"Host": "internal.example"}}, "headers.Host"},
+		"signature header":        {map[string]any{"headers": map[string]any{"Webhook-Signature": "v1,forged"}}, "headers.Webhook-Signature"},
+		"CRLF in the basic user":  {map[string]any{"http_basic_user": "deploy" + inject, "http_basic_password": "pw"}, "http_basic_user"},
+		"colon in the basic user": {map[string]any{"http_basic_user": "deploy:admin", "http_basic_password": "pw"}, "http_basic_user"},
+		"CRLF in the password":    {map[string]any{"http_basic_user": "deploy", "http_basic_password": "pw" + inject}, "http_basic_password"},
+		"CRLF in the URL":         {map[string]any{"url": "https://example.com/hook" + inject}, "url"},
+		"encoded CRLF host":       {map[string]any{"url": "https://example.com%0d%0aX-Injected:%201/hook"}, "url"},
+		"tab in the URL":          {map[string]any{"url": "https://example.com/\thook"}, "url"},
+		"credentials in the URL":  {map[string]any{"url": "https://user:pw@example.com/hook"}, "url"},
+	}
+	for name, tc := range tests {
+		r := a.do(a.tokenP1, "POST", "/webhooks", webhookDoc(tc.attrs))
+		wantAPIError(t, "create with "+name, r, http.StatusUnprocessableEntity, "INVALID_FIELD")
+		if !contains(errorFields(r), "INVALID_FIELD:"+tc.field) {
+			t.Errorf("create with %s: fields %q, want %q", name, errorFields(r), tc.field)
+		}
+		r = a.do(a.tokenP1, "PUT", "/webhooks/"+hook, map[string]any{"data": map[string]any{"type": "webhook", "id": hook, "attributes": tc.attrs}})
+		wantAPIError(t, "update with "+name, r, http.StatusUnprocessableEntity, "INVALID_FIELD")
+	}
+	if changed := before.Changed(a.env.Snapshot(t)); len(changed) > 0 {
+		t.Errorf("refused settings changed the table or the queue: %q", changed)
+	}
+}
+
+// TestOversizedAndDeepBodies: bodies over the limit are 413 and bodies
+// nested past what the decoder takes are 400 or 422, on every route that
+// reads a body, with nothing stored and the server still serving.
+func TestOversizedAndDeepBodies(t *testing.T) {
+	a := newAPI(t)
+	hook, _ := a.projectWithCall(a.tokenP1, "p1")
+	before := a.env.Snapshot(t)
+	bearer := "Bearer " + a.tokenP1
+
+	big, _ := json.Marshal(webhookDoc(map[string]any{"custom_payload": strings.Repeat("x", httpapi.MaxBodyBytes)}))
+	deep := func(n int) []byte {
+		return []byte(`{"data":{"type":"webhook","attributes":{"headers":` + strings.Repeat(`{"a":`, n) + `"x"` + strings.Repeat("}", n) + `}}}`)
+	}
+	bodies := []struct {
+		name   string
+		body   func() io.Reader
+		status []int
+		code   []string
+	}{
+		{"just over the limit", func() io.Reader { return bytes.NewReader(big) }, []int{413}, []string{"REQUEST_BODY_TOO_LARGE"}},
+		{"10 MiB", func() io.Reader { return io.LimitReader(zeros{}, 10<<20) }, []int{413}, []string{"REQUEST_BODY_TOO_LARGE"}},
+		{"arrays nested 100000 deep", func() io.Reader {
+			return strings.NewReader(`{"data":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`)
+		}, []int{400}, []string{"INVALID_JSON_BODY"}},
+		{"objects nested 20000 deep", func() io.Reader { return bytes.NewReader(deep(20000)) }, []int{400}, []string{"INVALID_JSON_BODY"}},
+		{"objects nested 5000 deep", func() io.Reader { return bytes.NewReader(deep(5000)) }, []int{422}, []string{"INVALID_FIELD", "INVALID_FORMAT"}},
+	}
+	targets := []struct{ method, path string }{
+		{"POST", "/webhooks"}, {"PUT", "/webhooks/" + hook}, {"PATCH", "/webhooks/" + hook}, {"POST", "/webhook_payload_preview"},
+	}
+	for _, tg := range targets {
+		for _, b := range bodies {
+			what := fmt.Sprintf("%s %s, body %s", tg.method, tg.path, b.name)
+			r := a.send(tg.method, tg.path, bearer, "application/json", b.body())
+			if !slices.Contains(b.status, r.status) {
+				t.Errorf("%s: status %d, want %v (%.300s)", what, r.status, b.status, r.raw)
+				continue
+			}
+			list, _ := r.body["data"].([]any)
+			if len(list) == 0 {
+				t.Errorf("%s: no error document: %.300s", what, r.raw)
+				continue
+			}
+			code := list[0].(map[string]any)["attributes"].(map[string]any)["code"]
+			if !slices.Contains(b.code, fmt.Sprint(code)) {
+				t.Errorf("%s: code %v, want one of %v", what, code, b.code)
+			}
+		}
+	}
+	if changed := before.Changed(a.env.Snapshot(t)); len(changed) > 0 {
+		t.Errorf("refused bodies changed the table or the queue: %q", changed)
+	}
+	if r := a.do(a.tokenP1, "GET", "/webhooks/"+hook, nil); r.status != 200 {
+		t.Errorf("the server no longer serves after the oversized bodies: %d", r.status)
+	}
+}
+
+// zeros is an endless body.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
+}
