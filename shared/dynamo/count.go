@@ -163,10 +163,18 @@ func (s *Store) hourCounts(ctx context.Context, project string, q herald.CallQue
 	if err != nil {
 		return 0, err
 	}
+	for _, n := range counted {
+		total += n
+	}
+	// A filter that matches no call keeps nothing: a made-up webhook id
+	// would otherwise make a read write an item for every hour of the
+	// retention period.
+	if total == 0 {
+		return 0, nil
+	}
 	var writes []types.WriteRequest
 	for _, h := range missing {
 		key := h.Format(hourFormat)
-		total += counted[key]
 		item, err := attributevalue.MarshalMap(countItem{PK: pk, SK: key, Type: "call_count", N: counted[key],
 			ExpiresAt: h.Add(s.retention + 2*time.Hour).Unix()})
 		if err != nil {

@@ -66,6 +66,16 @@ func TestCountsKeptPerHourStayExact(t *testing.T) {
 		t.Errorf("total %d; want 24", n)
 	}
 	check("webhook filter", herald.CallQuery{WebhookID: "wA"})
+	// A filter no call matches keeps no counts, however often it is asked.
+	env.Calls.Reset()
+	for range 2 {
+		if n := check("made-up webhook", herald.CallQuery{WebhookID: "no-such-webhook"}); n != 0 {
+			t.Errorf("made-up webhook: total %d; want 0", n)
+		}
+	}
+	if n := env.Calls.Get("DynamoDB.BatchWriteItem"); n != 0 {
+		t.Errorf("counting a made-up webhook's calls wrote %d batches; want none", n)
+	}
 	check("webhook filter again", herald.CallQuery{WebhookID: "wA"})
 	after := base.Add(time.Hour + 30*time.Minute)
 	before := base.Add(3*time.Hour + 59*time.Minute + 59*time.Second + 999*time.Millisecond)
