@@ -200,6 +200,12 @@ func TestBadTokensAreUnauthorized(t *testing.T) {
 	if changed := before.Changed(a.env.Snapshot(t)); len(changed) > 0 {
 		t.Errorf("unauthorized requests changed the table or the queue: %q", changed)
 	}
+	// The scheme's case does not matter; the token's does.
+	for _, h := range []string{"bearer " + a.tokenP1, "BEARER " + a.tokenP1} {
+		if r := a.doRaw("GET", "/webhooks/"+hook, h, nil); r.status != http.StatusOK {
+			t.Errorf("GET a webhook with %q…: %d; want 200", h[:7], r.status)
+		}
+	}
 }
 
 func flip(c byte) string {

@@ -145,9 +145,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (pattern, project
 
 // authenticate returns the project of the request's Bearer token.
 func (s *Server) authenticate(r *http.Request) (string, error) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	// The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
-	if !ok || !herald.WellFormedToken(token) {
+	if !strings.EqualFold(scheme, "Bearer") || !herald.WellFormedToken(token) {
 		return "", herald.Errorf(herald.EUNAUTHORIZED, "an Authorization: Bearer <API token> header is required")
 	}
 	hash := herald.HashToken(token)
