@@ -103,7 +103,9 @@ func TestAdminPageInChromium(t *testing.T) {
 		PoolSizes: map[string]int{"ApiFunction": 2, localstack.IngestFunction: 1, localstack.DeliveryFunction: 1},
 		// The receiver is on 127.0.0.1, which deployed stacks refuse.
 		Overrides: map[string]map[string]string{"Parameters": {"ALLOW_PRIVATE_TARGETS": "true"}},
-		Logs:      logs,
+		// Kept as an artifact, and in the suite's log directory, where
+		// every log is searched for the secrets the tests used.
+		Logs: io.MultiWriter(logs, testenv.LogWriter(t, "stack")),
 	})
 	if err != nil {
 		t.Fatalf("start the local stack: %v", err)
@@ -113,6 +115,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testenv.Secret(t, token)
 
 	receiver := &flakyReceiver{}
 	srv := httptest.NewServer(receiver) // listens on 127.0.0.1
