@@ -109,11 +109,11 @@ func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 		Set("next_auto", c.NextAuto).
 		Set("request_url", c.RequestURL).
 		Set("request_headers", nonNil(c.RequestHeaders)).
-		Set("request_payload", c.RequestPayload).
+		Set("request_payload", packedText(c.RequestPayload)).
 		Set("request_payload_truncated", c.RequestPayloadTruncated).
 		Set("response_status", c.ResponseStatus).
 		Set("response_headers", c.ResponseHeaders).
-		Set("response_payload", c.ResponsePayload).
+		Set("response_payload", pack(c.ResponsePayload)).
 		Set("response_payload_truncated", c.ResponsePayloadTruncated).
 		Set("attempts", string(encoded)).
 		Remove("lease_id").Remove("lease_until")

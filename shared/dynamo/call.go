@@ -25,14 +25,14 @@ type callItem struct {
 	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
 	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
 
-	Type       string `dynamodbav:"type"`
-	ID         string `dynamodbav:"id"`
-	Project    string `dynamodbav:"project"`
-	WebhookID  string `dynamodbav:"webhook_id"`
-	EntityType string `dynamodbav:"entity_type"`
-	EventType  string `dynamodbav:"event_type"`
-	CreatedAt  string `dynamodbav:"created_at"`
-	Payload    string `dynamodbav:"payload"`
+	Type       string     `dynamodbav:"type"`
+	ID         string     `dynamodbav:"id"`
+	Project    string     `dynamodbav:"project"`
+	WebhookID  string     `dynamodbav:"webhook_id"`
+	EntityType string     `dynamodbav:"entity_type"`
+	EventType  string     `dynamodbav:"event_type"`
+	CreatedAt  string     `dynamodbav:"created_at"`
+	Payload    packedText `dynamodbav:"payload"`
 
 	Status               string `dynamodbav:"status"`
 	AttemptedAutoRetries int    `dynamodbav:"attempted_auto_retries"`
@@ -41,11 +41,11 @@ type callItem struct {
 
 	RequestURL               string            `dynamodbav:"request_url"`
 	RequestHeaders           map[string]string `dynamodbav:"request_headers"`
-	RequestPayload           string            `dynamodbav:"request_payload"`
+	RequestPayload           packedText        `dynamodbav:"request_payload"`
 	RequestPayloadTruncated  bool              `dynamodbav:"request_payload_truncated"`
 	ResponseStatus           *int              `dynamodbav:"response_status"`
 	ResponseHeaders          map[string]string `dynamodbav:"response_headers"`
-	ResponsePayload          *string           `dynamodbav:"response_payload"`
+	ResponsePayload          *packedText       `dynamodbav:"response_payload"`
 	ResponsePayloadTruncated bool              `dynamodbav:"response_payload_truncated"`
 	Attempts                 string            `dynamodbav:"attempts"`
 	AttemptCount             int               `dynamodbav:"attempt_count"`
@@ -96,12 +96,12 @@ func toCallItem(c *herald.Call) (callItem, error) {
 		GSI1PK: logKey(c.ProjectID, callShard(c.ID)), GSI1SK: c.ID,
 		Type: "call", ID: c.ID, Project: c.ProjectID, WebhookID: c.WebhookID,
 		EntityType: c.EntityType, EventType: c.EventType,
-		CreatedAt: formatTime(&c.CreatedAt), Payload: string(payload),
+		CreatedAt: formatTime(&c.CreatedAt), Payload: packedText(payload),
 		Status: string(c.Status), AttemptedAutoRetries: c.AttemptedAutoRetries,
 		LastSentAt: formatTime(c.LastSentAt), NextRetryAt: formatTime(c.NextRetryAt),
-		RequestURL: c.RequestURL, RequestHeaders: c.RequestHeaders, RequestPayload: c.RequestPayload,
+		RequestURL: c.RequestURL, RequestHeaders: c.RequestHeaders, RequestPayload: packedText(c.RequestPayload),
 		RequestPayloadTruncated: c.RequestPayloadTruncated,
-		ResponseStatus:          c.ResponseStatus, ResponseHeaders: c.ResponseHeaders, ResponsePayload: c.ResponsePayload,
+		ResponseStatus:          c.ResponseStatus, ResponseHeaders: c.ResponseHeaders, ResponsePayload: pack(c.ResponsePayload),
 		ResponsePayloadTruncated: c.ResponsePayloadTruncated,
 		Attempts:                 string(attempts), AttemptCount: c.AttemptCount,
 		NextAuto: c.NextAuto, ResendID: c.ResendID,
@@ -122,9 +122,9 @@ func fromCallItem(item map[string]types.AttributeValue) (*herald.Call, error) {
 		ID: it.ID, ProjectID: it.Project, WebhookID: it.WebhookID,
 		EntityType: it.EntityType, EventType: it.EventType,
 		Status: herald.Status(it.Status), AttemptedAutoRetries: it.AttemptedAutoRetries,
-		RequestURL: it.RequestURL, RequestHeaders: it.RequestHeaders, RequestPayload: it.RequestPayload,
+		RequestURL: it.RequestURL, RequestHeaders: it.RequestHeaders, RequestPayload: string(it.RequestPayload),
 		RequestPayloadTruncated: it.RequestPayloadTruncated,
-		ResponseStatus:          it.ResponseStatus, ResponseHeaders: it.ResponseHeaders, ResponsePayload: it.ResponsePayload,
+		ResponseStatus:          it.ResponseStatus, ResponseHeaders: it.ResponseHeaders, ResponsePayload: unpack(it.ResponsePayload),
 		ResponsePayloadTruncated: it.ResponsePayloadTruncated,
 		AttemptCount:             it.AttemptCount, NextAuto: it.NextAuto, ResendID: it.ResendID,
 		Parked:    it.GSI2PK != "",

@@ -94,6 +94,10 @@ func isAbsent(v any) bool {
 		return x == nil
 	case *int:
 		return x == nil
+	case packedText:
+		return x == ""
+	case *packedText:
+		return x == nil
 	}
 	return false
 }

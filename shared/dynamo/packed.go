@@ -1,0 +1,111 @@
+package dynamo
+
+import (
+	"bytes"
+	"compress/flate"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// packedText is a large text attribute (an event payload, a request or
+// response body) stored deflated when that makes it smaller. DynamoDB bills
+// every write by the whole item's size, a call is rewritten on every claim
+// and record, and its JSON bodies repeat themselves: deflating them takes a
+// delivered call from about 5.7 KB to about 2 KB (docs/performance.md).
+//
+// A short or incompressible text is stored as a string, as before; a
+// deflated one as binary. Reading accepts both, so items written either
+// way stay readable.
+type packedText string
+
+// packMin is the length below which deflating is not tried: a write is
+// billed per started KB, and short texts gain little.
+const packMin = 256
+
+var deflaters = sync.Pool{New: func() any {
+	w, err := flate.NewWriter(nil, flate.BestSpeed)
+	if err != nil {
+		panic(err) // only for an invalid level
+	}
+	return w
+}}
+
+// inflaters keep their 32 KB windows between reads.
+var inflaters = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+
+var packBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (p packedText) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
+	if len(p) < packMin {
+		return &types.AttributeValueMemberS{Value: string(p)}, nil
+	}
+	buf := packBuffers.Get().(*bytes.Buffer)
+	defer packBuffers.Put(buf)
+	buf.Reset()
+	w := deflaters.Get().(*flate.Writer)
+	defer deflaters.Put(w)
+	w.Reset(buf)
+	if _, err := io.WriteString(w, string(p)); err != nil {
+		return nil, fmt.Errorf("deflate: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("deflate: %w", err)
+	}
+	if buf.Len() >= len(p) {
+		return &types.AttributeValueMemberS{Value: string(p)}, nil
+	}
+	return &types.AttributeValueMemberB{Value: bytes.Clone(buf.Bytes())}, nil
+}
+
+// maxUnpacked bounds what a stored text may inflate to: the largest item
+// DynamoDB holds is 400 KB, and no text Herald stores deflates by more than
+// a few times; a stored bomb must not exhaust the function's memory.
+const maxUnpacked = 16 << 20
+
+func (p *packedText) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error {
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		*p = packedText(v.Value)
+	case *types.AttributeValueMemberB:
+		r := inflaters.Get().(io.ReadCloser)
+		defer inflaters.Put(r)
+		if err := r.(flate.Resetter).Reset(bytes.NewReader(v.Value), nil); err != nil {
+			return fmt.Errorf("inflate: %w", err)
+		}
+		buf := packBuffers.Get().(*bytes.Buffer)
+		defer packBuffers.Put(buf)
+		buf.Reset()
+		n, err := buf.ReadFrom(io.LimitReader(r, maxUnpacked+1))
+		if err != nil {
+			return fmt.Errorf("inflate: %w", err)
+		}
+		if n > maxUnpacked {
+			return fmt.Errorf("inflate: more than %d bytes", maxUnpacked)
+		}
+		*p = packedText(buf.String())
+	case *types.AttributeValueMemberNULL:
+		*p = ""
+	default:
+		return fmt.Errorf("a packed text is a string or binary, not %T", av)
+	}
+	return nil
+}
+
+func pack(s *string) *packedText {
+	if s == nil {
+		return nil
+	}
+	p := packedText(*s)
+	return &p
+}
+
+func unpack(p *packedText) *string {
+	if p == nil {
+		return nil
+	}
+	s := string(*p)
+	return &s
+}
