@@ -105,6 +105,18 @@ token:
 	@test -n "$(PROJECT)" || { echo "usage: make token PROJECT=<id> [STACK=<stack name>] [LABEL=<text>]"; exit 2; }
 	@$(GO) run ./tools/herald-token -project "$(PROJECT)" $(if $(STACK),-stack "$(STACK)") $(if $(LABEL),-label "$(LABEL)")
 
+# --- Load (docs/performance-load.md): bounded runs against a local stack on free ports ---
+.PHONY: load load-api
+LOAD_OUT ?= docs/perf
+
+# ~2 min: 5 events/s × 5 webhooks for 60 s, then the drain; latency, throughput, ledger, plots.
+load: tools host-build
+	$(LOCAL_ENV) $(GO) run ./tools/herald-load events -rate 5 -webhooks 5 -duration 60s -drain 90s -out $(LOAD_OUT)
+
+# 100 API clients for 30 s, then a burst of 5,000 events; every write and event accounted for.
+load-api: tools host-build
+	$(LOCAL_ENV) $(GO) run ./tools/herald-load api -clients 100 -duration 30s -burst 5000 -drain 4m -out $(LOAD_OUT)
+
 # --- Tests ---
 test: tools host-build test/client/node_modules/.installed browser-tools
 	$(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 15m ./...

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"syscall"
 	"time"
 )
@@ -72,12 +73,12 @@ type stackFlags struct {
 	ingest, delivery, apiPools *int
 }
 
-func addStackFlags(fs *flag.FlagSet) stackFlags {
+func addStackFlags(fs *flag.FlagSet, apiInstances int) stackFlags {
 	return stackFlags{
 		dev:      fs.Bool("dev", false, "drive the running `make dev` stack (.herald/dev.env) instead of starting one"),
 		ingest:   fs.Int("ingest-instances", 2, "emulator instances of the ingest function (a stack started here)"),
 		delivery: fs.Int("delivery-instances", 2, "emulator instances of the delivery function, each with its queue poller"),
-		apiPools: fs.Int("api-instances", 2, "emulator instances of the API function"),
+		apiPools: fs.Int("api-instances", apiInstances, "emulator instances of the API function"),
 	}
 }
 
@@ -107,7 +108,7 @@ func eventsCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&cfg.Duration, "duration", time.Minute, fmt.Sprintf("how long to send (at most %v)", maxDuration))
 	fs.DurationVar(&cfg.Drain, "drain", 90*time.Second, fmt.Sprintf("how long to wait for deliveries after the last send (at most %v)", maxDrain))
 	out := fs.String("out", ".herald/load", "directory for load-result.json and the plots")
-	sf := addStackFlags(fs)
+	sf := addStackFlags(fs, 2)
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
 	}
@@ -157,5 +158,75 @@ func printEvents(w io.Writer, r *EventsResult, dir string) {
 }
 
 func apiCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not yet")
+	fs := flag.NewFlagSet("herald-load api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg apiConfig
+	fs.IntVar(&cfg.Clients, "clients", 100, fmt.Sprintf("concurrent API clients (at most %d)", maxClients))
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, fmt.Sprintf("how long the clients run (at most %v)", maxAPIDuration))
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the clients' choice of operations")
+	fs.IntVar(&cfg.Burst, "burst", 5000, fmt.Sprintf("events in the ingest burst after the clients (0: none; at most %d)", maxBurst))
+	fs.IntVar(&cfg.BurstWebhooks, "burst-webhooks", 2, "webhooks that every burst event matches")
+	fs.IntVar(&cfg.BurstBatch, "burst-batch", 25, "events per ingest invocation in the burst")
+	fs.IntVar(&cfg.BurstWorkers, "burst-workers", 4, "ingest invocations at a time in the burst")
+	fs.DurationVar(&cfg.Drain, "drain", 4*time.Minute, "how long to wait for the burst's deliveries")
+	out := fs.String("out", ".herald/load", "directory for api-result.json and its plot")
+	// More API instances than the events run: the API is what is loaded.
+	sf := addStackFlags(fs, 4)
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errUsage
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(stderr, "herald-load:", err)
+		return errUsage
+	}
+	opts, err := sf.options()
+	if err != nil {
+		fmt.Fprintln(stderr, "herald-load:", err)
+		return errUsage
+	}
+	log := logTo(stderr)
+	log("starting the stack…")
+	t, err := startTarget(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer t.stop()
+	res, err := runAPI(ctx, t, cfg, *out, log)
+	if err != nil {
+		return err
+	}
+	printAPI(stdout, res, *out)
+	if res.Verdict != "OK" {
+		return errFailed
+	}
+	return nil
+}
+
+func printAPI(w io.Writer, r *APIResult, dir string) {
+	fmt.Fprintf(w, "API: %d clients × %.0f s: %d requests (%.1f/s), %d 5xx, %d without answer\n", r.Config.Clients, r.Config.DurationS, r.Requests, r.PerS, r.Errors5xx, r.Transport)
+	fmt.Fprintf(w, "%-12s %7s %9s %9s %9s %9s  %s\n", "operation", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses")
+	var ops []string
+	for op := range r.ByOp {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range append(ops, "all") {
+		s := opStats{Latency: r.Overall, Statuses: r.Statuses}
+		if op != "all" {
+			s = r.ByOp[op]
+		}
+		fmt.Fprintf(w, "%-12s %7d %9.1f %9.1f %9.1f %9.1f  %v\n", op, s.Count, s.P50, s.P90, s.P99, s.Max, s.Statuses)
+	}
+	wl := r.Writes
+	fmt.Fprintf(w, "writes: %d creates, %d deletes, %d updates + %d on the shared webhook (%d conflicts) acknowledged; table: %d webhooks (expected %d), %d name claims; lost creates %d, lost deletes %d, unexpected %d, version mismatches %d\n",
+		wl.CreatesAcked, wl.DeletesAcked, wl.UpdatesAcked, wl.HotUpdatesAcked, wl.HotConflicts, wl.WebhooksInTable, wl.ExpectedWebhooks, wl.NameClaimsInTable, wl.LostCreates, wl.LostDeletes, wl.UnexpectedWebhooks, wl.VersionMismatches)
+	if b := r.Burst; b != nil {
+		l := b.Ledger
+		fmt.Fprintf(w, "burst: %d events, %d accepted in %.1f s (%.1f/s, batch ack p50 %.0f ms p99 %.0f ms); %d × %d = %d calls = %d delivered + %d failed + %d pending (table %d, %d duplicate requests; drained in %.1f s)\n",
+			b.Events, b.Accepted, b.Seconds, b.EventsPerS, b.BatchAck.P50, b.BatchAck.P99, l.Events, l.Matches, l.Expected, l.Delivered, l.Failed, l.Pending, l.CallsInTable, l.DuplicateRequests, b.DrainS)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintln(w, "  problem:", p)
+	}
+	fmt.Fprintf(w, "%s  (results in %s)\n", r.Verdict, dir)
 }

@@ -37,6 +37,7 @@ type target struct {
 type stackOptions struct {
 	dev       bool           // the running `make dev` stack, found by .herald/dev.env
 	poolSizes map[string]int // instances per function of a stack started here
+	hostBuild string         // where the bootstraps are; localstack's default if ""
 	logs      io.Writer      // the functions' log lines; discarded if nil
 }
 
@@ -48,6 +49,7 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	// the functions spend their time logging).
 	params := map[string]string{"ALLOW_PRIVATE_TARGETS": "true", "LOG_LEVEL": "info"}
 	stack, err := localstack.Start(ctx, localstack.Options{
+		HostBuild: o.hostBuild,
 		PoolSizes: o.poolSizes,
 		Overrides: map[string]map[string]string{"Parameters": params},
 		Logs:      o.logs,
@@ -152,4 +154,22 @@ func (t *target) newProject(ctx context.Context, prefix string) (string, string,
 		return "", "", fmt.Errorf("seed a token for project %s: %w", project, err)
 	}
 	return project, token, nil
+}
+
+// lockedWriter lets the functions' instances share one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.w)
 }
