@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,8 +72,42 @@ func TestShortLoad(t *testing.T) {
 	if b := api.Burst; b.Accepted != 300 || !b.Ledger.Balanced || b.Ledger.CallsInTable != 300 || b.Ledger.DuplicateRequests != 0 {
 		t.Errorf("burst: %d accepted, ledger %+v; want 300 events with one call each", b.Accepted, b.Ledger)
 	}
+
+	// -dev: the same stack found through a dev.env, as `make dev` writes it.
+	var env bytes.Buffer
+	for k, v := range tgt.devEnv {
+		env.WriteString(k + "=" + v + "\n")
+	}
+	path := filepath.Join(t.TempDir(), "dev.env")
+	if err := os.WriteFile(path, env.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := devTarget(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr, err := runEvents(ctx, dev, eventsConfig{Rate: 4, Webhooks: 1, Duration: 2 * time.Second, Drain: time.Minute}, out, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dr.Verdict != "OK" || dr.Ledger.Delivered != 8 {
+		t.Errorf("through dev.env: verdict %s, ledger %+v; want 8 events delivered", dr.Verdict, dr.Ledger)
+	}
 	if t.Failed() {
 		t.Logf("function logs (tail):\n%s", tail(logs.String(), 6000))
+	}
+}
+
+func TestDevTargetNeedsItsFile(t *testing.T) {
+	if _, err := devTarget(filepath.Join(t.TempDir(), "dev.env")); err == nil {
+		t.Error("no dev.env: got a target, want an error")
+	}
+	path := filepath.Join(t.TempDir(), "dev.env")
+	if err := os.WriteFile(path, []byte("HERALD_API_URL=http://127.0.0.1:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devTarget(path); err == nil || !strings.Contains(err.Error(), "HERALD_INGEST_URL") {
+		t.Errorf("a dev.env without the ingest URL: got %v", err)
 	}
 }
 

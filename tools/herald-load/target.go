@@ -24,6 +24,8 @@ import (
 // the one `make dev` runs.
 type target struct {
 	apiURL string
+	// Where a stack started here runs, as `make dev` writes it to dev.env.
+	devEnv map[string]string
 	ingest func(ctx context.Context, payload []byte) ([]byte, error)
 	db     *dynamodb.Client
 	table  string
@@ -43,7 +45,11 @@ type stackOptions struct {
 
 func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	if o.dev {
-		return devTarget()
+		root, err := localstack.RepoRoot()
+		if err != nil {
+			return nil, err
+		}
+		return devTarget(filepath.Join(root, ".herald", "dev.env"))
 	}
 	// Info, as deployed (events/env.json asks for debug, which would make
 	// the functions spend their time logging).
@@ -73,19 +79,20 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	return &target{
 		apiURL: stack.APIURL, ingest: stack.Pool(localstack.IngestFunction).Invoke,
 		db: stack.DynamoDB(), table: table, Kind: "started by herald-load", PoolSizes: sizes,
-		stop: stack.Stop,
+		stop:   stack.Stop,
+		devEnv: map[string]string{"HERALD_API_URL": stack.APIURL, "HERALD_INGEST_URL": stack.IngestURL, "HERALD_MOTO_URL": stack.MotoURL},
 	}, nil
 }
 
-// devTarget drives the stack of `make dev`. Its ingest URL is one emulator
-// instance, which takes one invocation at a time (a second concurrent one
-// kills it), so invocations are serialised here.
-func devTarget() (*target, error) {
+// devTarget drives the stack of `make dev`, as its dev.env at path names
+// it. Its ingest URL is one emulator instance, which takes one invocation at
+// a time (a second concurrent one kills it), so invocations are serialised
+// here.
+func devTarget(path string) (*target, error) {
 	root, err := localstack.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(root, ".herald", "dev.env")
 	env, err := readEnvFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w (is `make dev` running?)", err)
