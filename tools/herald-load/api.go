@@ -567,8 +567,12 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 					log("burst batch from %d: %v", seqs[0], err)
 				} else {
 					lat = append(lat, took)
+					before := len(acked)
 					for id, calls := range replies {
 						acked = append(acked, ackedEvent{id: id, calls: calls})
+					}
+					if len(acked)/1000 > before/1000 {
+						log("burst: %d events accepted after %v", len(acked), time.Since(start).Round(time.Second))
 					}
 				}
 				mu.Unlock()
@@ -582,9 +586,7 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 	r.BatchAck = summarize(lat)
 	expected := len(acked) * cfg.BurstWebhooks
 	log("burst: %d events accepted in %v (%.0f/s); draining %d calls (at most %v)", len(acked), took.Round(time.Millisecond), r.EventsPerS, expected, cfg.Drain)
-	drainStart := time.Now()
-	waitUntil(ctx, cfg.Drain, func() bool { return rcv.unique() >= expected })
-	r.DrainS = round2(time.Since(drainStart).Seconds())
+	r.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
 	calls, err := t.scanCalls(ctx, project)
 	if err != nil {
 		return nil, err

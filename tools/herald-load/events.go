@@ -286,9 +286,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	expected := len(acked) * cfg.Webhooks
 	log("sent %d events in %v (%d accepted); draining %d calls (at most %v)", total, sendEnd.Sub(start).Round(time.Millisecond), len(acked), expected, cfg.Drain)
 
-	drainStart := time.Now()
-	waitUntil(ctx, cfg.Drain, func() bool { return rcv.unique() >= expected })
-	res.DrainS = round2(time.Since(drainStart).Seconds())
+	res.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
 
 	calls, err := t.scanCalls(ctx, project)
 	if err != nil {
@@ -366,6 +364,21 @@ func measureThroughput(start time.Time, cfg eventsConfig, sentTimes, deliveredAt
 	tp.EventsPerSec = perSecond(start, sentTimes, secs)
 	tp.DeliveriesSec = perSecond(start, deliveredAt, secs)
 	return tp
+}
+
+// drain waits until the receiver has expected calls, at most limit, saying
+// how it goes every 30 s, and returns the seconds it waited.
+func drain(ctx context.Context, rcv *receiver, expected int, limit time.Duration, log func(string, ...any)) float64 {
+	start, next := time.Now(), time.Now().Add(30*time.Second)
+	waitUntil(ctx, limit, func() bool {
+		n := rcv.unique()
+		if time.Now().After(next) {
+			log("drain: %d of %d calls received after %v", n, expected, time.Since(start).Round(time.Second))
+			next = next.Add(30 * time.Second)
+		}
+		return n >= expected
+	})
+	return round2(time.Since(start).Seconds())
 }
 
 // waitUntil polls cond every 100 ms until it holds, within limit.
