@@ -125,7 +125,10 @@ type burstResult struct {
 	EventsPerS float64 `json:"ingest_events_per_s"`
 	BatchAck   Latency `json:"batch_ack_latency"`
 	DrainS     float64 `json:"drain_s"`
-	Ledger     Ledger  `json:"ledger"`
+	// Without the delivery function, every call's job must be in the
+	// queue: QueuedJobs is how many the burst added.
+	QueuedJobs *int   `json:"queued_jobs,omitempty"`
+	Ledger     Ledger `json:"ledger"`
 }
 
 // clientLog is what one client saw; merged after the run.
@@ -527,6 +530,12 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 		return nil, err
 	}
 	log("burst: %d events in batches of %d, %d invocations at a time, × %d webhooks", cfg.Burst, cfg.BurstBatch, cfg.BurstWorkers, cfg.BurstWebhooks)
+	depthBefore := 0
+	if !t.Delivers {
+		if depthBefore, err = t.queueDepth(ctx); err != nil {
+			return nil, err
+		}
+	}
 	batches := make(chan []int)
 	go func() {
 		defer close(batches)
@@ -585,14 +594,28 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 	r.EventsPerS = round2(float64(len(acked)) / took.Seconds())
 	r.BatchAck = summarize(lat)
 	expected := len(acked) * cfg.BurstWebhooks
-	log("burst: %d events accepted in %v (%.0f/s); draining %d calls (at most %v)", len(acked), took.Round(time.Millisecond), r.EventsPerS, expected, cfg.Drain)
-	r.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
+	log("burst: %d events accepted in %v (%.0f/s), %d calls expected", len(acked), took.Round(time.Millisecond), r.EventsPerS, expected)
+	if t.Delivers {
+		r.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
+	}
 	calls, err := t.scanCalls(ctx, project)
 	if err != nil {
 		return nil, err
 	}
 	got, perCall := rcv.snapshot()
 	r.Ledger = balance(acked, cfg.BurstWebhooks, calls, perCall, len(got))
+	if !t.Delivers {
+		depth, err := t.queueDepth(ctx)
+		if err != nil {
+			return nil, err
+		}
+		queued := depth - depthBefore
+		r.QueuedJobs = &queued
+		if queued != r.Ledger.Pending || queued != expected {
+			r.Ledger.Balanced = false
+			r.Ledger.Problems = append(r.Ledger.Problems, fmt.Sprintf("the burst queued %d jobs for %d pending calls; want one each (%d)", queued, r.Ledger.Pending, expected))
+		}
+	}
 	return r, nil
 }
 

@@ -168,7 +168,8 @@ func apiCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&cfg.BurstWebhooks, "burst-webhooks", 2, "webhooks that every burst event matches")
 	fs.IntVar(&cfg.BurstBatch, "burst-batch", 25, "events per ingest invocation in the burst")
 	fs.IntVar(&cfg.BurstWorkers, "burst-workers", 4, "ingest invocations at a time in the burst")
-	fs.DurationVar(&cfg.Drain, "drain", 4*time.Minute, "how long to wait for the burst's deliveries")
+	fs.DurationVar(&cfg.Drain, "drain", 4*time.Minute, "how long to wait for the burst's deliveries (with -burst-deliver)")
+	deliver := fs.Bool("burst-deliver", false, "run the delivery function too; by default the stack has none, and every call's job must be in the queue")
 	out := fs.String("out", ".herald/load", "directory for api-result.json and its plot")
 	// More API instances than the events run: the API is what is loaded.
 	sf := addStackFlags(fs, 4)
@@ -184,6 +185,7 @@ func apiCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "herald-load:", err)
 		return errUsage
 	}
+	opts.noDelivery = !*deliver
 	log := logTo(stderr)
 	log("starting the stack…")
 	t, err := startTarget(ctx, opts)
@@ -224,6 +226,9 @@ func printAPI(w io.Writer, r *APIResult, dir string) {
 		l := b.Ledger
 		fmt.Fprintf(w, "burst: %d events, %d accepted in %.1f s (%.1f/s, batch ack p50 %.0f ms p99 %.0f ms); %d × %d = %d calls = %d delivered + %d failed + %d pending (table %d, %d duplicate requests; drained in %.1f s)\n",
 			b.Events, b.Accepted, b.Seconds, b.EventsPerS, b.BatchAck.P50, b.BatchAck.P99, l.Events, l.Matches, l.Expected, l.Delivered, l.Failed, l.Pending, l.CallsInTable, l.DuplicateRequests, b.DrainS)
+		if b.QueuedJobs != nil {
+			fmt.Fprintf(w, "burst: no delivery function ran; the burst queued %d jobs, one per call\n", *b.QueuedJobs)
+		}
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, "  problem:", p)

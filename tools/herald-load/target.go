@@ -9,11 +9,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
@@ -29,18 +33,25 @@ type target struct {
 	ingest func(ctx context.Context, payload []byte) ([]byte, error)
 	db     *dynamodb.Client
 	table  string
+	// queueDepth counts the jobs in the delivery queue; nil where unknown
+	// (the make dev stack).
+	queueDepth func(ctx context.Context) (int, error)
 	// Describes the stack for the result file.
 	Kind      string         `json:"kind"`
 	PoolSizes map[string]int `json:"pool_sizes,omitempty"`
-	stop      func()
+	// Delivers is false for a stack started without the delivery function:
+	// jobs stay in the queue, where they can be counted.
+	Delivers bool `json:"delivers"`
+	stop     func()
 }
 
 // stackOptions say which stack to drive.
 type stackOptions struct {
-	dev       bool           // the running `make dev` stack, found by .herald/dev.env
-	poolSizes map[string]int // instances per function of a stack started here
-	hostBuild string         // where the bootstraps are; localstack's default if ""
-	logs      io.Writer      // the functions' log lines; discarded if nil
+	dev        bool           // the running `make dev` stack, found by .herald/dev.env
+	poolSizes  map[string]int // instances per function of a stack started here
+	hostBuild  string         // where the bootstraps are; localstack's default if ""
+	noDelivery bool           // start the stack without the delivery function
+	logs       io.Writer      // the functions' log lines; discarded if nil
 }
 
 func startTarget(ctx context.Context, o stackOptions) (*target, error) {
@@ -54,7 +65,12 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	// Info, as deployed (events/env.json asks for debug, which would make
 	// the functions spend their time logging).
 	params := map[string]string{"ALLOW_PRIVATE_TARGETS": "true", "LOG_LEVEL": "info"}
+	var functions []string // all of the template's
+	if o.noDelivery {
+		functions = []string{"ApiFunction", localstack.IngestFunction}
+	}
 	stack, err := localstack.Start(ctx, localstack.Options{
+		Functions: functions,
 		HostBuild: o.hostBuild,
 		PoolSizes: o.poolSizes,
 		Overrides: map[string]map[string]string{"Parameters": params},
@@ -76,9 +92,29 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	for fn := range stack.Functions {
 		sizes[fn] = stack.Pool(fn).Size()
 	}
+	queueURL := stack.Resources.Queues["DeliveryQueue"].URL
+	sqsClient := stack.SQS()
+	depth := func(ctx context.Context) (int, error) {
+		out, err := sqsClient.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		if err != nil {
+			return 0, fmt.Errorf("count the delivery queue's jobs: %w", err)
+		}
+		n := 0
+		for _, a := range []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed} {
+			v, err := strconv.Atoi(out.Attributes[string(a)])
+			if err != nil {
+				return 0, fmt.Errorf("the delivery queue's %s: %q", a, out.Attributes[string(a)])
+			}
+			n += v
+		}
+		return n, nil
+	}
 	return &target{
 		apiURL: stack.APIURL, ingest: stack.Pool(localstack.IngestFunction).Invoke,
 		db: stack.DynamoDB(), table: table, Kind: "started by herald-load", PoolSizes: sizes,
+		Delivers: !o.noDelivery, queueDepth: depth,
 		stop:   stack.Stop,
 		devEnv: map[string]string{"HERALD_API_URL": stack.APIURL, "HERALD_INGEST_URL": stack.IngestURL, "HERALD_MOTO_URL": stack.MotoURL},
 	}, nil
@@ -130,7 +166,7 @@ func devTarget(path string) (*target, error) {
 		}
 		return body, nil
 	}
-	return &target{apiURL: env["HERALD_API_URL"], ingest: invoke, db: db, table: table,
+	return &target{apiURL: env["HERALD_API_URL"], ingest: invoke, db: db, table: table, Delivers: true,
 		Kind: "make dev (ingest serialised on one instance)", stop: func() {}}, nil
 }
 
