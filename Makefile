@@ -113,8 +113,9 @@ LOAD_OUT ?= docs/perf
 load: tools host-build
 	$(LOCAL_ENV) $(GO) run ./tools/herald-load events -rate 5 -webhooks 5 -duration 60s -drain 90s -out $(LOAD_OUT)
 
-# ~3-5 min: 100 API clients for 30 s, then a burst of 5,000 events × 2 webhooks (no delivery
-# function: every call's job must be queued); every write and event accounted for.
+# 100 API clients for 30 s, then a burst of 5,000 events × 2 webhooks (no delivery function:
+# every call's job must be queued); every write and event accounted for. The burst is bounded
+# by its size, not a clock: moto's SQS slows as the queue grows (21 min on a busy 2-core machine).
 load-api: tools host-build
 	$(LOCAL_ENV) $(GO) run ./tools/herald-load api -clients 100 -duration 30s -burst 5000 -burst-webhooks 2 -out $(LOAD_OUT)
 
