@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -15,14 +14,13 @@ import (
 )
 
 // storedCall is what the ledger reads of a call item (shared/dynamo's
-// callItem): who it is for, where it stands, and its event.
+// callItem): who it is for and where it stands. Only plain attributes: the
+// payload's storage format is the store's business. A call's event comes
+// from the ingest reply that named it.
 type storedCall struct {
 	ID        string `dynamodbav:"id"`
 	WebhookID string `dynamodbav:"webhook_id"`
 	Status    string `dynamodbav:"status"`
-	Payload   string `dynamodbav:"payload"`
-	Attempts  int    `dynamodbav:"attempt_count"`
-	eventID   string
 }
 
 // scanCalls reads every call of a project from the table, strongly
@@ -34,7 +32,7 @@ func (t *target) scanCalls(ctx context.Context, project string) ([]storedCall, e
 		TableName:                aws.String(t.table),
 		ConsistentRead:           aws.Bool(true),
 		FilterExpression:         aws.String("begins_with(PK, :p) AND SK = :c"),
-		ProjectionExpression:     aws.String("id, webhook_id, #s, payload, attempt_count"),
+		ProjectionExpression:     aws.String("id, webhook_id, #s"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":p": &types.AttributeValueMemberS{Value: "C#" + project + "#"},
@@ -51,11 +49,6 @@ func (t *target) scanCalls(ctx context.Context, project string) ([]storedCall, e
 			if err := attributevalue.UnmarshalMap(item, &c); err != nil {
 				return nil, fmt.Errorf("read a call of project %s: %w", project, err)
 			}
-			var p herald.Payload
-			if err := json.Unmarshal([]byte(c.Payload), &p); err != nil {
-				return nil, fmt.Errorf("call %s: payload: %w", c.ID, err)
-			}
-			c.eventID, c.Payload = p.EventID, ""
 			out = append(out, c)
 		}
 		if len(page.LastEvaluatedKey) == 0 {
@@ -101,22 +94,32 @@ func balance(events []ackedEvent, matches int, calls []storedCall, received map[
 			l.Problems = append(l.Problems, fmt.Sprintf(format, args...))
 		}
 	}
-	replied := map[string]string{} // call id → event id
+	replied := map[string]string{}    // call id → event id
+	repliedFor := map[string]string{} // call id → webhook id
 	for _, ev := range events {
-		if len(ev.calls) != matches {
-			problem("event %s: the reply names %d calls; want %d", ev.id, len(ev.calls), matches)
+		webhooks := map[string]bool{}
+		for id, webhook := range ev.calls {
+			replied[id], repliedFor[id] = ev.id, webhook
+			webhooks[webhook] = true
 		}
-		for id := range ev.calls {
-			replied[id] = ev.id
+		if len(ev.calls) != matches || len(webhooks) != matches {
+			problem("event %s: the reply names %d calls for %d webhooks; want %d", ev.id, len(ev.calls), len(webhooks), matches)
 		}
 	}
+	// A call no reply named (say, a second call for one event and webhook)
+	// is a problem by itself; the pairs count what the replies named.
 	pairs := map[[2]string]int{}
 	byID := map[string]storedCall{}
 	for _, c := range calls {
 		byID[c.ID] = c
-		pairs[[2]string{c.eventID, c.WebhookID}]++
-		if replied[c.ID] != c.eventID {
-			problem("call %s (event %s) is in the table but no ingest reply named it", c.ID, c.eventID)
+		ev, ok := replied[c.ID]
+		switch {
+		case !ok:
+			problem("call %s (webhook %s) is in the table but no ingest reply named it", c.ID, c.WebhookID)
+		case repliedFor[c.ID] != c.WebhookID:
+			problem("call %s is for webhook %s; the reply said %s", c.ID, c.WebhookID, repliedFor[c.ID])
+		default:
+			pairs[[2]string{ev, c.WebhookID}]++
 		}
 		switch herald.Status(c.Status) {
 		case herald.StatusSuccess:
