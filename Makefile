@@ -110,6 +110,20 @@ token:
 	@test -n "$(PROJECT)" || { echo "usage: make token PROJECT=<id> [STACK=<stack name>] [LABEL=<text>]"; exit 2; }
 	@$(GO) run ./tools/herald-token -project "$(PROJECT)" $(if $(STACK),-stack "$(STACK)") $(if $(LABEL),-label "$(LABEL)")
 
+# --- Load (docs/performance-load.md): bounded runs against a local stack on free ports ---
+.PHONY: load load-api
+LOAD_OUT ?= docs/perf
+
+# ~2 min: 5 events/s × 5 webhooks for 60 s, then the drain; latency, throughput, ledger, plots.
+load: tools host-build
+	$(LOCAL_ENV) $(GO) run ./tools/herald-load events -rate 5 -webhooks 5 -duration 60s -drain 90s -out $(LOAD_OUT)
+
+# 100 API clients for 30 s, then a burst of 5,000 events × 2 webhooks (no delivery function:
+# every call's job must be queued); every write and event accounted for. The burst is bounded
+# by its size, not a clock: moto's SQS slows as the queue grows (21 min on a busy 2-core machine).
+load-api: tools host-build
+	$(LOCAL_ENV) $(GO) run ./tools/herald-load api -clients 100 -duration 30s -burst 5000 -burst-webhooks 2 -out $(LOAD_OUT)
+
 # --- Tests ---
 # Every log the tests keep, and the secrets they used, go to TEST_LOGS;
 # test/logscan then fails the run if any secret is in any of them.

@@ -1,0 +1,651 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Hard caps of the API run.
+const (
+	maxClients       = 200
+	maxAPIDuration   = 2 * time.Minute
+	maxBurst         = 20000
+	maxBurstWebhooks = 10
+	maxBatch         = 100 // ingest takes batches of up to 100 events
+	maxBurstWorkers  = 16
+	seedEvents       = 20 // calls for the clients to read
+)
+
+// apiConfig is one API run: clients concurrent clients for duration, then a
+// burst of events through ingest.
+type apiConfig struct {
+	Clients       int           `json:"clients"`
+	Duration      time.Duration `json:"-"`
+	DurationS     float64       `json:"duration_s"`
+	Seed          uint64        `json:"seed"` // of the clients' choice of operations
+	Burst         int           `json:"burst_events"`
+	BurstWebhooks int           `json:"burst_webhooks"`
+	BurstBatch    int           `json:"burst_batch"`
+	BurstWorkers  int           `json:"burst_workers"`
+	Drain         time.Duration `json:"-"`
+	DrainS        float64       `json:"drain_limit_s"`
+}
+
+func (c *apiConfig) check() error {
+	switch {
+	case c.Clients < 1 || c.Clients > maxClients:
+		return fmt.Errorf("-clients %d: want 1 to %d", c.Clients, maxClients)
+	case c.Duration < time.Second || c.Duration > maxAPIDuration:
+		return fmt.Errorf("-duration %v: want 1s to %v", c.Duration, maxAPIDuration)
+	case c.Burst < 0 || c.Burst > maxBurst:
+		return fmt.Errorf("-burst %d: want 0 to %d", c.Burst, maxBurst)
+	case c.BurstWebhooks < 1 || c.BurstWebhooks > maxBurstWebhooks:
+		return fmt.Errorf("-burst-webhooks %d: want 1 to %d", c.BurstWebhooks, maxBurstWebhooks)
+	case c.BurstBatch < 1 || c.BurstBatch > maxBatch:
+		return fmt.Errorf("-burst-batch %d: want 1 to %d", c.BurstBatch, maxBatch)
+	case c.BurstWorkers < 1 || c.BurstWorkers > maxBurstWorkers:
+		return fmt.Errorf("-burst-workers %d: want 1 to %d", c.BurstWorkers, maxBurstWorkers)
+	case c.Drain < time.Second || c.Drain > maxDrain:
+		return fmt.Errorf("-drain %v: want 1s to %v", c.Drain, maxDrain)
+	}
+	c.DurationS, c.DrainS = c.Duration.Seconds(), c.Drain.Seconds()
+	return nil
+}
+
+// The operations the clients mix, with their weights.
+var operations = []struct {
+	name   string
+	weight int
+}{
+	{"create", 15}, {"read", 25}, {"update", 25}, {"list", 10}, {"delete", 10}, {"list_calls", 5}, {"read_call", 10},
+}
+
+// APIResult is the JSON result of an API run.
+type APIResult struct {
+	Command   string             `json:"command"`
+	StartedAt time.Time          `json:"started_at"`
+	Machine   machine            `json:"machine"`
+	Stack     *target            `json:"stack"`
+	Config    apiConfig          `json:"config"`
+	Requests  int                `json:"requests"`
+	PerS      float64            `json:"requests_per_s"`
+	Overall   Latency            `json:"latency"`
+	ByOp      map[string]opStats `json:"by_operation"`
+	Statuses  map[string]int     `json:"statuses"`
+	Errors5xx int                `json:"server_errors_5xx"`
+	Transport int                `json:"transport_errors"`
+	Writes    writeLedger        `json:"writes"`
+	Burst     *burstResult       `json:"burst,omitempty"`
+	Problems  []string           `json:"problems,omitempty"`
+	Verdict   string             `json:"verdict"`
+	latencies map[string][]time.Duration
+}
+
+type opStats struct {
+	Latency
+	Statuses map[string]int `json:"statuses"`
+}
+
+// writeLedger compares the writes the API acknowledged with the table.
+type writeLedger struct {
+	CreatesAcked       int `json:"creates_acknowledged"`
+	DeletesAcked       int `json:"deletes_acknowledged"`
+	UpdatesAcked       int `json:"updates_acknowledged"`
+	HotUpdatesAcked    int `json:"shared_webhook_updates_acknowledged"`
+	HotConflicts       int `json:"shared_webhook_update_conflicts_409"`
+	Ambiguous          int `json:"writes_without_answer"`
+	ExpectedWebhooks   int `json:"webhooks_expected"`
+	WebhooksInTable    int `json:"webhooks_in_table"`
+	NameClaimsInTable  int `json:"name_claims_in_table"`
+	LostCreates        int `json:"lost_creates"`
+	LostDeletes        int `json:"lost_deletes"`
+	UnexpectedWebhooks int `json:"unexpected_webhooks"`
+	VersionMismatches  int `json:"version_mismatches"`
+}
+
+type burstResult struct {
+	Events     int     `json:"events"`
+	Accepted   int     `json:"accepted"`
+	Failed     int     `json:"failed"`
+	Retried    int     `json:"invocations_retried"`
+	Seconds    float64 `json:"ingest_seconds"`
+	EventsPerS float64 `json:"ingest_events_per_s"`
+	BatchAck   Latency `json:"batch_ack_latency"`
+	DrainS     float64 `json:"drain_s"`
+	// Without the delivery function, every call's job must be in the
+	// queue: QueuedJobs is how many the burst added.
+	QueuedJobs *int   `json:"queued_jobs,omitempty"`
+	Ledger     Ledger `json:"ledger"`
+}
+
+// clientLog is what one client saw; merged after the run.
+type clientLog struct {
+	lat      map[string][]time.Duration
+	statuses map[string]map[string]int
+	created  []string
+	deleted  []string
+	updates  map[string]int // acknowledged updates by webhook id
+	hotOK    int
+	hot409   int
+	unknown  map[string]int // writes without an answer, by webhook id ("" for creates)
+	errs     []string
+}
+
+func (l *clientLog) note(op string, a answer, err error) {
+	l.lat[op] = append(l.lat[op], a.elapsed)
+	key := fmt.Sprint(a.status)
+	if err != nil && a.status == 0 {
+		key = "transport"
+		if len(l.errs) < 5 {
+			l.errs = append(l.errs, err.Error())
+		}
+	}
+	if l.statuses[op] == nil {
+		l.statuses[op] = map[string]int{}
+	}
+	l.statuses[op][key]++
+}
+
+// apiFixture is what the clients share: the project, a webhook every client
+// updates, and calls to read.
+type apiFixture struct {
+	api   *apiClient
+	hot   string
+	calls []string
+}
+
+func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log func(string, ...any)) (*APIResult, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	res := &APIResult{Command: commandLine(), StartedAt: time.Now().UTC(), Machine: describeMachine(), Stack: t, Config: cfg,
+		ByOp: map[string]opStats{}, Statuses: map[string]int{}, latencies: map[string][]time.Duration{}}
+	rcv, err := startReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer rcv.Close()
+	project, token, err := t.newProject(ctx, "api")
+	if err != nil {
+		return nil, err
+	}
+	fx := &apiFixture{api: newAPIClient(t.apiURL, token, cfg.Clients)}
+	seed, _, err := fx.api.createWebhook(ctx, webhookAttributes("seed", rcv.URL+"/seed"))
+	if err != nil {
+		return nil, err
+	}
+	events, err := newEventFactory(project, "api-seed")
+	if err != nil {
+		return nil, err
+	}
+	var batch []map[string]any
+	for i := range seedEvents {
+		ev, err := events.event(i, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		batch = append(batch, ev)
+	}
+	replies, _, err := t.ingestEvents(ctx, batch)
+	if err != nil {
+		return nil, fmt.Errorf("seed calls: %w", err)
+	}
+	for _, calls := range replies {
+		for id := range calls {
+			fx.calls = append(fx.calls, id)
+		}
+	}
+	sort.Strings(fx.calls)
+	if fx.hot, _, err = fx.api.createWebhook(ctx, webhookAttributes("shared", rcv.URL+"/shared")); err != nil {
+		return nil, err
+	}
+	log("project %s: %d clients for %v", project, cfg.Clients, cfg.Duration)
+
+	logs := make([]*clientLog, cfg.Clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(cfg.Duration)
+	for i := range cfg.Clients {
+		l := &clientLog{lat: map[string][]time.Duration{}, statuses: map[string]map[string]int{}, updates: map[string]int{}, unknown: map[string]int{}}
+		logs[i] = l
+		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fx.client(ctx, i, rng, deadline, l)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	// Merge what the clients saw.
+	created, deleted, updates := map[string]bool{}, map[string]bool{}, map[string]int{}
+	unknown := map[string]int{}
+	for _, l := range logs {
+		for op, ds := range l.lat {
+			res.latencies[op] = append(res.latencies[op], ds...)
+		}
+		for op, st := range l.statuses {
+			s := res.ByOp[op]
+			if s.Statuses == nil {
+				s.Statuses = map[string]int{}
+			}
+			for k, n := range st {
+				s.Statuses[k] += n
+				res.Statuses[k] += n
+				if k == "transport" {
+					res.Transport += n
+				} else if k >= "500" && k < "600" {
+					res.Errors5xx += n
+				}
+			}
+			res.ByOp[op] = s
+		}
+		for _, id := range l.created {
+			created[id] = true
+		}
+		for _, id := range l.deleted {
+			deleted[id] = true
+		}
+		for id, n := range l.updates {
+			updates[id] += n
+		}
+		for id, n := range l.unknown {
+			unknown[id] += n
+			res.Writes.Ambiguous += n
+		}
+		res.Writes.HotUpdatesAcked += l.hotOK
+		res.Writes.HotConflicts += l.hot409
+		for _, e := range l.errs {
+			if len(res.Problems) < 10 {
+				res.Problems = append(res.Problems, "transport error: "+e)
+			}
+		}
+	}
+	var all []time.Duration
+	for op, ds := range res.latencies {
+		all = append(all, ds...)
+		s := res.ByOp[op]
+		s.Latency = summarize(ds)
+		res.ByOp[op] = s
+	}
+	res.Overall = summarize(all)
+	res.Requests = len(all)
+	res.PerS = round2(float64(len(all)) / elapsed.Seconds())
+	res.Writes.CreatesAcked, res.Writes.DeletesAcked = len(created), len(deleted)
+	for id, n := range updates {
+		if id != fx.hot {
+			res.Writes.UpdatesAcked += n
+		}
+	}
+	updates[fx.hot] += res.Writes.HotUpdatesAcked
+	if err := checkWrites(ctx, t, project, map[string]bool{seed: true, fx.hot: true}, created, deleted, updates, unknown, res); err != nil {
+		return nil, err
+	}
+	log("%d requests (%.0f/s), %d 5xx, p99 %.0f ms; writes: %d creates, %d updates, %d deletes acknowledged",
+		res.Requests, res.PerS, res.Errors5xx, res.Overall.P99, res.Writes.CreatesAcked, res.Writes.UpdatesAcked+res.Writes.HotUpdatesAcked, res.Writes.DeletesAcked)
+
+	if cfg.Burst > 0 {
+		if res.Burst, err = runBurst(ctx, t, cfg, log); err != nil {
+			return nil, err
+		}
+		for _, p := range res.Burst.Ledger.Problems {
+			res.Problems = append(res.Problems, "burst: "+p)
+		}
+		if res.Burst.Ledger.DuplicateRequests > 0 {
+			res.Problems = append(res.Problems, fmt.Sprintf("burst: %d calls reached the receiver more than once", res.Burst.Ledger.DuplicateRequests))
+		}
+		if res.Burst.Failed > 0 {
+			res.Problems = append(res.Problems, fmt.Sprintf("burst: %d events were not accepted", res.Burst.Failed))
+		}
+	}
+	if res.Errors5xx > 0 {
+		res.Problems = append(res.Problems, fmt.Sprintf("%d answers were 5xx", res.Errors5xx))
+	}
+	if res.Transport > 0 {
+		res.Problems = append(res.Problems, fmt.Sprintf("%d requests got no answer", res.Transport))
+	}
+	res.Verdict = "OK"
+	if len(res.Problems) > 0 {
+		res.Verdict = "FAIL"
+	}
+	return res, writeAPIOutputs(outDir, res)
+}
+
+// client runs one client's mix of operations until the deadline. Its
+// requests are not cut at the deadline: a write in flight finishes, so that
+// its answer counts.
+func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadline time.Time, l *clientLog) {
+	total := 0
+	for _, o := range operations {
+		total += o.weight
+	}
+	var own []string
+	n := 0
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		pick, op := rng.IntN(total), ""
+		for _, o := range operations {
+			if pick < o.weight {
+				op = o.name
+				break
+			}
+			pick -= o.weight
+		}
+		if len(own) == 0 && (op == "read" || op == "delete" || (op == "update" && rng.IntN(4) != 0)) {
+			op = "create"
+		}
+		n++
+		switch op {
+		case "create":
+			name := fmt.Sprintf("c%03d-%04d", i, n)
+			id, a, err := fx.api.createWebhook(ctx, webhookAttributes(name, "https://example.com/"+name))
+			l.note(op, a, err)
+			switch {
+			case id != "":
+				own = append(own, id)
+				l.created = append(l.created, id)
+			case a.status == 0 || a.status >= 500:
+				l.unknown[""]++
+			}
+		case "read":
+			a, err := fx.api.do(ctx, http.MethodGet, "/webhooks/"+own[rng.IntN(len(own))], nil)
+			l.note(op, a, err)
+		case "update":
+			// A quarter of the updates go to the webhook every client
+			// updates: concurrent updates of one item must all count.
+			id, hot := fx.hot, true
+			if len(own) > 0 && rng.IntN(4) != 0 {
+				id, hot = own[rng.IntN(len(own))], false
+			}
+			body := map[string]any{"data": map[string]any{"type": "webhook", "id": id,
+				"attributes": map[string]any{"headers": map[string]any{"X-Load": fmt.Sprintf("c%03d-%04d", i, n)}}}}
+			a, err := fx.api.do(ctx, http.MethodPut, "/webhooks/"+id, body)
+			l.note(op, a, err)
+			switch {
+			case a.status == http.StatusOK && hot:
+				l.hotOK++
+			case a.status == http.StatusOK:
+				l.updates[id]++
+			case a.status == http.StatusConflict && hot:
+				l.hot409++
+			case a.status == 0 || a.status >= 500:
+				l.unknown[id]++
+			}
+		case "list":
+			a, err := fx.api.do(ctx, http.MethodGet, "/webhooks", nil)
+			l.note(op, a, err)
+		case "delete":
+			k := rng.IntN(len(own))
+			id := own[k]
+			a, err := fx.api.do(ctx, http.MethodDelete, "/webhooks/"+id, nil)
+			l.note(op, a, err)
+			switch {
+			case a.status == http.StatusOK:
+				l.deleted = append(l.deleted, id)
+				own = append(own[:k], own[k+1:]...)
+			case a.status == 0 || a.status >= 500:
+				l.unknown[id]++
+			}
+		case "list_calls":
+			a, err := fx.api.do(ctx, http.MethodGet, "/webhook_calls?page[limit]=30", nil)
+			l.note(op, a, err)
+		case "read_call":
+			a, err := fx.api.do(ctx, http.MethodGet, "/webhook_calls/"+fx.calls[rng.IntN(len(fx.calls))], nil)
+			l.note(op, a, err)
+		}
+	}
+}
+
+// checkWrites reads the project's webhooks and name claims from the table
+// and compares them with the acknowledged writes: every acknowledged create
+// not deleted is there, no acknowledged delete is, nothing else is, and each
+// webhook's version is 1 + its acknowledged updates.
+func checkWrites(ctx context.Context, t *target, project string, fixed, created, deleted map[string]bool, updates, unknown map[string]int, res *APIResult) error {
+	versions, names, err := t.webhookVersions(ctx, project)
+	if err != nil {
+		return err
+	}
+	w := &res.Writes
+	w.WebhooksInTable, w.NameClaimsInTable = len(versions), names
+	problem := func(format string, args ...any) {
+		if len(res.Problems) < 20 {
+			res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
+		}
+	}
+	expect := map[string]bool{}
+	for id := range fixed {
+		expect[id] = true
+	}
+	for id := range created {
+		if !deleted[id] {
+			expect[id] = true
+		}
+	}
+	w.ExpectedWebhooks = len(expect)
+	for id := range expect {
+		v, ok := versions[id]
+		if !ok {
+			w.LostCreates++
+			problem("webhook %s: created (201) but not in the table", id)
+			continue
+		}
+		if want := 1 + int64(updates[id]); v < want || v > want+int64(unknown[id]) {
+			w.VersionMismatches++
+			problem("webhook %s: version %d; %d acknowledged updates make %d", id, v, updates[id], want)
+		}
+	}
+	for id := range deleted {
+		if _, ok := versions[id]; ok {
+			w.LostDeletes++
+			problem("webhook %s: deleted (200) but still in the table", id)
+		}
+	}
+	for id := range versions {
+		if !expect[id] && !deleted[id] {
+			w.UnexpectedWebhooks++
+			if unknown[""] == 0 {
+				problem("webhook %s is in the table but no create was acknowledged for it", id)
+			}
+		}
+	}
+	if names != len(versions) {
+		problem("%d name claims for %d webhooks", names, len(versions))
+	}
+	return nil
+}
+
+// webhookVersions reads a project's webhooks (id → version) and counts its
+// name claims, strongly consistent.
+func (t *target) webhookVersions(ctx context.Context, project string) (map[string]int64, int, error) {
+	versions, names := map[string]int64{}, 0
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(t.table),
+		ConsistentRead:            aws.Bool(true),
+		KeyConditionExpression:    aws.String("PK = :p"),
+		ProjectionExpression:      aws.String("SK, id, version"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "P#" + project}},
+	}
+	for {
+		page, err := t.db.Query(ctx, in)
+		if err != nil {
+			return nil, 0, fmt.Errorf("read the webhooks of project %s: %w", project, err)
+		}
+		for _, item := range page.Items {
+			var it struct {
+				SK      string `dynamodbav:"SK"`
+				ID      string `dynamodbav:"id"`
+				Version int64  `dynamodbav:"version"`
+			}
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return nil, 0, fmt.Errorf("read a webhook item: %w", err)
+			}
+			switch {
+			case len(it.SK) > 2 && it.SK[:2] == "W#":
+				versions[it.ID] = it.Version
+			case len(it.SK) > 2 && it.SK[:2] == "N#":
+				names++
+			}
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return versions, names, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// runBurst sends cfg.Burst events to ingest as fast as cfg.BurstWorkers
+// invocations at a time allow, then waits (bounded) for their deliveries
+// and balances the ledger.
+func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ...any)) (*burstResult, error) {
+	rcv, err := startReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer rcv.Close()
+	project, token, err := t.newProject(ctx, "burst")
+	if err != nil {
+		return nil, err
+	}
+	api := newAPIClient(t.apiURL, token, 4)
+	for i := range cfg.BurstWebhooks {
+		if _, _, err := api.createWebhook(ctx, webhookAttributes(fmt.Sprintf("burst-%02d", i), fmt.Sprintf("%s/b/%02d", rcv.URL, i))); err != nil {
+			return nil, err
+		}
+	}
+	events, err := newEventFactory(project, "burst")
+	if err != nil {
+		return nil, err
+	}
+	log("burst: %d events in batches of %d, %d invocations at a time, × %d webhooks", cfg.Burst, cfg.BurstBatch, cfg.BurstWorkers, cfg.BurstWebhooks)
+	depthBefore := 0
+	if !t.Delivers {
+		if depthBefore, err = t.queueDepth(ctx); err != nil {
+			return nil, err
+		}
+	}
+	batches := make(chan []int)
+	go func() {
+		defer close(batches)
+		for i := 0; i < cfg.Burst; i += cfg.BurstBatch {
+			var seqs []int
+			for j := i; j < min(i+cfg.BurstBatch, cfg.Burst); j++ {
+				seqs = append(seqs, j)
+			}
+			batches <- seqs
+		}
+	}()
+	r := &burstResult{Events: cfg.Burst}
+	var mu sync.Mutex
+	var acked []ackedEvent
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range cfg.BurstWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seqs := range batches {
+				var evs []map[string]any
+				for _, seq := range seqs {
+					ev, err := events.event(seq, time.Now())
+					if err != nil {
+						continue
+					}
+					evs = append(evs, ev)
+				}
+				sentAt := time.Now()
+				replies, tries, err := t.ingestEvents(ctx, evs)
+				took := time.Since(sentAt)
+				mu.Lock()
+				r.Retried += max(0, tries-1)
+				if err != nil {
+					r.Failed += len(seqs)
+					log("burst batch from %d: %v", seqs[0], err)
+				} else {
+					lat = append(lat, took)
+					before := len(acked)
+					for id, calls := range replies {
+						acked = append(acked, ackedEvent{id: id, calls: calls})
+					}
+					if len(acked)/1000 > before/1000 {
+						log("burst: %d events accepted after %v", len(acked), time.Since(start).Round(time.Second))
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	r.Accepted, r.Seconds = len(acked), round2(took.Seconds())
+	r.EventsPerS = round2(float64(len(acked)) / took.Seconds())
+	r.BatchAck = summarize(lat)
+	expected := len(acked) * cfg.BurstWebhooks
+	log("burst: %d events accepted in %v (%.0f/s), %d calls expected", len(acked), took.Round(time.Millisecond), r.EventsPerS, expected)
+	if t.Delivers {
+		r.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
+	}
+	calls, err := t.scanCalls(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	got, perCall := rcv.snapshot()
+	r.Ledger = balance(acked, cfg.BurstWebhooks, calls, perCall, len(got))
+	if !t.Delivers {
+		depth, err := t.queueDepth(ctx)
+		if err != nil {
+			return nil, err
+		}
+		queued := depth - depthBefore
+		r.QueuedJobs = &queued
+		if queued != r.Ledger.Pending || queued != expected {
+			r.Ledger.Balanced = false
+			r.Ledger.Problems = append(r.Ledger.Problems, fmt.Sprintf("the burst queued %d jobs for %d pending calls; want one each (%d)", queued, r.Ledger.Pending, expected))
+		}
+	}
+	return r, nil
+}
+
+func writeAPIOutputs(dir string, res *APIResult) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	c := chart{
+		title: "API latency by operation (CDF)", xLabel: "milliseconds (log scale)", yLabel: "fraction of requests", logX: true,
+		notes: []string{fmt.Sprintf("%d clients for %.0f s through the local gateway (moto); %d requests, %.0f/s; %s",
+			res.Config.Clients, res.Config.DurationS, res.Requests, res.PerS, res.Machine.short())},
+	}
+	var ops []string
+	for op := range res.latencies {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		ds := res.latencies[op]
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		c.series = append(c.series, series{name: op + ": " + pcts(res.ByOp[op].Latency), points: cdf(ds, 300)})
+	}
+	raw, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode the result: %w", err)
+	}
+	for name, b := range map[string][]byte{"api-result.json": append(raw, '\n'), "api-latency.svg": c.svg()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}

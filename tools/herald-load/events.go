@@ -1,0 +1,451 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/tools/localstack"
+)
+
+// Hard caps, so that no flag turns a run into an unbounded one.
+const (
+	maxRate     = 200 // events per second
+	maxWebhooks = 50
+	maxDuration = 5 * time.Minute
+	maxDrain    = 5 * time.Minute
+	maxInflight = 512 // ingest invocations waiting or running at once
+	ingestTries = 3   // the CMS sends an event again when an invocation fails
+)
+
+// eventsConfig is one end-to-end run: rate events per second for duration,
+// each matching every one of webhooks, then up to drain to deliver them.
+type eventsConfig struct {
+	Rate     int           `json:"rate_events_per_s"`
+	Webhooks int           `json:"webhooks"`
+	Duration time.Duration `json:"-"`
+	Drain    time.Duration `json:"-"`
+	// In seconds, for the result file.
+	DurationS float64 `json:"duration_s"`
+	DrainS    float64 `json:"drain_limit_s"`
+}
+
+func (c *eventsConfig) check() error {
+	switch {
+	case c.Rate < 1 || c.Rate > maxRate:
+		return fmt.Errorf("-rate %d: want 1 to %d events/s", c.Rate, maxRate)
+	case c.Webhooks < 1 || c.Webhooks > maxWebhooks:
+		return fmt.Errorf("-webhooks %d: want 1 to %d", c.Webhooks, maxWebhooks)
+	case c.Duration < time.Second || c.Duration > maxDuration:
+		return fmt.Errorf("-duration %v: want 1s to %v", c.Duration, maxDuration)
+	case c.Drain < time.Second || c.Drain > maxDrain:
+		return fmt.Errorf("-drain %v: want 1s to %v", c.Drain, maxDrain)
+	}
+	c.DurationS, c.DrainS = c.Duration.Seconds(), c.Drain.Seconds()
+	return nil
+}
+
+// EventsResult is the JSON result of an end-to-end run.
+type EventsResult struct {
+	Command   string       `json:"command"`
+	StartedAt time.Time    `json:"started_at"`
+	Machine   machine      `json:"machine"`
+	Stack     *target      `json:"stack"`
+	Config    eventsConfig `json:"config"`
+	Sending   sending      `json:"sending"`
+	Latency   struct {
+		IngestAck Latency `json:"ingest_ack"`
+		EndToEnd  Latency `json:"end_to_end_first_byte"`
+	} `json:"latency"`
+	Throughput throughput `json:"throughput"`
+	Ledger     Ledger     `json:"ledger"`
+	DrainS     float64    `json:"drain_s"`
+	Verdict    string     `json:"verdict"`
+}
+
+type sending struct {
+	Events       int     `json:"events_sent"`
+	Accepted     int     `json:"events_accepted"`
+	Failed       int     `json:"events_failed"`
+	Retried      int     `json:"invocations_retried"`
+	SendRate     float64 `json:"achieved_events_per_s"`
+	MaxStartLagS float64 `json:"max_start_lag_s"` // how far sends fell behind the schedule
+}
+
+type throughput struct {
+	OfferedPerS   float64 `json:"offered_deliveries_per_s"`
+	SustainedPerS float64 `json:"sustained_deliveries_per_s"`
+	OverallPerS   float64 `json:"overall_deliveries_per_s"`
+	SustainedNote string  `json:"sustained_window"`
+	EventsPerSec  []int   `json:"events_sent_per_second"`
+	DeliveriesSec []int   `json:"deliveries_per_second"`
+}
+
+// sent is what the sender noted about one event.
+type sent struct {
+	seq     int
+	id      string
+	at      time.Time // the first invocation started
+	ackedAt time.Time
+	calls   map[string]string
+	tries   int
+	err     error
+}
+
+// eventFactory builds record-update events of a project from the sample in
+// events/ingest, each carrying its sequence number and send time.
+type eventFactory struct {
+	sample  []byte
+	project string
+	run     string
+}
+
+func newEventFactory(project, run string) (*eventFactory, error) {
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(root, "events", "ingest", "item-update.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the sample event: %w", err)
+	}
+	return &eventFactory{sample: raw, project: project, run: run}, nil
+}
+
+// event returns an event with a fresh copy of the sample.
+func (f *eventFactory) event(seq int, at time.Time) (map[string]any, error) {
+	var ev map[string]any
+	if err := json.Unmarshal(f.sample, &ev); err != nil {
+		return nil, fmt.Errorf("decode the sample event: %w", err)
+	}
+	ev["project_id"] = f.project
+	ev["event_id"] = fmt.Sprintf("%s-%06d-%d", f.run, seq, at.UnixNano())
+	ev["event_triggered_at"] = at.UTC().Format(time.RFC3339Nano)
+	entity, _ := ev["entity"].(map[string]any)
+	if entity == nil {
+		return nil, errors.New("the sample event has no entity")
+	}
+	meta, _ := entity["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		entity["meta"] = meta
+	}
+	meta["herald_load"] = loadMarker{Run: f.run, Seq: seq, SentNS: at.UnixNano()}
+	return ev, nil
+}
+
+// ingestReply is the part of ingest's answer the runs read.
+type ingestReply struct {
+	Results []struct {
+		EventID string `json:"event_id"`
+		Status  string `json:"status"`
+		Calls   []struct {
+			WebhookID string `json:"webhook_id"`
+			CallID    string `json:"call_id"`
+		} `json:"calls"`
+	} `json:"results"`
+}
+
+// ingestEvents invokes ingest with events (one, or a batch), sending again
+// on failure as the CMS does, and returns each event's calls by event id.
+func (t *target) ingestEvents(ctx context.Context, events []map[string]any) (map[string]map[string]string, int, error) {
+	var payload any = map[string]any{"events": events}
+	if len(events) == 1 {
+		payload = events[0]
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode events: %w", err)
+	}
+	var lastErr error
+	for try := 1; try <= ingestTries; try++ {
+		body, err := t.ingest(ctx, raw)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		var reply ingestReply
+		if err := json.Unmarshal(body, &reply); err != nil {
+			return nil, try, fmt.Errorf("ingest answered %.200s: %w", body, err)
+		}
+		out := map[string]map[string]string{}
+		for _, r := range reply.Results {
+			if r.Status != "accepted" && r.Status != "duplicate" {
+				return nil, try, fmt.Errorf("event %s: %s", r.EventID, r.Status)
+			}
+			calls := map[string]string{}
+			for _, c := range r.Calls {
+				calls[c.CallID] = c.WebhookID
+			}
+			out[r.EventID] = calls
+		}
+		return out, try, nil
+	}
+	return nil, ingestTries, fmt.Errorf("ingest failed %d times: %w", ingestTries, lastErr)
+}
+
+// runEvents runs one end-to-end load run against t and writes its result
+// and plots to outDir.
+func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, log func(string, ...any)) (*EventsResult, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	res := &EventsResult{Command: commandLine(), StartedAt: time.Now().UTC(), Stack: t, Config: cfg}
+	res.Machine = describeMachine()
+
+	rcv, err := startReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer rcv.Close()
+	project, token, err := t.newProject(ctx, "load")
+	if err != nil {
+		return nil, err
+	}
+	api := newAPIClient(t.apiURL, token, 8)
+	for i := range cfg.Webhooks {
+		if _, _, err := api.createWebhook(ctx, webhookAttributes(fmt.Sprintf("load-%02d", i), fmt.Sprintf("%s/w/%02d", rcv.URL, i))); err != nil {
+			return nil, err
+		}
+	}
+	events, err := newEventFactory(project, "load")
+	if err != nil {
+		return nil, err
+	}
+	log("project %s: %d webhooks → %s; sending %d events/s for %v", project, cfg.Webhooks, rcv.URL, cfg.Rate, cfg.Duration)
+
+	total := cfg.Rate * int(cfg.Duration/time.Second)
+	if total == 0 {
+		total = cfg.Rate
+	}
+	interval := time.Second / time.Duration(cfg.Rate)
+	sents := make([]*sent, total)
+	sem := make(chan struct{}, maxInflight)
+	var wg sync.WaitGroup
+	start := time.Now()
+	var maxLag time.Duration
+	for i := range total {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		sem <- struct{}{}
+		maxLag = max(maxLag, time.Since(due))
+		s := &sent{seq: i, at: time.Now()}
+		sents[i] = s
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ev, err := events.event(s.seq, s.at)
+			if err != nil {
+				s.err = err
+				return
+			}
+			s.id = ev["event_id"].(string)
+			calls, tries, err := t.ingestEvents(ctx, []map[string]any{ev})
+			s.ackedAt, s.tries, s.err = time.Now(), tries, err
+			if err == nil {
+				s.calls = calls[s.id]
+			}
+		}()
+	}
+	wg.Wait()
+	sendEnd := time.Now()
+
+	var acked []ackedEvent
+	var ackLat []time.Duration
+	sentTimes := make([]time.Time, 0, total)
+	for _, s := range sents {
+		sentTimes = append(sentTimes, s.at)
+		res.Sending.Events++
+		if s.tries > 1 {
+			res.Sending.Retried += s.tries - 1
+		}
+		if s.err != nil {
+			res.Sending.Failed++
+			log("event %d: %v", s.seq, s.err)
+			continue
+		}
+		res.Sending.Accepted++
+		acked = append(acked, ackedEvent{id: s.id, calls: s.calls})
+		ackLat = append(ackLat, s.ackedAt.Sub(s.at))
+	}
+	res.Sending.SendRate = round2(float64(res.Sending.Events) / sentTimes[len(sentTimes)-1].Sub(start).Seconds())
+	res.Sending.MaxStartLagS = round2(maxLag.Seconds())
+	expected := len(acked) * cfg.Webhooks
+	log("sent %d events in %v (%d accepted); draining %d calls (at most %v)", total, sendEnd.Sub(start).Round(time.Millisecond), len(acked), expected, cfg.Drain)
+
+	res.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
+
+	calls, err := t.scanCalls(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	got, perCall := rcv.snapshot()
+	res.Ledger = balance(acked, cfg.Webhooks, calls, perCall, len(got))
+	if res.Sending.Failed > 0 {
+		res.Ledger.Balanced = false
+		res.Ledger.Problems = append(res.Ledger.Problems, fmt.Sprintf("%d events were not accepted after %d tries", res.Sending.Failed, ingestTries))
+	}
+
+	// End-to-end latency: each call's first request, from the event's send.
+	firsts := firstDeliveries(got)
+	var e2e []time.Duration
+	var deliveredAt []time.Time
+	for _, d := range firsts {
+		if !d.Sent.IsZero() {
+			e2e = append(e2e, d.FirstByte.Sub(d.Sent))
+		}
+		deliveredAt = append(deliveredAt, d.FirstByte)
+	}
+	res.Latency.IngestAck = summarize(ackLat)
+	res.Latency.EndToEnd = summarize(e2e)
+	res.Throughput = measureThroughput(start, cfg, sentTimes, deliveredAt)
+
+	res.Verdict = "OK"
+	if !res.Ledger.Balanced {
+		res.Verdict = "VOID"
+	}
+	if err := writeEventsOutputs(outDir, res, ackLat, e2e); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// firstDeliveries keeps each call's first request, in arrival order.
+func firstDeliveries(got []delivery) []delivery {
+	seen := map[string]bool{}
+	var out []delivery
+	for _, d := range got {
+		if !seen[d.CallID] {
+			seen[d.CallID] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// measureThroughput: offered is rate × webhooks; sustained counts the
+// deliveries that arrived within the send window after a warm-up (a fifth
+// of it, at most 5 s), so that it says what the stack keeps up with while
+// events keep coming; overall runs from the first send to the last
+// delivery.
+func measureThroughput(start time.Time, cfg eventsConfig, sentTimes, deliveredAt []time.Time) throughput {
+	tp := throughput{OfferedPerS: float64(cfg.Rate * cfg.Webhooks)}
+	warm := min(5*time.Second, cfg.Duration/5)
+	from, to := start.Add(warm), start.Add(cfg.Duration)
+	n := 0
+	last := start
+	for _, t := range deliveredAt {
+		if !t.Before(from) && t.Before(to) {
+			n++
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	tp.SustainedPerS = round2(float64(n) / to.Sub(from).Seconds())
+	tp.SustainedNote = fmt.Sprintf("deliveries between %.0f s and %.0f s after the first send", warm.Seconds(), cfg.Duration.Seconds())
+	if span := last.Sub(start).Seconds(); span > 0 {
+		tp.OverallPerS = round2(float64(len(deliveredAt)) / span)
+	}
+	secs := int(last.Sub(start)/time.Second) + 1
+	tp.EventsPerSec = perSecond(start, sentTimes, secs)
+	tp.DeliveriesSec = perSecond(start, deliveredAt, secs)
+	return tp
+}
+
+// drain waits until the receiver has expected calls, at most limit, saying
+// how it goes every 30 s, and returns the seconds it waited.
+func drain(ctx context.Context, rcv *receiver, expected int, limit time.Duration, log func(string, ...any)) float64 {
+	start, next := time.Now(), time.Now().Add(30*time.Second)
+	waitUntil(ctx, limit, func() bool {
+		n := rcv.unique()
+		if time.Now().After(next) {
+			log("drain: %d of %d calls received after %v", n, expected, time.Since(start).Round(time.Second))
+			next = next.Add(30 * time.Second)
+		}
+		return n >= expected
+	})
+	return round2(time.Since(start).Seconds())
+}
+
+// waitUntil polls cond every 100 ms until it holds, within limit.
+func waitUntil(ctx context.Context, limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return true
+}
+
+func writeEventsOutputs(dir string, res *EventsResult, ack, e2e []time.Duration) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	sort.Slice(ack, func(i, j int) bool { return ack[i] < ack[j] })
+	sort.Slice(e2e, func(i, j int) bool { return e2e[i] < e2e[j] })
+	c := res.Config
+	note := fmt.Sprintf("%d events/s × %d webhooks for %.0f s on the local stack (moto); %s", c.Rate, c.Webhooks, c.DurationS, res.Machine.short())
+	lat := chart{
+		title: "Latency distribution (CDF)", xLabel: "milliseconds (log scale)", yLabel: "fraction of events / calls", logX: true,
+		notes: []string{note},
+		series: []series{
+			{name: "ingest acknowledge, " + pcts(res.Latency.IngestAck), points: cdf(ack, 400)},
+			{name: "end to end to the receiver's first byte, " + pcts(res.Latency.EndToEnd), points: cdf(e2e, 400)},
+		},
+	}
+	evs, dels := buckets(res.Throughput.EventsPerSec), buckets(res.Throughput.DeliveriesSec)
+	tp := chart{
+		title: "Throughput over time", xLabel: "seconds since the first event", yLabel: "per second",
+		notes: []string{note, fmt.Sprintf("offered %.0f deliveries/s; sustained %.1f/s (%s)", res.Throughput.OfferedPerS, res.Throughput.SustainedPerS, res.Throughput.SustainedNote)},
+		series: []series{
+			{name: "events sent / s", points: evs, step: true},
+			{name: "deliveries (first byte) / s", points: dels, step: true},
+		},
+	}
+	files := map[string][]byte{"load-latency.svg": lat.svg(), "load-throughput.svg": tp.svg()}
+	raw, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode the result: %w", err)
+	}
+	files["load-result.json"] = append(raw, '\n')
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// buckets are per-second counts as steps: bucket i spans [i, i+1).
+func buckets(counts []int) []point {
+	var pts []point
+	for i, n := range counts {
+		pts = append(pts, point{float64(i), float64(n)})
+	}
+	if len(counts) > 0 {
+		pts = append(pts, point{float64(len(counts)), float64(counts[len(counts)-1])})
+	}
+	return pts
+}
+
+func pcts(l Latency) string {
+	return fmt.Sprintf("p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms (n=%d)", l.P50, l.P90, l.P99, l.Max, l.Count)
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

@@ -1,0 +1,237 @@
+// Command herald-load drives Herald's local stack end to end and measures it.
+//
+//	herald-load events [-rate 5] [-webhooks 5] [-duration 60s] [-drain 90s] [-out DIR] [-dev]
+//	herald-load api [-clients 100] [-duration 30s] [-burst 5000] [-out DIR] [-dev]
+//
+// events sends record updates to the ingest function at a fixed rate, each
+// matching every one of the run's webhooks, to a receiver on 127.0.0.1, then
+// waits (bounded) for the deliveries, balances the ledger (events × matches =
+// delivered + failed + still pending, read from the table) and writes
+// load-result.json with two SVG plots. An unbalanced ledger prints VOID and
+// exits non-zero.
+//
+// api runs concurrent clients against the API through the local gateway and
+// then a burst of events through ingest, and checks that no write was lost
+// or doubled and every event's calls exist once (api-result.json).
+//
+// Both start their own local stack on free ports, or drive the running
+// `make dev` stack with -dev. `make load` and `make load-api` run them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case errors.Is(err, errFailed):
+		os.Exit(1)
+	default:
+		fmt.Fprintln(os.Stderr, "herald-load:", err)
+		os.Exit(1)
+	}
+}
+
+var (
+	errUsage  = errors.New("usage")
+	errFailed = errors.New("the run failed its checks")
+)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: herald-load events [flags] | herald-load api [flags]   (-h for the flags)")
+		return errUsage
+	}
+	switch args[0] {
+	case "events":
+		return eventsCommand(ctx, args[1:], stdout, stderr)
+	case "api":
+		return apiCommand(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "herald-load: unknown command %q; want events or api\n", args[0])
+	return errUsage
+}
+
+// stackFlags are the flags both commands take to pick their stack.
+type stackFlags struct {
+	dev                        *bool
+	ingest, delivery, apiPools *int
+}
+
+func addStackFlags(fs *flag.FlagSet, apiInstances int) stackFlags {
+	return stackFlags{
+		dev:      fs.Bool("dev", false, "drive the running `make dev` stack (.herald/dev.env) instead of starting one"),
+		ingest:   fs.Int("ingest-instances", 2, "emulator instances of the ingest function (a stack started here)"),
+		delivery: fs.Int("delivery-instances", 2, "emulator instances of the delivery function, each with its queue poller"),
+		apiPools: fs.Int("api-instances", apiInstances, "emulator instances of the API function"),
+	}
+}
+
+func (f stackFlags) options() (stackOptions, error) {
+	for _, n := range []int{*f.ingest, *f.delivery, *f.apiPools} {
+		if n < 1 || n > 8 {
+			return stackOptions{}, fmt.Errorf("instances %d: want 1 to 8", n)
+		}
+	}
+	return stackOptions{dev: *f.dev, poolSizes: map[string]int{
+		"ApiFunction": *f.apiPools, "IngestFunction": *f.ingest, "DeliveryFunction": *f.delivery,
+	}}, nil
+}
+
+func logTo(w io.Writer) func(string, ...any) {
+	return func(format string, args ...any) {
+		fmt.Fprintf(w, "%s herald-load: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+}
+
+func eventsCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("herald-load events", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg eventsConfig
+	fs.IntVar(&cfg.Rate, "rate", 5, fmt.Sprintf("events per second (at most %d)", maxRate))
+	fs.IntVar(&cfg.Webhooks, "webhooks", 5, fmt.Sprintf("webhooks that every event matches (at most %d)", maxWebhooks))
+	fs.DurationVar(&cfg.Duration, "duration", time.Minute, fmt.Sprintf("how long to send (at most %v)", maxDuration))
+	fs.DurationVar(&cfg.Drain, "drain", 90*time.Second, fmt.Sprintf("how long to wait for deliveries after the last send (at most %v)", maxDrain))
+	out := fs.String("out", ".herald/load", "directory for load-result.json and the plots")
+	sf := addStackFlags(fs, 2)
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errUsage
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(stderr, "herald-load:", err)
+		return errUsage
+	}
+	opts, err := sf.options()
+	if err != nil {
+		fmt.Fprintln(stderr, "herald-load:", err)
+		return errUsage
+	}
+	log := logTo(stderr)
+	log("starting the stack…")
+	t, err := startTarget(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer t.stop()
+	res, err := runEvents(ctx, t, cfg, *out, log)
+	if err != nil {
+		return err
+	}
+	printEvents(stdout, res, *out)
+	if res.Verdict != "OK" {
+		return errFailed
+	}
+	return nil
+}
+
+func printEvents(w io.Writer, r *EventsResult, dir string) {
+	fmt.Fprintf(w, "events: %d sent (%.2f/s), %d accepted, %d failed\n", r.Sending.Events, r.Sending.SendRate, r.Sending.Accepted, r.Sending.Failed)
+	for _, l := range []struct {
+		name string
+		l    Latency
+	}{{"ingest acknowledge", r.Latency.IngestAck}, {"end to end (first byte)", r.Latency.EndToEnd}} {
+		fmt.Fprintf(w, "%-24s p50 %8.1f ms  p90 %8.1f ms  p99 %8.1f ms  max %8.1f ms  (n=%d)\n", l.name, l.l.P50, l.l.P90, l.l.P99, l.l.Max, l.l.Count)
+	}
+	fmt.Fprintf(w, "deliveries/s: offered %.1f, sustained %.2f (%s), overall %.2f\n", r.Throughput.OfferedPerS, r.Throughput.SustainedPerS, r.Throughput.SustainedNote, r.Throughput.OverallPerS)
+	l := r.Ledger
+	fmt.Fprintf(w, "ledger: %d events × %d matches = %d = %d delivered + %d failed + %d pending (table %d, receiver %d calls, %d duplicate requests)\n",
+		l.Events, l.Matches, l.Expected, l.Delivered, l.Failed, l.Pending, l.CallsInTable, l.ReceivedCalls, l.DuplicateRequests)
+	for _, p := range l.Problems {
+		fmt.Fprintln(w, "  problem:", p)
+	}
+	fmt.Fprintf(w, "%s  (results in %s)\n", r.Verdict, dir)
+}
+
+func apiCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("herald-load api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg apiConfig
+	fs.IntVar(&cfg.Clients, "clients", 100, fmt.Sprintf("concurrent API clients (at most %d)", maxClients))
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, fmt.Sprintf("how long the clients run (at most %v)", maxAPIDuration))
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the clients' choice of operations")
+	fs.IntVar(&cfg.Burst, "burst", 5000, fmt.Sprintf("events in the ingest burst after the clients (0: none; at most %d)", maxBurst))
+	fs.IntVar(&cfg.BurstWebhooks, "burst-webhooks", 2, "webhooks that every burst event matches")
+	fs.IntVar(&cfg.BurstBatch, "burst-batch", 25, "events per ingest invocation in the burst")
+	fs.IntVar(&cfg.BurstWorkers, "burst-workers", 4, "ingest invocations at a time in the burst")
+	fs.DurationVar(&cfg.Drain, "drain", 4*time.Minute, "how long to wait for the burst's deliveries (with -burst-deliver)")
+	deliver := fs.Bool("burst-deliver", false, "run the delivery function too; by default the stack has none, and every call's job must be in the queue")
+	out := fs.String("out", ".herald/load", "directory for api-result.json and its plot")
+	// More API instances than the events run: the API is what is loaded.
+	sf := addStackFlags(fs, 4)
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errUsage
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(stderr, "herald-load:", err)
+		return errUsage
+	}
+	opts, err := sf.options()
+	if err != nil {
+		fmt.Fprintln(stderr, "herald-load:", err)
+		return errUsage
+	}
+	opts.noDelivery = !*deliver
+	log := logTo(stderr)
+	log("starting the stack…")
+	t, err := startTarget(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer t.stop()
+	res, err := runAPI(ctx, t, cfg, *out, log)
+	if err != nil {
+		return err
+	}
+	printAPI(stdout, res, *out)
+	if res.Verdict != "OK" {
+		return errFailed
+	}
+	return nil
+}
+
+func printAPI(w io.Writer, r *APIResult, dir string) {
+	fmt.Fprintf(w, "API: %d clients × %.0f s: %d requests (%.1f/s), %d 5xx, %d without answer\n", r.Config.Clients, r.Config.DurationS, r.Requests, r.PerS, r.Errors5xx, r.Transport)
+	fmt.Fprintf(w, "%-12s %7s %9s %9s %9s %9s  %s\n", "operation", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses")
+	var ops []string
+	for op := range r.ByOp {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range append(ops, "all") {
+		s := opStats{Latency: r.Overall, Statuses: r.Statuses}
+		if op != "all" {
+			s = r.ByOp[op]
+		}
+		fmt.Fprintf(w, "%-12s %7d %9.1f %9.1f %9.1f %9.1f  %v\n", op, s.Count, s.P50, s.P90, s.P99, s.Max, s.Statuses)
+	}
+	wl := r.Writes
+	fmt.Fprintf(w, "writes: %d creates, %d deletes, %d updates + %d on the shared webhook (%d conflicts) acknowledged; table: %d webhooks (expected %d), %d name claims; lost creates %d, lost deletes %d, unexpected %d, version mismatches %d\n",
+		wl.CreatesAcked, wl.DeletesAcked, wl.UpdatesAcked, wl.HotUpdatesAcked, wl.HotConflicts, wl.WebhooksInTable, wl.ExpectedWebhooks, wl.NameClaimsInTable, wl.LostCreates, wl.LostDeletes, wl.UnexpectedWebhooks, wl.VersionMismatches)
+	if b := r.Burst; b != nil {
+		l := b.Ledger
+		fmt.Fprintf(w, "burst: %d events, %d accepted in %.1f s (%.1f/s, batch ack p50 %.0f ms p99 %.0f ms); %d × %d = %d calls = %d delivered + %d failed + %d pending (table %d, %d duplicate requests; drained in %.1f s)\n",
+			b.Events, b.Accepted, b.Seconds, b.EventsPerS, b.BatchAck.P50, b.BatchAck.P99, l.Events, l.Matches, l.Expected, l.Delivered, l.Failed, l.Pending, l.CallsInTable, l.DuplicateRequests, b.DrainS)
+		if b.QueuedJobs != nil {
+			fmt.Fprintf(w, "burst: no delivery function ran; the burst queued %d jobs, one per call\n", *b.QueuedJobs)
+		}
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintln(w, "  problem:", p)
+	}
+	fmt.Fprintf(w, "%s  (results in %s)\n", r.Verdict, dir)
+}
