@@ -109,6 +109,14 @@ token:
 test: tools host-build test/client/node_modules/.installed browser-tools
 	$(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 15m ./...
 
+# The full chaos run (docs/reliability.md): 2,000 events x 4 webhooks through
+# the local stack with kills, AWS faults and failing receivers; prints the
+# ledger and fails if it does not balance. About 10-15 minutes (it waits for
+# the 2-minute retries). CHAOS_FLAGS passes flags (see go run ./tools/herald-chaos -h).
+.PHONY: chaos
+chaos: tools host-build
+	$(LOCAL_ENV) $(GO) run ./tools/herald-chaos $(CHAOS_FLAGS)
+
 # --- Static checks ---
 vet:
 	$(GO) vet ./...
