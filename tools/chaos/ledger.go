@@ -354,9 +354,9 @@ func readCalls(ctx context.Context, store *dynamo.Store, ids []string) (map[stri
 func (l *Ledger) Print(w io.Writer) {
 	c := l.Config
 	fmt.Fprintf(w, "chaos ledger: %d events x %d webhooks, seed %d\n", l.Events, c.Webhooks, c.Seed)
-	fmt.Fprintf(w, "  faults: AWS throttle %.0f%% internal %.0f%% ambiguous %.0f%% slow %.0f%%; receivers 500 %.0f%% timeout %.0f%% reset %.0f%% (first %d requests of a call); kills every ~%s (delivery), ~%s (ingest)\n",
+	fmt.Fprintf(w, "  faults: AWS throttle %.0f%% internal %.0f%% ambiguous %.0f%% slow %.0f%%; receivers 500 %.0f%% timeout %.0f%% reset %.0f%% (first %d requests of a call); kills %.0f%% of delivery and %.0f%% of ingest invocations\n",
 		100*c.AWS.Throttle, 100*c.AWS.Internal, 100*c.AWS.Ambiguous, 100*c.AWS.Slow,
-		100*c.Receivers.Fail, 100*c.Receivers.Timeout, 100*c.Receivers.Reset, c.Receivers.FailFirst, c.KillEvery, c.IngestKillEvery)
+		100*c.Receivers.Fail, 100*c.Receivers.Timeout, 100*c.Receivers.Reset, c.Receivers.FailFirst, 100*c.KillRate, 100*c.IngestKillRate)
 	fmt.Fprintf(w, "  injected: %d delivery kills, %d ingest kills, %d AWS faults %v\n", l.DeliveryKills, l.IngestKills, sum(l.Faults), summarize(l.Faults))
 	fmt.Fprintf(w, "  ingest: %d invocations, %d failed and sent again; %d events ingested again: no new call\n", l.IngestInvocations, l.IngestFailures, l.Reingested)
 	fmt.Fprintf(w, "  calls: %d expected, %d in the table: %d success, %d rescheduled (retry queued; pending here), %d failed, %d never attempted\n",

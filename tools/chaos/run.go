@@ -34,13 +34,13 @@ type Config struct {
 	AWS       AWSFaults
 	Receivers ReceiverFaults
 
-	// KillEvery is the mean time between two kills of a delivery
-	// invocation under way; IngestKillEvery the same for ingest. 0 kills
-	// none. EmulatorKills is the share of kills that kill the emulator
-	// process (restarted by the pool) rather than the function's runtime.
-	KillEvery       time.Duration
-	IngestKillEvery time.Duration
-	EmulatorKills   float64
+	// KillRate is the share of delivery invocations killed under way;
+	// IngestKillRate the same for ingest. EmulatorKills is the share of
+	// kills that kill the emulator process (restarted by the pool) rather
+	// than the function's runtime.
+	KillRate       float64
+	IngestKillRate float64
+	EmulatorKills  float64
 	// KillFor is how long kills go on after the last event was ingested.
 	KillFor time.Duration
 
@@ -135,18 +135,18 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 	var killers sync.WaitGroup
 	rng := rand.New(rand.NewPCG(cfg.Seed, 3))
 	var rngMu sync.Mutex
-	startKiller := func(pool *localstack.Pool, every time.Duration, delivery bool) {
-		if every <= 0 || pool == nil {
+	startKiller := func(pool *localstack.Pool, rate float64, delivery bool) {
+		if rate <= 0 || pool == nil {
 			return
 		}
 		killers.Add(1)
 		go func() {
 			defer killers.Done()
-			kills.run(killCtx, pool, every, cfg.EmulatorKills, delivery, rng, &rngMu)
+			kills.run(killCtx, pool, rate, cfg.EmulatorKills, delivery, rng, &rngMu)
 		}()
 	}
-	startKiller(stack.Pool(localstack.DeliveryFunction), cfg.KillEvery, true)
-	startKiller(stack.Pool(localstack.IngestFunction), cfg.IngestKillEvery, false)
+	startKiller(stack.Pool(localstack.DeliveryFunction), cfg.KillRate, true)
+	startKiller(stack.Pool(localstack.IngestFunction), cfg.IngestKillRate, false)
 
 	evs := makeEvents(cfg.Events, cfg.Seed)
 	ing := &ingester{pool: stack.Pool(localstack.IngestFunction), log: log}
@@ -313,28 +313,52 @@ type killLog struct {
 	calls    map[string]int
 }
 
-func (k *killLog) run(ctx context.Context, pool *localstack.Pool, every time.Duration, emulatorShare float64, delivery bool, rng *rand.Rand, rngMu *sync.Mutex) {
+// run watches the pool's instances and kills each invocation it sees start
+// with probability rate, at a random moment within its first half second
+// (the invocations of this run take from tens of milliseconds to seconds).
+// Until one kill has succeeded it kills every invocation from the third on,
+// so that even a short run has one.
+func (k *killLog) run(ctx context.Context, pool *localstack.Pool, rate, emulatorShare float64, delivery bool, rng *rand.Rand, rngMu *sync.Mutex) {
+	seen := make([]int, pool.Size())
+	started := 0
+	var killed atomic.Bool
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
-		rngMu.Lock()
-		wait := time.Duration(rng.Int64N(int64(2*every)) + 1)
-		emulator := rng.Float64() < emulatorShare
-		pick := rng.IntN(pool.Size())
-		rngMu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case <-tick.C:
 		}
-		// The first busy instance from a random one: a kill is always in
-		// the middle of an invocation.
-		for j := range pool.Size() {
-			inst := pool.Instances()[(pick+j)%pool.Size()]
-			payload, ok := inst.CrashRuntime(emulator)
-			if !ok {
+		for i, inst := range pool.Instances() {
+			running, n := inst.Running()
+			if running == nil || n == seen[i] {
 				continue
 			}
-			k.record(payload, delivery)
-			break
+			seen[i] = n
+			started++
+			rngMu.Lock()
+			kill := rng.Float64() < rate || (!killed.Load() && started >= 3)
+			emulator := rng.Float64() < emulatorShare
+			delay := time.Duration(rng.Int64N(int64(500 * time.Millisecond)))
+			rngMu.Unlock()
+			if !kill {
+				continue
+			}
+			go func() {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(delay):
+				}
+				if _, now := inst.Running(); now != n {
+					return // that invocation is over
+				}
+				if payload, ok := inst.CrashRuntime(emulator); ok {
+					killed.Store(true)
+					k.record(payload, delivery)
+				}
+			}()
 		}
 	}
 }
@@ -538,16 +562,16 @@ func readDLQ(ctx context.Context, client *sqs.Client, queueURL string) ([]dlqMes
 func FullConfig() Config {
 	return Config{
 		Events: 2000, Webhooks: 4, IngestBatch: 10, IngestProcs: 2,
-		AWS:             AWSFaults{Throttle: 0.05, Internal: 0.03, Ambiguous: 0.01, Slow: 0.05, SlowMax: time.Second},
-		Receivers:       ReceiverFaults{Fail: 0.10, Timeout: 0.02, Reset: 0.05, FailFirst: 1},
-		KillEvery:       3 * time.Second,
-		IngestKillEvery: 2 * time.Second,
-		EmulatorKills:   0.2,
-		KillFor:         20 * time.Second,
-		WaitRetries:     true,
-		Drain:           15 * time.Minute,
-		Reingest:        0.05,
-		Seed:            1,
+		AWS:            AWSFaults{Throttle: 0.05, Internal: 0.03, Ambiguous: 0.01, Slow: 0.05, SlowMax: time.Second},
+		Receivers:      ReceiverFaults{Fail: 0.10, Timeout: 0.02, Reset: 0.05, FailFirst: 1},
+		KillRate:       0.1,
+		IngestKillRate: 0.1,
+		EmulatorKills:  0.2,
+		KillFor:        20 * time.Second,
+		WaitRetries:    true,
+		Drain:          15 * time.Minute,
+		Reingest:       0.05,
+		Seed:           1,
 	}
 }
 
@@ -557,6 +581,7 @@ func ShortConfig() Config {
 	c := FullConfig()
 	c.Events, c.Webhooks = 200, 3
 	c.KillFor = 5 * time.Second
+	c.KillRate, c.IngestKillRate = 0.2, 0.2
 	c.WaitRetries = false
 	c.Drain = 4 * time.Minute
 	c.Reingest = 0.1

@@ -149,6 +149,7 @@ type Instance struct {
 	proc     *Process
 	restarts int
 	running  []byte // the payload of the invocation under way, if any
+	invokes  int    // invocations started
 }
 
 // StartPool starts cfg.Size emulator instances and waits until each listens.
@@ -439,7 +440,19 @@ func (i *Instance) invoke(payload []byte) ([]byte, error) {
 func (i *Instance) setRunning(payload []byte) {
 	i.mu.Lock()
 	i.running = payload
+	if payload != nil {
+		i.invokes++
+	}
 	i.mu.Unlock()
+}
+
+// Running returns the payload of the invocation under way (nil if the
+// instance is idle) and the number of invocations the instance has started,
+// which tells one invocation from the next.
+func (i *Instance) Running() ([]byte, int) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.running, i.invokes
 }
 
 var timedOut = regexp.MustCompile(`^Task timed out after [0-9.]+ seconds$`)

@@ -228,8 +228,18 @@ func TestCrashRuntime(t *testing.T) {
 				_, err := p.Invoke(context.Background(), payload)
 				done <- err
 			}()
+			if running, n := inst.Running(); running != nil || n != 1 {
+				t.Errorf("Running on an idle instance = %q, %d; want nil, 1", running, n)
+			}
 			var got []byte
 			for deadline := time.Now().Add(5 * time.Second); got == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				running, n := inst.Running()
+				if running == nil {
+					continue
+				}
+				if string(running) != string(payload) || n != 2 {
+					t.Fatalf("Running during the invocation = %q, %d; want the payload, 2", running, n)
+				}
 				if b, ok := inst.CrashRuntime(emulator); ok {
 					got = b
 				}
