@@ -46,6 +46,9 @@ type Ledger struct {
 	CallsWithRetries int // calls with more than one recorded attempt
 	DLQ              int
 	DLQByStatus      map[string]int
+	// RetryLate lists, for every automatic retry recorded, how much later
+	// than the schedule it started (guarantee 5), for the figures.
+	RetryLate []time.Duration
 
 	DeliveryKills, IngestKills        int
 	IngestInvocations, IngestFailures int
@@ -203,6 +206,14 @@ func (l *Ledger) checkCall(k callCheck, now time.Time) {
 	l.Attempts += len(c.Attempts)
 	if len(c.Attempts) > 1 {
 		l.CallsWithRetries++
+	}
+	auto := 0
+	for i, a := range c.Attempts {
+		if i == 0 || a.Trigger != herald.TriggerAuto || auto >= len(herald.RetryDelays) {
+			continue
+		}
+		l.RetryLate = append(l.RetryLate, a.StartedAt.Sub(c.Attempts[i-1].StartedAt)-herald.RetryDelays[auto])
+		auto++
 	}
 	received := map[string]int{}
 	for _, r := range got {
@@ -365,6 +376,12 @@ func (l *Ledger) Print(w io.Writer) {
 	fmt.Fprintf(w, "  duplicates: %d unrecorded sends (%d on killed batches, %d after AWS faults), each with its call's webhook-id; %d calls whose 2xx was lost to one\n",
 		l.Duplicates, l.DupByKill, l.DupByFault, l.LostSuccess)
 	fmt.Fprintf(w, "  DLQ: %d messages, by call status %v\n", l.DLQ, l.DLQByStatus)
+	if n := len(l.RetryLate); n > 0 {
+		late := slices.Clone(l.RetryLate)
+		slices.Sort(late)
+		fmt.Fprintf(w, "  retries: %d automatic retries ran, later than the schedule by median %s, p99 %s, max %s\n",
+			n, late[n/2].Round(time.Second), late[n*99/100].Round(time.Second), late[n-1].Round(time.Second))
+	}
 	fmt.Fprintf(w, "  time: ingest %.0f s, total %.0f s; queue drained: %v\n", l.IngestSeconds, l.TotalSeconds, l.Drained)
 	if l.Balanced() {
 		fmt.Fprintln(w, "BALANCED")

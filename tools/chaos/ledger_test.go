@@ -56,3 +56,23 @@ func TestCheckCall(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckCallRetryLateness(t *testing.T) {
+	at := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
+	fail, ok := 500, 200
+	c := &herald.Call{Status: herald.StatusSuccess, Attempts: []herald.Attempt{
+		{Number: 1, Trigger: herald.TriggerFirst, StartedAt: at, ResponseStatus: &fail},
+		{Number: 2, Trigger: herald.TriggerAuto, StartedAt: at.Add(2*time.Minute + 5*time.Second), ResponseStatus: &fail},
+		{Number: 3, Trigger: herald.TriggerAuto, StartedAt: at.Add(8*time.Minute + 7*time.Second), ResponseStatus: &ok, Success: true},
+	}}
+	l := &Ledger{}
+	l.checkCall(callCheck{id: "c", receiver: "hook0", call: c,
+		got: []Request{{Answer: AnsweredFail}, {Answer: AnsweredFail}, {Answer: AnsweredOK}}}, time.Now())
+	if len(l.Problems) != 0 {
+		t.Fatalf("problems: %v", l.Problems)
+	}
+	want := []time.Duration{5 * time.Second, 2 * time.Second}
+	if len(l.RetryLate) != 2 || l.RetryLate[0] != want[0] || l.RetryLate[1] != want[1] {
+		t.Errorf("RetryLate = %v; want %v", l.RetryLate, want)
+	}
+}
