@@ -269,10 +269,12 @@ func (l *Ledger) checkCall(k callCheck, now time.Time) {
 		}
 	case herald.StatusPending:
 		l.Pending++
+		// What is known of it, to find out why.
+		seen := fmt.Sprintf("%d claims, job in a killed batch: %v, in a faulted request: %v", c.AttemptCount, k.killed, k.touched)
 		if k.inDLQ {
-			l.problem("call %s (%s): never attempted; its job is in the DLQ", id, name)
+			l.problem("call %s (%s): never attempted; its job is in the DLQ (%s)", id, name, seen)
 		} else {
-			l.problem("call %s (%s): never attempted, and no job for it is left (lost)", id, name)
+			l.problem("call %s (%s): never attempted, and no job for it is left (lost; %s)", id, name, seen)
 		}
 	}
 }

@@ -113,6 +113,8 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 			"VisibilityTimeout": strconv.Itoa(int(cfg.VisibilityTimeout / time.Second)),
 		}},
 		Logs: cfg.Logs,
+		// The poller's and the emulators' own notes, beside the functions'.
+		Logger: slog.New(slog.NewJSONHandler(cfg.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		return nil, err
