@@ -154,6 +154,14 @@ fuzz:
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=7s
 
+# The full chaos run (docs/reliability.md): 2,000 events x 4 webhooks through
+# the local stack with kills, AWS faults and failing receivers; prints the
+# ledger and fails if it does not balance. About 10-15 minutes (it waits for
+# the 2-minute retries). CHAOS_FLAGS passes flags (see go run ./tools/herald-chaos -h).
+.PHONY: chaos
+chaos: tools host-build
+	$(LOCAL_ENV) $(GO) run ./tools/herald-chaos $(CHAOS_FLAGS)
+
 # --- Static checks ---
 vet:
 	$(GO) vet ./...

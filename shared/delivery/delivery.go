@@ -120,8 +120,12 @@ func (h *Handler) deliver(ctx context.Context, job herald.Job) error {
 		h.log.InfoContext(ctx, "call gone", "project", job.ProjectID, "call_id", job.CallID)
 		return nil
 	case herald.Busy:
+		h.log.InfoContext(ctx, "attempt busy; job comes back later", "project", job.ProjectID, "call_id", job.CallID,
+			"trigger", job.Trigger, "retry", job.Retry)
 		return errRetryLater
 	case herald.Stale:
+		h.log.InfoContext(ctx, "job no longer wanted", "project", job.ProjectID, "call_id", job.CallID,
+			"trigger", job.Trigger, "retry", job.Retry)
 		return h.healSchedule(ctx, job, call)
 	}
 	return h.attempt(ctx, job, call, leaseID)

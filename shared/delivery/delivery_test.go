@@ -499,3 +499,60 @@ func TestAWSCallsPerDeliveredCall(t *testing.T) {
 	}
 	t.Logf("AWS calls per first-attempt success: %v", got)
 }
+
+// failOnceQueue fails its first Send, as SQS does when it throttles past
+// the SDK's retries.
+type failOnceQueue struct {
+	delivery.Queue
+	failed atomic.Bool
+}
+
+func (q *failOnceQueue) Send(ctx context.Context, job herald.Job, delay time.Duration) error {
+	if q.failed.CompareAndSwap(false, true) {
+		return fmt.Errorf("injected: SQS unavailable")
+	}
+	return q.Queue.Send(ctx, job, delay)
+}
+
+// TestRetryQueuedAfterFailedSend: the attempt is recorded but queueing its
+// retry fails; the job is not acknowledged, comes back, and queues the
+// retry without sending the attempt again (docs/delivery.md, "heal").
+func TestRetryQueuedAfterFailedSend(t *testing.T) {
+	f := newFixture(t, nil)
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) })
+	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: f.clock, TotalTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := delivery.New(f.store, &failOnceQueue{Queue: sqs.New(f.env.SQS, f.env.QueueURL)}, send, f.clock, slog.New(slog.DiscardHandler))
+	c := f.newCall(t)
+	msg := message(first(c))
+	res, err := failing.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{msg}})
+	if err == nil && len(res.BatchItemFailures) == 0 {
+		t.Fatal("a failed retry send was acknowledged; its message would be deleted")
+	}
+	delayed := func() string {
+		attrs, err := f.env.SQS.GetQueueAttributes(context.Background(), &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(f.env.QueueURL),
+			AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessagesDelayed"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return attrs.Attributes["ApproximateNumberOfMessagesDelayed"]
+	}
+	if got := delayed(); got != "0" {
+		t.Fatalf("delayed messages after the failed send: %s; want 0", got)
+	}
+	// The message comes back after its visibility timeout.
+	if res := f.deliver(t, first(c)); len(res.BatchItemFailures) != 0 {
+		t.Fatalf("the returning job failed: %v", res.BatchItemFailures)
+	}
+	if got := delayed(); got != "1" {
+		t.Errorf("delayed messages after the job came back: %s; want the 2-minute retry", got)
+	}
+	if n := len(f.rcv.got()); n != 1 {
+		t.Errorf("the receiver got %d requests; want 1 (the attempt was recorded)", n)
+	}
+	if rec := f.call(t, c.ID); rec.Status != herald.StatusRescheduled || rec.NextAuto == nil || *rec.NextAuto != 1 {
+		t.Errorf("call after healing: %+v", rec)
+	}
+}

@@ -80,6 +80,11 @@ func (s *Store) ClaimAttempt(ctx context.Context, job herald.Job, leaseID string
 	if v, ok := got.Item["lease_until"].(*types.AttributeValueMemberN); ok {
 		leaseUntil, _ = strconv.ParseInt(v.Value, 10, 64)
 	}
+	if stringAttr(got.Item, "lease_id") == leaseID && leaseUntil >= now.UnixMilli() {
+		// Our own claim: its first answer was lost and the SDK sent it
+		// again, which the condition refused.
+		return c, herald.Claimed, nil
+	}
 	wanted := c.ResendID == job.ResendID && job.Trigger == herald.TriggerManual ||
 		job.Trigger != herald.TriggerManual && c.NextAuto != nil && *c.NextAuto == job.Retry
 	if wanted && leaseUntil >= now.UnixMilli() {
@@ -92,6 +97,11 @@ func (s *Store) ClaimAttempt(ctx context.Context, job herald.Job, leaseID string
 // call's new status and schedule, its latest request and response, and its
 // attempt history. It fails with ECONFLICT if the lease was lost meanwhile
 // (the attempt ran past its lease and someone else claimed the call).
+//
+// The record names its lease (recorded_lease), so that a record whose first
+// answer was lost, and which the SDK sent again, recognizes its own write
+// when the condition refuses the second: without that, the attempt would
+// count as lost and the call's next retry would never be queued.
 func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID string, rec herald.Recording) error {
 	attempts := c.Attempts
 	if len(attempts) > herald.MaxStoredAttempts {
@@ -116,6 +126,7 @@ func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 		Set("response_payload", pack(c.ResponsePayload)).
 		Set("response_payload_truncated", c.ResponsePayloadTruncated).
 		Set("attempts", string(encoded)).
+		Set("recorded_lease", leaseID).
 		Remove("lease_id").Remove("lease_until")
 	if rec.ResendDone {
 		u.Remove("resend_id").Remove("resend_at")
@@ -138,6 +149,17 @@ func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 		ExpressionAttributeValues: u.Values(),
 	})
 	if isConditionFailed(err) {
+		got, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      aws.String(s.table),
+			Key:            key(callKey(c.ProjectID, c.ID), "C"),
+			ConsistentRead: aws.Bool(true),
+		})
+		if gerr != nil {
+			return classify(gerr, "read call %s after a refused record", c.ID)
+		}
+		if stringAttr(got.Item, "recorded_lease") == leaseID {
+			return nil
+		}
 		return herald.Errorf(herald.ECONFLICT, "lost the lease on call %s", c.ID)
 	}
 	return classify(err, "record attempt on call %s", c.ID)
@@ -253,6 +275,14 @@ func (s *Store) Unpark(ctx context.Context, r herald.ParkedRetry) error {
 		return nil
 	}
 	return classify(err, "unpark call %s", r.CallID)
+}
+
+// stringAttr reads a string attribute of an item; "" if it is absent.
+func stringAttr(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
 }
 
 func nonNil(m map[string]string) map[string]string {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
 )
@@ -197,5 +199,64 @@ func TestParkedRetries(t *testing.T) {
 	}
 	if later, _ := store.DueRetries(ctx, t0.Add(6*time.Hour), 100); len(later) != 1 || later[0].CallID != ids[1] {
 		t.Errorf("due within 6h: %v; want the 5h one", later)
+	}
+}
+
+// replayingClient answers an armed UpdateItem as DynamoDB does when its first
+// answer was lost (a 500 or a timeout after the write was applied) and the
+// SDK sent the request again: the write is applied, and the caller gets the
+// answer to the second, identical request.
+type replayingClient struct {
+	dynamo.Client
+	armed bool
+}
+
+func (c *replayingClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if c.armed {
+		c.armed = false
+		if _, err := c.Client.UpdateItem(ctx, in, opts...); err != nil {
+			return nil, err
+		}
+	}
+	return c.Client.UpdateItem(ctx, in, opts...)
+}
+
+// TestWritesSurviveTheirOwnRetry: a claim or a record whose first answer was
+// lost finds its own write when the SDK retries it, and succeeds. Found by
+// the chaos run (tools/chaos): the record of an attempt failed as "lost the
+// lease", so delivery dropped the job without queueing the call's next
+// retry, which then never ran; the claim came back Busy and delayed the
+// attempt by a lease.
+func TestWritesSurviveTheirOwnRetry(t *testing.T) {
+	_, env, clock := newStore(t)
+	client := &replayingClient{Client: env.DB}
+	store := dynamo.New(client, env.Table, clock)
+	ctx := context.Background()
+	c := putCall(t, store, "p1", "w1", t0, "item", "update")
+	job := herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerFirst}
+
+	client.armed = true
+	got, res, err := store.ClaimAttempt(ctx, job, "lease-a", time.Minute)
+	if err != nil || res != herald.Claimed {
+		t.Fatalf("claim whose answer was lost = %v, %v; want Claimed", res, err)
+	}
+	if _, res, _ := store.ClaimAttempt(ctx, job, "lease-b", time.Minute); res != herald.Busy {
+		t.Errorf("another claim meanwhile = %v; want Busy", res)
+	}
+
+	next, due := 1, t0.Add(2*time.Minute)
+	got.Status, got.NextAuto, got.NextRetryAt = herald.StatusRescheduled, &next, &due
+	client.armed = true
+	if err := store.RecordAttempt(ctx, got, "lease-a", herald.Recording{}); err != nil {
+		t.Fatalf("record whose answer was lost: %v; want success", err)
+	}
+	stored, err := store.GetCall(ctx, "p1", c.ID)
+	if err != nil || stored.Status != herald.StatusRescheduled || stored.NextAuto == nil || *stored.NextAuto != 1 {
+		t.Fatalf("stored call = %+v, %v", stored, err)
+	}
+	// The lease is gone with the record: another holder's record is still
+	// refused.
+	if err := store.RecordAttempt(ctx, got, "lease-b", herald.Recording{}); herald.ErrorCode(err) != herald.ECONFLICT {
+		t.Errorf("record without the lease: %v; want ECONFLICT", err)
 	}
 }

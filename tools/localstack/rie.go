@@ -148,6 +148,8 @@ type Instance struct {
 	mu       sync.Mutex
 	proc     *Process
 	restarts int
+	running  []byte // the payload of the invocation under way, if any
+	invokes  int    // invocations started
 }
 
 // StartPool starts cfg.Size emulator instances and waits until each listens.
@@ -357,6 +359,33 @@ func (i *Instance) restart() error {
 	return i.start(context.Background())
 }
 
+// CrashRuntime kills the function's runtime process (the bootstrap) while an
+// invocation runs, as a crash or an out-of-memory kill would: the emulator
+// stays up, answers the invocation as a Runtime.ExitError, and starts the
+// bootstrap again on the next one. It returns the payload of the invocation
+// it interrupted, and false if the instance was idle (then nothing is
+// killed). With emulator set it kills the emulator process itself instead,
+// which the pool restarts.
+func (i *Instance) CrashRuntime(emulator bool) ([]byte, bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.running == nil || i.proc == nil || i.proc.Exited() {
+		return nil, false
+	}
+	if emulator {
+		// Kill waits for the process; the invocation's own goroutine
+		// restarts it, after taking i.mu, which is released on return.
+		go i.proc.Kill()
+		return i.running, true
+	}
+	runtimes := childProcesses(i.proc.Pid())
+	if len(runtimes) == 0 {
+		return nil, false
+	}
+	killSurvivors(runtimes)
+	return i.running, true
+}
+
 func (i *Instance) stop() {
 	i.mu.Lock()
 	proc := i.proc
@@ -369,6 +398,7 @@ func (i *Instance) invoke(payload []byte) ([]byte, error) {
 	i.mu.Lock()
 	proc := i.proc
 	i.mu.Unlock()
+	defer i.setRunning(nil)
 	if proc == nil || proc.Exited() {
 		if i.pool.isStopping() {
 			return nil, fmt.Errorf("invoke %s: the pool is stopped", i.log.name)
@@ -383,6 +413,7 @@ func (i *Instance) invoke(payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invoke %s: %w", i.log.name, err)
 	}
+	i.setRunning(payload)
 	resp, err := i.pool.client.Do(req)
 	if err != nil {
 		if i.pool.isStopping() {
@@ -405,6 +436,24 @@ func (i *Instance) invoke(payload []byte) ([]byte, error) {
 		return body, ferr
 	}
 	return body, nil
+}
+
+func (i *Instance) setRunning(payload []byte) {
+	i.mu.Lock()
+	i.running = payload
+	if payload != nil {
+		i.invokes++
+	}
+	i.mu.Unlock()
+}
+
+// Running returns the payload of the invocation under way (nil if the
+// instance is idle) and the number of invocations the instance has started,
+// which tells one invocation from the next.
+func (i *Instance) Running() ([]byte, int) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.running, i.invokes
 }
 
 var timedOut = regexp.MustCompile(`^Task timed out after [0-9.]+ seconds$`)

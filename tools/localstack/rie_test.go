@@ -204,6 +204,71 @@ func TestPoolRestartsDeadEmulator(t *testing.T) {
 	}
 }
 
+// TestCrashRuntime kills an invocation under way, the function's runtime or
+// the emulator: the invocation fails as a crash, the killer gets the
+// invocation's payload, and the instance serves the next one. On an idle
+// instance it kills nothing.
+func TestCrashRuntime(t *testing.T) {
+	t.Parallel()
+	for name, emulator := range map[string]bool{"runtime": false, "emulator": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := startTestPool(t, 1, 10*time.Second)
+			inst := p.Instances()[0]
+			idle := invokeOK(t, p)
+			if _, ok := inst.CrashRuntime(emulator); ok {
+				t.Fatal("an idle instance reported a kill")
+			}
+			if !alive(idle.PID) {
+				t.Fatal("CrashRuntime on an idle instance killed its runtime")
+			}
+			payload := []byte(`{"mode":"sleep","ms":5000}`)
+			done := make(chan error, 1)
+			go func() {
+				_, err := p.Invoke(context.Background(), payload)
+				done <- err
+			}()
+			if running, n := inst.Running(); running != nil || n != 1 {
+				t.Errorf("Running on an idle instance = %q, %d; want nil, 1", running, n)
+			}
+			var got []byte
+			for deadline := time.Now().Add(5 * time.Second); got == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				running, n := inst.Running()
+				if running == nil {
+					continue
+				}
+				if string(running) != string(payload) || n != 2 {
+					t.Fatalf("Running during the invocation = %q, %d; want the payload, 2", running, n)
+				}
+				if b, ok := inst.CrashRuntime(emulator); ok {
+					got = b
+				}
+			}
+			if string(got) != string(payload) {
+				t.Fatalf("killed payload: got %q, want %q", got, payload)
+			}
+			var fe *FunctionError
+			if err := <-done; !errors.As(err, &fe) || fe.Kind != KindCrash {
+				t.Fatalf("the killed invocation: got %v, want a crash", err)
+			}
+			if alive(idle.PID) {
+				t.Errorf("runtime %d survived the kill", idle.PID)
+			}
+			after := invokeOK(t, p)
+			if after.PID == idle.PID {
+				t.Errorf("the next invocation ran in the killed runtime %d", idle.PID)
+			}
+			wantRestarts := 0
+			if emulator {
+				wantRestarts = 1
+			}
+			if got := inst.Restarts(); got != wantRestarts {
+				t.Errorf("emulator restarts: got %d, want %d", got, wantRestarts)
+			}
+		})
+	}
+}
+
 // TestPoolCallerGivesUp cancels an invocation: it returns at once, and the
 // instance takes the next invocation only once the first has finished.
 func TestPoolCallerGivesUp(t *testing.T) {

@@ -1,0 +1,63 @@
+package chaos
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/test/testenv"
+)
+
+// TestChaosShort is the short chaos run `make test` runs: 200 events × 3
+// webhooks through the whole local stack while invocations are killed, moto
+// answers through the fault proxy and receivers fail. The ledger must
+// balance, and the run must really have injected each kind of fault. About
+// 2 minutes; `make chaos` is the full run.
+func TestChaosShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos run takes minutes")
+	}
+	cfg := ShortConfig()
+	cfg.HostBuild = testenv.Bootstraps(t)
+	cfg.Progress = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	cfg.Logs = io.Discard
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	l, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	l.Print(&out)
+	t.Log("\n" + out.String())
+	if !l.Balanced() {
+		t.Fatalf("the ledger does not balance: %d problems", len(l.Problems))
+	}
+	if l.DeliveryKills == 0 || l.IngestKills == 0 {
+		t.Errorf("kills: %d delivery, %d ingest; want some of each", l.DeliveryKills, l.IngestKills)
+	}
+	faults := summarize(l.Faults)
+	for _, kind := range []string{"throttle", "internal", "ambiguous", "slow"} {
+		if faults[kind] == 0 {
+			t.Errorf("no %s AWS fault was injected", kind)
+		}
+	}
+	for _, a := range []string{AnsweredOK, AnsweredFail, AnsweredTimeout, AnsweredReset} {
+		if l.ReceiverAnswers[a] == 0 {
+			t.Errorf("no receiver answered %s", a)
+		}
+	}
+	if l.ExpectedCalls <= cfg.Events {
+		t.Errorf("%d calls expected for %d events; the webhooks should match more", l.ExpectedCalls, cfg.Events)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
