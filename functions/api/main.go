@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -21,16 +20,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	settings, err := config.FromEnv(os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "api:", err)
-		os.Exit(1)
-	}
-	awsCfg, err := config.AWS(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "api:", err)
-		os.Exit(1)
-	}
+	settings, awsCfg := config.MustLoad(ctx, "api")
 	clock := herald.SystemClock{}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock)
 	store.SetRetention(settings.Retention)

@@ -21,16 +21,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	settings, err := config.FromEnv(os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "delivery:", err)
-		os.Exit(1)
-	}
-	awsCfg, err := config.AWS(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "delivery:", err)
-		os.Exit(1)
-	}
+	settings, awsCfg := config.MustLoad(ctx, "delivery")
 	clock := herald.SystemClock{}
 	send, err := sender.New(sender.Options{AllowPrivate: settings.AllowPrivateTargets, Clock: clock})
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,16 +18,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	settings, err := config.FromEnv(os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
-	}
-	awsCfg, err := config.AWS(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
-	}
+	settings, awsCfg := config.MustLoad(ctx, "ingest")
 	clock := herald.SystemClock{}
 	handler := ingest.New(ingest.Options{
 		Store:     dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),

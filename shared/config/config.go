@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -81,4 +82,21 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// MustLoad reads a function's settings and AWS configuration, or ends the
+// process with the reason on stderr: a function that cannot read them can
+// serve nothing, and Lambda reports the failed init.
+func MustLoad(ctx context.Context, function string) (Settings, aws.Config) {
+	settings, err := FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, function+":", err)
+		os.Exit(1)
+	}
+	awsCfg, err := AWS(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, function+":", err)
+		os.Exit(1)
+	}
+	return settings, awsCfg
 }
