@@ -112,7 +112,7 @@ func newEventFactory(project, run string) (*eventFactory, error) {
 		return nil, err
 	}
 	path := filepath.Join(root, "events", "ingest", "item-update.json")
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(path) // #nosec G304 -- the repository's own sample event
 	if err != nil {
 		return nil, fmt.Errorf("read the sample event: %w", err)
 	}
@@ -394,9 +394,6 @@ func waitUntil(ctx context.Context, limit time.Duration, cond func() bool) bool 
 }
 
 func writeEventsOutputs(dir string, res *EventsResult, ack, e2e []time.Duration) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
 	sort.Slice(ack, func(i, j int) bool { return ack[i] < ack[j] })
 	sort.Slice(e2e, func(i, j int) bool { return e2e[i] < e2e[j] })
 	c := res.Config
@@ -418,14 +415,24 @@ func writeEventsOutputs(dir string, res *EventsResult, ack, e2e []time.Duration)
 			{name: "deliveries (first byte) / s", points: dels, step: true},
 		},
 	}
-	files := map[string][]byte{"load-latency.svg": lat.svg(), "load-throughput.svg": tp.svg()}
+	return writeOutputs(dir, "load-result.json", res, map[string][]byte{"load-latency.svg": lat.svg(), "load-throughput.svg": tp.svg()})
+}
+
+// writeOutputs writes a run's result as JSON and its plots into dir.
+func writeOutputs(dir, resultName string, res any, plots map[string][]byte) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
 	raw, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode the result: %w", err)
 	}
-	files["load-result.json"] = append(raw, '\n')
+	files := map[string][]byte{resultName: append(raw, '\n')}
+	for name, b := range plots {
+		files[name] = b
+	}
 	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
