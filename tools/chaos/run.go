@@ -180,6 +180,11 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 
+	// Retries still queued would otherwise go on sending while the ledger
+	// reads the receivers' logs and then the table, and a send between the
+	// two reads shows as an attempt the receiver never answered.
+	stack.StopPolling()
+
 	dlq, err := readDLQ(ctx, stack.SQS(), stack.Resources.Queues["DeliveryDLQ"].URL)
 	if err != nil {
 		return nil, err

@@ -56,13 +56,24 @@ type Poller struct {
 // event source mapping does.
 const longPoll = 20 // seconds
 
-// Run polls until ctx ends.
-func (p *Poller) Run(ctx context.Context) {
-	for ctx.Err() == nil {
-		if _, err := p.PollOnce(ctx); err != nil && ctx.Err() == nil {
+// Run polls until ctx ends or stop is closed. Closing stop ends a receive
+// that is waiting, but a batch already received is still invoked and
+// deleted: after Run returns, no invocation of the poller's is running.
+func (p *Poller) Run(ctx context.Context, stop <-chan struct{}) {
+	recvCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-recvCtx.Done():
+		}
+	}()
+	for recvCtx.Err() == nil {
+		if _, err := p.pollOnce(recvCtx, ctx); err != nil && recvCtx.Err() == nil {
 			p.log().Warn("poll failed", "queue", p.QueueARN, "error", err)
 			select {
-			case <-ctx.Done():
+			case <-recvCtx.Done():
 			case <-time.After(time.Second):
 			}
 		}
@@ -79,7 +90,12 @@ type BatchResult struct {
 // PollOnce receives one batch (waiting up to 20 s for it), invokes the
 // function and deletes what succeeded. An empty queue gives an empty result.
 func (p *Poller) PollOnce(ctx context.Context) (BatchResult, error) {
-	msgs, err := p.receive(ctx)
+	return p.pollOnce(ctx, ctx)
+}
+
+// pollOnce receives under recvCtx and invokes and deletes under ctx.
+func (p *Poller) pollOnce(recvCtx, ctx context.Context) (BatchResult, error) {
+	msgs, err := p.receive(recvCtx)
 	if err != nil || len(msgs) == 0 {
 		return BatchResult{}, err
 	}

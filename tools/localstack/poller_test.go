@@ -181,6 +181,30 @@ func TestPollerFailedInvocation(t *testing.T) {
 	}
 }
 
+// TestStopPolling: stopping lets the batch in hand finish (its message is
+// deleted) and then receives nothing more; what is sent after stays queued.
+func TestStopPolling(t *testing.T) {
+	t.Parallel()
+	s, record := deliveryStack(t, 0)
+	send(t, s, "slow")
+	eventually(t, 30*time.Second, "the slow message is being handled", func() bool {
+		return len(readRecord(t, record)) == 1
+	})
+	s.StopPolling()
+	if n := queueCounts(t, s, "DeliveryQueue"); n != 0 {
+		t.Errorf("after StopPolling the queue holds %d messages; want 0 (the batch in hand finished and was deleted)", n)
+	}
+	send(t, s, "ok")
+	time.Sleep(3 * time.Second)
+	if n := len(readRecord(t, record)); n != 1 {
+		t.Errorf("the function was invoked %d times; want 1 (nothing after StopPolling)", n)
+	}
+	if n := queueCounts(t, s, "DeliveryQueue"); n != 1 {
+		t.Errorf("the queue holds %d messages; want the 1 sent after StopPolling", n)
+	}
+	s.StopPolling() // a second call is harmless
+}
+
 // TestPollerEvent checks the SQS event the function gets, that batches hold
 // at most 10 messages, and that the sweep schedule invokes the function
 // with the template's input.

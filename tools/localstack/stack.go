@@ -86,7 +86,11 @@ type Stack struct {
 	clients clients
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	log     *slog.Logger
+
+	stopPolls chan struct{} // closed by StopPolling
+	stopOnce  sync.Once
+	polls     sync.WaitGroup // the pollers
+	log       *slog.Logger
 }
 
 // plan is what a stack, or a one-off invoke, reads before it starts.
@@ -226,7 +230,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	opts = p.opts
-	s := &Stack{Functions: map[string]FunctionSpec{}, pools: map[string]*Pool{}, log: opts.Logger}
+	s := &Stack{Functions: map[string]FunctionSpec{}, pools: map[string]*Pool{}, log: opts.Logger,
+		stopPolls: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -291,7 +296,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 					BatchSize: ev.BatchSize, Window: ev.Window, ReportBatchItemFailures: ev.ReportBatchItemFailures,
 					Logger: s.log.With("function", id, "event", ev.Name),
 				}
-				s.goRun(func() { poller.Run(runCtx) })
+				s.polls.Add(1)
+				s.goRun(func() {
+					defer s.polls.Done()
+					poller.Run(runCtx, s.stopPolls)
+				})
 			}
 		}
 		if opts.SweepInterval > 0 {
@@ -372,6 +381,15 @@ func (s *Stack) SeedToken(ctx context.Context, project, token, label string) err
 		return fmt.Errorf("seed a token for project %s: %w", project, err)
 	}
 	return nil
+}
+
+// StopPolling stops feeding queues to functions, as disabling every event
+// source mapping would, and returns once no batch is being invoked: after
+// it, the functions send nothing more from the queues. Messages stay on
+// their queues.
+func (s *Stack) StopPolling() {
+	s.stopOnce.Do(func() { close(s.stopPolls) })
+	s.polls.Wait()
 }
 
 // Stop stops everything the stack started. It is safe to call more than

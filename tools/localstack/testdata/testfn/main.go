@@ -84,8 +84,9 @@ func act(mode string, sleep time.Duration) (any, error) {
 }
 
 // handleSQS acts on each message's body: {"mode": "ok" | "fail" | "error" |
-// "crash" | "error-once" | "crash-once"}. "fail" reports the message in
-// batchItemFailures; the -once modes act only on the first receive. A crash
+// "crash" | "error-once" | "crash-once" | "slow"}. "fail" reports the
+// message in batchItemFailures; the -once modes act only on the first
+// receive; "slow" takes two seconds. A crash
 // or error anywhere fails the whole batch.
 func handleSQS(ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var res events.SQSEventResponse
@@ -104,6 +105,8 @@ func handleSQS(ev events.SQSEvent) (events.SQSEventResponse, error) {
 			if body.Mode == "error" || first {
 				failErr = fmt.Errorf("testfn failed on message %s", m.MessageId)
 			}
+		case "slow":
+			time.Sleep(2 * time.Second)
 		case "fail":
 			res.BatchItemFailures = append(res.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		}
