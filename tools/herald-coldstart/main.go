@@ -25,12 +25,9 @@ import (
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
-// apiFunction is the API's logical id (localstack names only the other two).
-const apiFunction = "ApiFunction"
-
 // sample is the event each function is first invoked with.
 var sample = map[string]string{
-	apiFunction:                 "events/api/webhooks-list.json",
+	localstack.APIFunction:      "events/api/webhooks-list.json",
 	localstack.IngestFunction:   "events/ingest/item-update.json",
 	localstack.DeliveryFunction: "events/delivery/sweep.json",
 }
@@ -63,7 +60,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	functions := []string{apiFunction, localstack.IngestFunction, localstack.DeliveryFunction}
+	functions := []string{localstack.APIFunction, localstack.IngestFunction, localstack.DeliveryFunction}
 	payloads := map[string][]byte{}
 	for _, fn := range functions {
 		// #nosec G304 -- reads the repository's own sample events, named in this file

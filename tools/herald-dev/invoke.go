@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/heraldhq/herald/tools/localstack"
@@ -43,9 +41,10 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	opts := localstack.Options{Root: root, Logs: &functionLogs{out: stderr}}
-	// A stack started on other ports says where its moto is.
-	if u := devEnv(filepath.Join(root, ".herald", "dev.env"))["HERALD_MOTO_URL"]; u != "" {
-		opts.MotoURL = u
+	// A stack started on other ports says where its moto is (there is no
+	// dev.env while none runs).
+	if env, err := localstack.ReadDevEnv(localstack.DevEnvPath(root)); err == nil && env["HERALD_MOTO_URL"] != "" {
+		opts.MotoURL = env["HERALD_MOTO_URL"]
 	}
 	out, err := localstack.InvokeOnce(ctx, opts, *function, payload)
 	if len(out) > 0 {
@@ -55,22 +54,4 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%w\nstart it with `make dev` in another terminal, then run this again", err)
 	}
 	return err
-}
-
-// devEnv reads the KEY=value lines `herald-dev up` wrote; none if it is not
-// running.
-func devEnv(path string) map[string]string {
-	env := map[string]string{}
-	f, err := os.Open(path) // #nosec G304 -- the state file herald-dev up wrote in this checkout
-	if err != nil {
-		return env
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			env[k] = v
-		}
-	}
-	return env
 }

@@ -34,7 +34,7 @@ const (
 )
 
 var functionPorts = map[string]int{
-	"ApiFunction":               9100,
+	localstack.APIFunction:      9100,
 	localstack.IngestFunction:   9200,
 	localstack.DeliveryFunction: 9300,
 }
@@ -104,7 +104,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	envPath := filepath.Join(stateDir, "dev.env")
+	envPath := localstack.DevEnvPath(root)
 	env := strings.Join([]string{
 		"HERALD_API_URL=" + stack.APIURL,
 		"HERALD_PROJECT=" + demoProject,

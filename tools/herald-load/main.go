@@ -29,6 +29,8 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/heraldhq/herald/tools/localstack"
 )
 
 func main() {
@@ -89,7 +91,7 @@ func (f stackFlags) options() (stackOptions, error) {
 		}
 	}
 	return stackOptions{dev: *f.dev, poolSizes: map[string]int{
-		"ApiFunction": *f.apiPools, "IngestFunction": *f.ingest, "DeliveryFunction": *f.delivery,
+		localstack.APIFunction: *f.apiPools, localstack.IngestFunction: *f.ingest, localstack.DeliveryFunction: *f.delivery,
 	}}, nil
 }
 

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/tools/localstack"
 )
@@ -60,14 +56,14 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		return devTarget(filepath.Join(root, ".herald", "dev.env"))
+		return devTarget(localstack.DevEnvPath(root))
 	}
 	// Info, as deployed (events/env.json asks for debug, which would make
 	// the functions spend their time logging).
 	params := map[string]string{"ALLOW_PRIVATE_TARGETS": "true", "LOG_LEVEL": "info"}
 	var functions []string // all of the template's
 	if o.noDelivery {
-		functions = []string{"ApiFunction", localstack.IngestFunction}
+		functions = []string{localstack.APIFunction, localstack.IngestFunction}
 	}
 	stack, err := localstack.Start(ctx, localstack.Options{
 		Functions: functions,
@@ -125,11 +121,7 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 // a time (a second concurrent one kills it), so invocations are serialised
 // here.
 func devTarget(path string) (*target, error) {
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	env, err := readEnvFile(path)
+	env, err := localstack.ReadDevEnv(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w (is `make dev` running?)", err)
 	}
@@ -138,7 +130,7 @@ func devTarget(path string) (*target, error) {
 			return nil, fmt.Errorf("%s sets no %s", path, k)
 		}
 	}
-	db, table, err := localstack.LocalTable(localstack.Options{Root: root, MotoURL: env["HERALD_MOTO_URL"]})
+	db, table, err := localstack.LocalTable(localstack.Options{MotoURL: env["HERALD_MOTO_URL"]})
 	if err != nil {
 		return nil, err
 	}
@@ -170,49 +162,14 @@ func devTarget(path string) (*target, error) {
 		Kind: "make dev (ingest serialised on one instance)", stop: func() {}}, nil
 }
 
-// readEnvFile reads KEY=VALUE lines, as `make dev` writes them.
-func readEnvFile(path string) (map[string]string, error) {
-	raw, err := os.ReadFile(path) // #nosec G304 -- the env file the operator names
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			env[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-	}
-	return env, nil
-}
-
 // newProject seeds a project of its own for a run, so that nothing else in
 // the table (make dev's demo webhook, an earlier run) matches its events or
 // counts in its ledger, and returns the project id and an API token.
 func (t *target) newProject(ctx context.Context, prefix string) (string, string, error) {
 	project := fmt.Sprintf("%s-%s", prefix, strings.ToLower(herald.NewID(time.Now())))
 	token := herald.NewToken()
-	store := dynamo.New(t.db, t.table, herald.SystemClock{})
-	if err := store.PutToken(ctx, herald.HashToken(token), project, "herald-load"); err != nil {
-		return "", "", fmt.Errorf("seed a token for project %s: %w", project, err)
+	if err := localstack.SeedToken(ctx, t.db, t.table, project, token, "herald-load"); err != nil {
+		return "", "", err
 	}
 	return project, token, nil
-}
-
-// lockedWriter lets the functions' instances share one writer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return fmt.Sprint(l.w)
 }

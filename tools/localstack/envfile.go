@@ -1,9 +1,13 @@
 package localstack
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // EnvFile is an environment file in SAM's --env-vars format: "Parameters"
@@ -59,4 +63,24 @@ func jsonScalar(v any) any {
 		return int64(f)
 	}
 	return v
+}
+
+// DevEnvPath is where `make dev` writes the addresses of its stack, and the
+// token to use, as KEY=value lines a shell can source.
+func DevEnvPath(root string) string { return filepath.Join(root, ".herald", "dev.env") }
+
+// ReadDevEnv reads the KEY=value lines of a dev.env.
+func ReadDevEnv(path string) (map[string]string, error) {
+	raw, err := os.ReadFile(path) // #nosec G304 -- the state file `make dev` wrote, or one the operator names
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	env := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return env, nil
 }

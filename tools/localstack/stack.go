@@ -21,9 +21,11 @@ import (
 	"github.com/heraldhq/herald/shared/herald"
 )
 
-// The functions whose invocation URLs the stack names; tools and tests
-// invoke them directly, as the CMS and Lambda do.
+// The template's functions, by logical id. The stack names the invocation
+// URLs of ingest and delivery; tools and tests invoke them directly, as the
+// CMS and Lambda do. The API is reached through the gateway.
 const (
+	APIFunction      = "ApiFunction"
 	IngestFunction   = "IngestFunction"
 	DeliveryFunction = "DeliveryFunction"
 )
@@ -376,7 +378,13 @@ func (s *Stack) SeedToken(ctx context.Context, project, token, label string) err
 	if err != nil {
 		return err
 	}
-	store := dynamo.New(s.clients.dynamo, table, herald.SystemClock{})
+	return SeedToken(ctx, s.clients.dynamo, table, project, token, label)
+}
+
+// SeedToken stores a token's hash for a project in a table of a local
+// stack, for a stack this process did not start.
+func SeedToken(ctx context.Context, db *dynamodb.Client, table, project, token, label string) error {
+	store := dynamo.New(db, table, herald.SystemClock{})
 	if err := store.PutToken(ctx, herald.HashToken(token), project, label); err != nil {
 		return fmt.Errorf("seed a token for project %s: %w", project, err)
 	}

@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -217,6 +218,20 @@ func TestLocalNames(t *testing.T) {
 	want = map[string]string{"Table": "x-table", "DeliveryQueue": "x-delivery-queue", "DeliveryDLQ": "x-delivery-queue-dlq"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("without env file: got %v, want %v", got, want)
+	}
+}
+
+func TestReadDevEnv(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dev.env")
+	if err := os.WriteFile(path, []byte("HERALD_MOTO_URL=http://127.0.0.1:4566\nHERALD_TOKEN=hrld_x=y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"HERALD_MOTO_URL": "http://127.0.0.1:4566", "HERALD_TOKEN": "hrld_x=y"}
+	if got, err := ReadDevEnv(path); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, %v; want %v", got, err, want)
+	}
+	if got, err := ReadDevEnv(filepath.Join(t.TempDir(), "missing")); err == nil || len(got) != 0 {
+		t.Errorf("missing file: got %v, %v; want nothing and an error", got, err)
 	}
 }
 
