@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/ingest"
 )
 
 // Ledger is the account of a run: what was expected, what the table
@@ -74,8 +75,8 @@ type ledgerInput struct {
 	hooks     []hook
 	receivers []*Receiver
 	events    []chaosEvent
-	replies   map[string]eventReply
-	reReplies map[string]eventReply
+	replies   map[string]ingest.Result
+	reReplies map[string]ingest.Result
 	dlq       []dlqMessage
 	kills     *killLog
 	proxy     *FaultProxy

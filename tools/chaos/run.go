@@ -20,6 +20,7 @@ import (
 
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/ingest"
 	"github.com/heraldhq/herald/shared/signing"
 	"github.com/heraldhq/herald/tools/localstack"
 )
@@ -405,17 +406,11 @@ type ingester struct {
 	failures    atomic.Int64
 }
 
-type eventReply struct {
-	EventID string           `json:"event_id"`
-	Status  string           `json:"status"`
-	Calls   []herald.CallRef `json:"calls"`
-}
-
 // maxIngestTries bounds how often one batch is sent.
 const maxIngestTries = 30
 
-func (ing *ingester) ingestAll(ctx context.Context, evs []chaosEvent, batch, procs int) (map[string]eventReply, error) {
-	out := make(map[string]eventReply, len(evs))
+func (ing *ingester) ingestAll(ctx context.Context, evs []chaosEvent, batch, procs int) (map[string]ingest.Result, error) {
+	out := make(map[string]ingest.Result, len(evs))
 	var mu sync.Mutex
 	work := make(chan []chaosEvent)
 	errs := make(chan error, procs)
@@ -460,7 +455,7 @@ func (ing *ingester) ingestAll(ctx context.Context, evs []chaosEvent, batch, pro
 	return out, nil
 }
 
-func (ing *ingester) ingestBatch(ctx context.Context, b []chaosEvent) ([]eventReply, error) {
+func (ing *ingester) ingestBatch(ctx context.Context, b []chaosEvent) ([]ingest.Result, error) {
 	raws := make([]json.RawMessage, len(b))
 	for i, ev := range b {
 		raws[i] = ev.Raw
@@ -471,9 +466,7 @@ func (ing *ingester) ingestBatch(ctx context.Context, b []chaosEvent) ([]eventRe
 		ing.invocations.Add(1)
 		answer, err := ing.pool.Invoke(ctx, payload)
 		if err == nil {
-			var reply struct {
-				Results []eventReply `json:"results"`
-			}
+			var reply ingest.Reply
 			if err := json.Unmarshal(answer, &reply); err != nil || len(reply.Results) != len(b) {
 				return nil, fmt.Errorf("ingest answered %s", answer)
 			}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/shared/ingest"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -141,18 +142,6 @@ func (f *eventFactory) event(seq int, at time.Time) (map[string]any, error) {
 	return ev, nil
 }
 
-// ingestReply is the part of ingest's answer the runs read.
-type ingestReply struct {
-	Results []struct {
-		EventID string `json:"event_id"`
-		Status  string `json:"status"`
-		Calls   []struct {
-			WebhookID string `json:"webhook_id"`
-			CallID    string `json:"call_id"`
-		} `json:"calls"`
-	} `json:"results"`
-}
-
 // ingestEvents invokes ingest with events (one, or a batch), sending again
 // on failure as the CMS does, and returns each event's calls by event id.
 func (t *target) ingestEvents(ctx context.Context, events []map[string]any) (map[string]map[string]string, int, error) {
@@ -171,7 +160,7 @@ func (t *target) ingestEvents(ctx context.Context, events []map[string]any) (map
 			lastErr = err
 			continue
 		}
-		var reply ingestReply
+		var reply ingest.Reply
 		if err := json.Unmarshal(body, &reply); err != nil {
 			return nil, try, fmt.Errorf("ingest answered %.200s: %w", body, err)
 		}
