@@ -53,13 +53,6 @@ func (d *Dynamo) get(key map[string]types.AttributeValue) map[string]types.Attri
 	return d.items[itemKey(key)]
 }
 
-// Len returns the number of items held.
-func (d *Dynamo) Len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.items)
-}
-
 func (d *Dynamo) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	return &dynamodb.GetItemOutput{Item: d.get(in.Key)}, nil
 }

@@ -57,7 +57,6 @@ type Measurement struct {
 	CallItemBytes  float64
 	CallIndexBytes float64 // GSI1 entry of a call
 	EventItemBytes float64
-	BatchSize      int // the event source mapping's
 }
 
 // rig is Herald's ingest and delivery handlers in this process, on moto,
@@ -266,7 +265,7 @@ func run(ctx context.Context, root string, n, matches, batch int, accounting boo
 		return Measurement{}, err
 	}
 	defer r.Close()
-	m := Measurement{Matches: matches, BatchSize: batch}
+	m := Measurement{Matches: matches}
 	calls := n * matches
 
 	// Warm up: the webhook cache, connections, the SDK's first calls.

@@ -19,7 +19,6 @@ func TestModelLines(t *testing.T) {
 		CallItemBytes:  900,
 		CallIndexBytes: 0,
 		EventItemBytes: 0,
-		BatchSize:      10,
 	}
 	md := model{d: deployment{MemoryMB: fullVCPUMemoryMB, RetentionDays: 30, BatchSize: 10}, a: assumptions{EventsPerInvoke: 1}, m: m, t: m}
 	got := map[string]float64{}

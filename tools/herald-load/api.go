@@ -616,6 +616,8 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 	return r, nil
 }
 
+// writeAPIOutputs writes the result and its plot; each operation's
+// latencies are sorted (summarize sorted them).
 func writeAPIOutputs(dir string, res *APIResult) error {
 	c := chart{
 		title: "API latency by operation (CDF)", xLabel: "milliseconds (log scale)", yLabel: "fraction of requests", logX: true,
@@ -628,9 +630,7 @@ func writeAPIOutputs(dir string, res *APIResult) error {
 	}
 	sort.Strings(ops)
 	for _, op := range ops {
-		ds := res.latencies[op]
-		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-		c.series = append(c.series, series{name: op + ": " + pcts(res.ByOp[op].Latency), points: cdf(ds, 300)})
+		c.series = append(c.series, series{name: op + ": " + pcts(res.ByOp[op].Latency), points: cdf(res.latencies[op], 300)})
 	}
 	return writeOutputs(dir, "api-result.json", res, map[string][]byte{"api-latency.svg": c.svg()})
 }

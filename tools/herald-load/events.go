@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -382,9 +381,9 @@ func waitUntil(ctx context.Context, limit time.Duration, cond func() bool) bool 
 	return true
 }
 
+// writeEventsOutputs writes the result and its plots; ack and e2e are
+// sorted (summarize sorted them).
 func writeEventsOutputs(dir string, res *EventsResult, ack, e2e []time.Duration) error {
-	sort.Slice(ack, func(i, j int) bool { return ack[i] < ack[j] })
-	sort.Slice(e2e, func(i, j int) bool { return e2e[i] < e2e[j] })
 	c := res.Config
 	note := fmt.Sprintf("%d events/s × %d webhooks for %.0f s on the local stack (moto); %s", c.Rate, c.Webhooks, c.DurationS, res.Machine.short())
 	lat := chart{
