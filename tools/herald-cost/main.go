@@ -17,14 +17,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/shared/ingest"
-	"github.com/heraldhq/herald/tools/localstack"
 )
 
 func main() {
@@ -53,24 +51,16 @@ func runMain(ctx context.Context, args []string, out io.Writer) error {
 	if *n < 1 || *matches < 1 || a.EventsPerInvoke < 1 {
 		return fmt.Errorf("-events, -matches and -events-per-invoke must be positive")
 	}
-	root, err := localstack.RepoRoot()
+	d, err := loadDeployment()
 	if err != nil {
 		return err
-	}
-	tmpl, err := localstack.LoadTemplate(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		return err
-	}
-	d, err := readDeployment(tmpl)
-	if err != nil {
-		return fmt.Errorf("template.yaml: %w", err)
 	}
 
-	counted, err := run(ctx, root, *n, *matches, d.BatchSize, true)
+	counted, err := run(ctx, d, *n, *matches, true)
 	if err != nil {
 		return fmt.Errorf("measure calls: %w", err)
 	}
-	timed, err := run(ctx, root, *n, *matches, d.BatchSize, false)
+	timed, err := run(ctx, d, *n, *matches, false)
 	if err != nil {
 		return fmt.Errorf("measure CPU: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,7 +78,7 @@ type rig struct {
 	srv      *http.Server
 }
 
-func newRig(ctx context.Context, root string, matches int, accounting bool) (*rig, error) {
+func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*rig, error) {
 	moto, err := localstack.StartMoto(ctx, 0, nil)
 	if err != nil {
 		return nil, err
@@ -95,22 +94,12 @@ func newRig(ctx context.Context, root string, matches int, accounting bool) (*ri
 	}
 	r.queueURL = res.Queues["DeliveryQueue"].URL
 
-	tmpl, err := localstack.LoadTemplate(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		r.Close()
-		return nil, err
-	}
-	indexes, err := tableIndexes(tmpl)
-	if err != nil {
-		r.Close()
-		return nil, err
-	}
 	plain := testenv.AWSConfig(moto.URL)
 	r.peekDB, r.peekSQS = dynamodb.NewFromConfig(plain), awssqs.NewFromConfig(plain)
 	counted := testenv.AWSConfig(moto.URL)
 	r.counter = testenv.NewCounter()
 	r.counter.Attach(&counted)
-	r.capacity = newCapacity(r.peekDB, []string{"PK", "SK"}, indexes)
+	r.capacity = newCapacity(r.peekDB, []string{"PK", "SK"}, d.Indexes)
 	if accounting {
 		// Accounting reads every written item twice: it would show in
 		// the CPU and wall figures, so those come from a run without it.
@@ -147,12 +136,13 @@ func newRig(ctx context.Context, root string, matches int, accounting bool) (*ri
 	}
 	r.queue = &capturingQueue{Queue: sqs.New(q, r.queueURL)}
 	r.ingest = ingest.New(ingest.Options{Store: store, Queue: sqs.New(q, r.queueURL), Clock: clock, Log: log,
-		Retention: 30 * 24 * time.Hour})
+		Retention: time.Duration(d.RetentionDays) * 24 * time.Hour})
 	r.delivery = delivery.New(store, r.queue, send, clock, log)
 
 	// The project: webhooks that each match every record update, with
 	// the default payload and a signing secret.
 	now := clock.Now()
+	peek := dynamo.New(r.peekDB, r.table, clock)
 	for i := range matches {
 		w, err := herald.NewWebhook("cost", herald.NewID(now), herald.WebhookInput{
 			Name: herald.Some(fmt.Sprintf("hook %d", i)), URL: herald.Some("http://" + ln.Addr().String() + "/hooks"),
@@ -165,7 +155,7 @@ func newRig(ctx context.Context, root string, matches int, accounting bool) (*ri
 			return nil, err
 		}
 		w.Secret.Current = signing.NewSecret()
-		if err := dynamo.New(r.peekDB, r.table, clock).CreateWebhook(ctx, w); err != nil {
+		if err := peek.CreateWebhook(ctx, w); err != nil {
 			r.Close()
 			return nil, err
 		}
@@ -259,8 +249,9 @@ func jobMessages(jobs []herald.Job) []events.SQSMessage {
 }
 
 // run measures every phase with n events.
-func run(ctx context.Context, root string, n, matches, batch int, accounting bool) (Measurement, error) {
-	r, err := newRig(ctx, root, matches, accounting)
+func run(ctx context.Context, d deployment, n, matches int, accounting bool) (Measurement, error) {
+	batch := d.BatchSize
+	r, err := newRig(ctx, d, matches, accounting)
 	if err != nil {
 		return Measurement{}, err
 	}

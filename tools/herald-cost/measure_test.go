@@ -4,22 +4,21 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/heraldhq/herald/tools/localstack"
 )
 
 // TestRunCounts runs every scenario against moto with three events of two
 // webhooks each and checks the counts hang together: what the model reads
 // must be what the handlers did.
 func TestRunCounts(t *testing.T) {
-	root, err := localstack.RepoRoot()
+	d, err := loadDeployment()
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.BatchSize = 10
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const events, matches = 3, 2
-	m, err := run(ctx, root, events, matches, 10, true)
+	m, err := run(ctx, d, events, matches, true)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 
 	"github.com/heraldhq/herald/tools/localstack"
@@ -14,6 +15,24 @@ type deployment struct {
 	RetentionDays int
 	BatchSize     int // DeliveryFunction's SQS event
 	PITR          bool
+	Indexes       []index // the table's global secondary indexes
+}
+
+// loadDeployment reads the checkout's template.yaml.
+func loadDeployment() (deployment, error) {
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		return deployment{}, err
+	}
+	tmpl, err := localstack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return deployment{}, err
+	}
+	d, err := readDeployment(tmpl)
+	if err != nil {
+		return d, fmt.Errorf("template.yaml: %w", err)
+	}
+	return d, nil
 }
 
 func readDeployment(t *localstack.Template) (deployment, error) {
@@ -44,7 +63,8 @@ func readDeployment(t *localstack.Template) (deployment, error) {
 	if pitr, ok := table["PointInTimeRecoverySpecification"].(map[string]any); ok {
 		d.PITR = pitr["PointInTimeRecoveryEnabled"] == true
 	}
-	return d, nil
+	d.Indexes, err = tableIndexes(t)
+	return d, err
 }
 
 // tableIndexes reads the table's global secondary indexes.
