@@ -56,21 +56,12 @@ type Poller struct {
 // event source mapping does.
 const longPoll = 20 // seconds
 
-// Run polls until ctx ends or stop is closed. Closing stop ends a receive
-// that is waiting, but a batch already received is still invoked and
-// deleted: after Run returns, no invocation of the poller's is running.
-func (p *Poller) Run(ctx context.Context, stop <-chan struct{}) {
-	recvCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-recvCtx.Done():
-		}
-	}()
+// Run polls until recvCtx ends. Its end stops a receive that is waiting,
+// but a batch already received is still invoked and deleted under ctx:
+// after Run returns, no invocation of the poller's is running.
+func (p *Poller) Run(recvCtx, ctx context.Context) {
 	for recvCtx.Err() == nil {
-		if _, err := p.pollOnce(recvCtx, ctx); err != nil && recvCtx.Err() == nil {
+		if err := p.pollOnce(recvCtx, ctx); err != nil && recvCtx.Err() == nil {
 			p.log().Warn("poll failed", "queue", p.QueueARN, "error", err)
 			select {
 			case <-recvCtx.Done():
@@ -80,44 +71,27 @@ func (p *Poller) Run(ctx context.Context, stop <-chan struct{}) {
 	}
 }
 
-// BatchResult is what became of one batch.
-type BatchResult struct {
-	Received []string // message ids, in the batch's order
-	Deleted  []string
-	Err      error // the invocation's error, if it failed
-}
-
-// PollOnce receives one batch (waiting up to 20 s for it), invokes the
-// function and deletes what succeeded. An empty queue gives an empty result.
-func (p *Poller) PollOnce(ctx context.Context) (BatchResult, error) {
-	return p.pollOnce(ctx, ctx)
-}
-
-// pollOnce receives under recvCtx and invokes and deletes under ctx.
-func (p *Poller) pollOnce(recvCtx, ctx context.Context) (BatchResult, error) {
+// pollOnce receives one batch under recvCtx (waiting up to 20 s for it),
+// then invokes the function and deletes what succeeded under ctx. An empty
+// queue is no error.
+func (p *Poller) pollOnce(recvCtx, ctx context.Context) error {
 	msgs, err := p.receive(recvCtx)
 	if err != nil || len(msgs) == 0 {
-		return BatchResult{}, err
-	}
-	res := BatchResult{}
-	for _, m := range msgs {
-		res.Received = append(res.Received, aws.ToString(m.MessageId))
+		return err
 	}
 	payload, err := json.Marshal(p.event(msgs))
 	if err != nil {
-		return res, fmt.Errorf("encode SQS event: %w", err)
+		return fmt.Errorf("encode SQS event: %w", err)
 	}
 	answer, err := p.Invoker.Invoke(ctx, payload)
 	if err != nil {
-		res.Err = err
 		p.log().Info("batch failed; its messages will be received again", "queue", p.QueueARN, "messages", len(msgs), "error", err)
-		return res, nil
+		return nil
 	}
 	keep, err := p.failures(answer, msgs)
 	if err != nil {
-		res.Err = err
 		p.log().Info("batch response unusable; its messages will be received again", "queue", p.QueueARN, "error", err)
-		return res, nil
+		return nil
 	}
 	var done []types.Message
 	for _, m := range msgs {
@@ -125,9 +99,9 @@ func (p *Poller) pollOnce(recvCtx, ctx context.Context) (BatchResult, error) {
 			done = append(done, m)
 		}
 	}
-	res.Deleted, err = p.delete(ctx, done)
-	p.log().Debug("batch done", "queue", p.QueueARN, "messages", len(msgs), "deleted", len(res.Deleted), "failed", len(keep))
-	return res, err
+	deleted, err := p.delete(ctx, done)
+	p.log().Debug("batch done", "queue", p.QueueARN, "messages", len(msgs), "deleted", len(deleted), "failed", len(keep))
+	return err
 }
 
 func (p *Poller) log() *slog.Logger {

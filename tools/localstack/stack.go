@@ -89,9 +89,8 @@ type Stack struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	stopPolls chan struct{} // closed by StopPolling
-	stopOnce  sync.Once
-	polls     sync.WaitGroup // the pollers
+	stopPolls context.CancelFunc // ends the pollers' receives
+	polls     sync.WaitGroup     // the pollers
 	log       *slog.Logger
 }
 
@@ -232,8 +231,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	opts = p.opts
-	s := &Stack{Functions: map[string]FunctionSpec{}, pools: map[string]*Pool{}, log: opts.Logger,
-		stopPolls: make(chan struct{})}
+	s := &Stack{Functions: map[string]FunctionSpec{}, pools: map[string]*Pool{}, log: opts.Logger}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -283,6 +281,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	pollCtx, stopPolls := context.WithCancel(runCtx)
+	s.stopPolls = stopPolls
 	for _, id := range opts.Functions {
 		spec, pool := s.Functions[id], s.pools[id]
 		if spec.HTTPAPI && s.gateway == nil {
@@ -301,7 +301,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 				s.polls.Add(1)
 				s.goRun(func() {
 					defer s.polls.Done()
-					poller.Run(runCtx, s.stopPolls)
+					poller.Run(pollCtx, runCtx)
 				})
 			}
 		}
@@ -396,7 +396,7 @@ func SeedToken(ctx context.Context, db *dynamodb.Client, table, project, token, 
 // it, the functions send nothing more from the queues. Messages stay on
 // their queues.
 func (s *Stack) StopPolling() {
-	s.stopOnce.Do(func() { close(s.stopPolls) })
+	s.stopPolls()
 	s.polls.Wait()
 }
 
