@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,7 +43,7 @@ func Moto(t testing.TB) *localstack.Moto {
 			logs = os.Stderr
 		} else if dir := LogDir(); dir != "" {
 			// Kept with the suite's other logs, for test/logscan.
-			if f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("moto.%d.log", os.Getpid())), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil { // #nosec G304 -- in the log directory make test names
+			if f, err := openLog(dir, fmt.Sprintf("moto.%d.log", os.Getpid())); err == nil {
 				logs = f
 			}
 		}

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/signing"
 )
 
 // LogDirEnv names the directory where the test suite keeps every log its
@@ -24,8 +27,8 @@ const SecretsFile = "secrets.txt"
 // secretPatterns find Herald's own credentials by their shape, whether a
 // test registered them or not: API tokens and signing secrets.
 var secretPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`hrld_[A-Za-z0-9_-]{43}`),
-	regexp.MustCompile(`whsec_[A-Za-z0-9+/]{20,}`),
+	regexp.MustCompile(regexp.QuoteMeta(herald.TokenPrefix) + `[A-Za-z0-9_-]{43}`),
+	regexp.MustCompile(regexp.QuoteMeta(signing.SecretPrefix) + `[A-Za-z0-9+/]{20,}`),
 }
 
 var secrets struct {
@@ -48,10 +51,7 @@ func Secret(t testing.TB, s string) string {
 	secrets.list = append(secrets.list, s)
 	secrets.mu.Unlock()
 	if dir := LogDir(); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.OpenFile(filepath.Join(dir, SecretsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- in the log directory make test names
+		f, err := openLog(dir, SecretsFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,11 +74,10 @@ func LogWriter(t testing.TB, name string) io.Writer {
 	dir := LogDir()
 	if dir == "" {
 		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o750); err != nil {
-		t.Fatal(err)
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%s.%s.%d.log", fileSafe(t.Name()), fileSafe(name), os.Getpid()))
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- a file named for the test, in the log directory
+	file := fmt.Sprintf("%s.%s.%d.log", fileSafe(t.Name()), fileSafe(name), os.Getpid())
+	path := filepath.Join(dir, file)
+	f, err := openLog(dir, file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +92,14 @@ func LogWriter(t testing.TB, name string) io.Writer {
 		}
 	})
 	return w
+}
+
+// openLog opens a file of a log directory for appending, creating both.
+func openLog(dir, name string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- a fixed or test-named file in the suite's log directory
 }
 
 func registeredSecrets() []string {

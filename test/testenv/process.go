@@ -24,7 +24,7 @@ func Bootstraps(t testing.TB) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for fn, id := range map[string]string{"api": "ApiFunction", "ingest": "IngestFunction", "delivery": "DeliveryFunction"} {
+	for fn, id := range map[string]string{"api": localstack.APIFunction, "ingest": localstack.IngestFunction, "delivery": localstack.DeliveryFunction} {
 		// #nosec G204 -- go build of this checkout's functions, with fixed arguments
 		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, id, "bootstrap"), "./functions/"+fn)
 		cmd.Dir = root
