@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -23,7 +22,8 @@ func TestChaosShort(t *testing.T) {
 	cfg := ShortConfig()
 	cfg.HostBuild = testenv.Bootstraps(t)
 	cfg.Progress = slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	cfg.Logs = io.Discard
+	// Scanned for secrets when the test ends, as every stack test's logs are.
+	cfg.Logs = testenv.LogWriter(t, "functions")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	l, err := Run(ctx, cfg)

@@ -72,8 +72,7 @@ type ledgerInput struct {
 	store     *dynamo.Store
 	db        *dynamodb.Client
 	table     string
-	hooks     []hook
-	receivers []*Receiver
+	hooks     []hook // hook i has hookTriggers[i]
 	events    []chaosEvent
 	replies   map[string]ingest.Result
 	reReplies map[string]ingest.Result
@@ -103,8 +102,8 @@ func buildLedger(ctx context.Context, in ledgerInput) (*Ledger, error) {
 			continue
 		}
 		want := map[string]bool{}
-		for _, h := range in.hooks {
-			if wantsEvent(h.index, ev) {
+		for i, h := range in.hooks {
+			if wantsEvent(i, ev) {
 				want[h.id] = true
 			}
 		}

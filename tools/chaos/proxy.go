@@ -38,7 +38,6 @@ type FaultProxy struct {
 	URL string
 
 	faults AWSFaults
-	target *url.URL
 	proxy  *httputil.ReverseProxy
 	server *http.Server
 
@@ -65,7 +64,7 @@ func StartFaultProxy(motoURL string, faults AWSFaults, seed uint64) (*FaultProxy
 		return nil, fmt.Errorf("fault proxy: %w", err)
 	}
 	p := &FaultProxy{
-		URL: "http://" + l.Addr().String(), faults: faults, target: target,
+		URL: "http://" + l.Addr().String(), faults: faults,
 		rng:    rand.New(rand.NewPCG(seed, 1)), // #nosec G404 -- seeded so a chaos run can be repeated; not a secret
 		counts: map[string]int{}, touched: map[string]bool{},
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
@@ -191,7 +190,7 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	l, err := buildLedger(ctx, ledgerInput{
-		store: store, db: stack.DynamoDB(), table: table, hooks: hooks, receivers: receivers,
+		store: store, db: stack.DynamoDB(), table: table, hooks: hooks,
 		events: evs, replies: replies, reReplies: reReplies, dlq: dlq, kills: kills, proxy: proxy,
 		cfg: cfg, drained: drained,
 	})
@@ -228,6 +227,9 @@ func withDefaults(cfg Config) Config {
 	if cfg.Progress == nil {
 		cfg.Progress = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Logs == nil {
+		cfg.Logs = io.Discard
+	}
 	return cfg
 }
 
@@ -257,7 +259,6 @@ func wantsEvent(hook int, ev chaosEvent) bool {
 
 // hook is a webhook of the run and its receiver.
 type hook struct {
-	index    int
 	id       string
 	receiver *Receiver
 }
@@ -278,7 +279,7 @@ func createWebhooks(ctx context.Context, store *dynamo.Store, receivers []*Recei
 		if err := store.CreateWebhook(ctx, w); err != nil {
 			return nil, fmt.Errorf("create webhook %s: %w", r.Name, err)
 		}
-		out = append(out, hook{index: i, id: w.ID, receiver: r})
+		out = append(out, hook{id: w.ID, receiver: r})
 	}
 	return out, nil
 }
@@ -330,6 +331,8 @@ func (k *killLog) run(ctx context.Context, pool *localstack.Pool, rate, emulator
 	seen := make([]int, pool.Size())
 	started := 0
 	var killed atomic.Bool
+	var kills sync.WaitGroup // returning after them, so the counts are final
+	defer kills.Wait()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -353,7 +356,7 @@ func (k *killLog) run(ctx context.Context, pool *localstack.Pool, rate, emulator
 			if !kill {
 				continue
 			}
-			go func() {
+			kills.Go(func() {
 				select {
 				case <-ctx.Done():
 					return
@@ -366,7 +369,7 @@ func (k *killLog) run(ctx context.Context, pool *localstack.Pool, rate, emulator
 					killed.Store(true)
 					k.record(payload, delivery)
 				}
-			}()
+			})
 		}
 	}
 }
@@ -495,13 +498,11 @@ func waitDrained(ctx context.Context, client *sqs.Client, queueURL string, retri
 	quiet := 0
 	last := time.Time{}
 	for time.Now().Before(deadline) {
-		out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
-			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		c, err := localstack.CountMessages(ctx, client, queueURL)
 		if err != nil {
-			return false, fmt.Errorf("read the delivery queue's attributes: %w", err)
+			return false, err
 		}
-		n := func(k string) int { v, _ := strconv.Atoi(out.Attributes[k]); return v }
-		visible, inflight, delayed := n("ApproximateNumberOfMessages"), n("ApproximateNumberOfMessagesNotVisible"), n("ApproximateNumberOfMessagesDelayed")
+		visible, inflight, delayed := c.Visible, c.InFlight, c.Delayed
 		if time.Since(last) > 15*time.Second {
 			log.Info("draining", "visible", visible, "in_flight", inflight, "delayed", delayed)
 			last = time.Now()
@@ -525,9 +526,8 @@ func waitDrained(ctx context.Context, client *sqs.Client, queueURL string, retri
 
 // dlqMessage is a message found in the dead-letter queue.
 type dlqMessage struct {
-	Job      herald.Job
-	Body     string
-	Receives int
+	Job  herald.Job
+	Body string
 }
 
 func readDLQ(ctx context.Context, client *sqs.Client, queueURL string) ([]dlqMessage, error) {
@@ -535,8 +535,7 @@ func readDLQ(ctx context.Context, client *sqs.Client, queueURL string) ([]dlqMes
 	seen := map[string]bool{}
 	for empty := 0; empty < 2; {
 		res, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10,
-			VisibilityTimeout: 300, WaitTimeSeconds: 1,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+			VisibilityTimeout: 300, WaitTimeSeconds: 1})
 		if err != nil {
 			return nil, fmt.Errorf("read the DLQ: %w", err)
 		}
@@ -550,7 +549,6 @@ func readDLQ(ctx context.Context, client *sqs.Client, queueURL string) ([]dlqMes
 			}
 			seen[aws.ToString(m.MessageId)] = true
 			d := dlqMessage{Body: aws.ToString(m.Body)}
-			d.Receives, _ = strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 			_ = json.Unmarshal([]byte(d.Body), &d.Job)
 			out = append(out, d)
 		}

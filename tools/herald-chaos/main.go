@@ -10,7 +10,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -59,8 +58,6 @@ func run() error {
 		}
 		defer f.Close()
 		cfg.Logs = f
-	} else {
-		cfg.Logs = io.Discard
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

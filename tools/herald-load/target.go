@@ -6,15 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/tools/localstack"
@@ -91,21 +87,8 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	queueURL := stack.Resources.Queues["DeliveryQueue"].URL
 	sqsClient := stack.SQS()
 	depth := func(ctx context.Context) (int, error) {
-		out, err := sqsClient.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
-			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
-		if err != nil {
-			return 0, fmt.Errorf("count the delivery queue's jobs: %w", err)
-		}
-		n := 0
-		for _, a := range []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed} {
-			v, err := strconv.Atoi(out.Attributes[string(a)])
-			if err != nil {
-				return 0, fmt.Errorf("the delivery queue's %s: %q", a, out.Attributes[string(a)])
-			}
-			n += v
-		}
-		return n, nil
+		c, err := localstack.CountMessages(ctx, sqsClient, queueURL)
+		return c.Total(), err
 	}
 	return &target{
 		apiURL: stack.APIURL, ingest: stack.Pool(localstack.IngestFunction).Invoke,

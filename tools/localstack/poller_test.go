@@ -93,23 +93,11 @@ func deliveries(t *testing.T, record string) (receives map[string][]string, batc
 
 func queueCounts(t *testing.T, s *Stack, logicalID string) int {
 	t.Helper()
-	a, err := s.SQS().GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(s.Resources.Queues[logicalID].URL),
-		AttributeNames: []sqstypes.QueueAttributeName{
-			sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-			sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed,
-		},
-	})
+	c, err := CountMessages(context.Background(), s.SQS(), s.Resources.Queues[logicalID].URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, v := range a.Attributes {
-		i, _ := strconv.Atoi(v)
-		n += i
-	}
-	return n
+	return c.Total()
 }
 
 // TestPollerPartialFailure: with ReportBatchItemFailures, the successes of a

@@ -14,8 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
@@ -525,4 +527,36 @@ func CreateResources(ctx context.Context, motoURL, prefix string) (Resources, er
 		return Resources{}, err
 	}
 	return createResources(ctx, newClients(motoURL, p.region, p.keyID, p.secret), p.tmpl, r, names, nil)
+}
+
+// QueueCounts are a queue's approximate message counts, as SQS reports them.
+type QueueCounts struct {
+	Visible  int // ApproximateNumberOfMessages
+	InFlight int // ApproximateNumberOfMessagesNotVisible: received, not deleted
+	Delayed  int // ApproximateNumberOfMessagesDelayed
+}
+
+// Total is every message the queue holds.
+func (c QueueCounts) Total() int { return c.Visible + c.InFlight + c.Delayed }
+
+// CountMessages reads a queue's approximate message counts.
+func CountMessages(ctx context.Context, client *sqs.Client, queueURL string) (QueueCounts, error) {
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+	if err != nil {
+		return QueueCounts{}, fmt.Errorf("count the messages of %s: %w", queueURL, err)
+	}
+	var c QueueCounts
+	for name, n := range map[sqstypes.QueueAttributeName]*int{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages:           &c.Visible,
+		sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible: &c.InFlight,
+		sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed:    &c.Delayed,
+	} {
+		v, err := strconv.Atoi(out.Attributes[string(name)])
+		if err != nil {
+			return QueueCounts{}, fmt.Errorf("%s of %s: %q", name, queueURL, out.Attributes[string(name)])
+		}
+		*n = v
+	}
+	return c, nil
 }
