@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -20,7 +21,11 @@ import (
 
 func main() {
 	ctx := context.Background()
-	settings, awsCfg := config.MustLoad(ctx, "api")
+	settings, awsCfg, err := config.Load(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
 	clock := herald.SystemClock{}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock)
 	store.SetRetention(settings.Retention)

@@ -20,20 +20,29 @@ import (
 )
 
 func main() {
-	ctx := context.Background()
-	settings, awsCfg := config.MustLoad(ctx, "delivery")
-	clock := herald.SystemClock{}
-	send, err := sender.New(sender.Options{AllowPrivate: settings.AllowPrivateTargets, Clock: clock})
+	handler, err := newHandler(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "delivery:", err)
 		os.Exit(1)
 	}
-	handler := delivery.New(
+	lambda.Start(handler.Invoke)
+}
+
+func newHandler(ctx context.Context) (*delivery.Handler, error) {
+	settings, awsCfg, err := config.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	clock := herald.SystemClock{}
+	send, err := sender.New(sender.Options{AllowPrivate: settings.AllowPrivateTargets, Clock: clock})
+	if err != nil {
+		return nil, err
+	}
+	return delivery.New(
 		dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),
 		sqs.New(awssqs.NewFromConfig(awsCfg), settings.QueueURL),
 		send,
 		clock,
 		config.Logger(os.Stdout, settings.LogLevel),
-	)
-	lambda.Start(handler.Invoke)
+	), nil
 }

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -18,7 +19,11 @@ import (
 
 func main() {
 	ctx := context.Background()
-	settings, awsCfg := config.MustLoad(ctx, "ingest")
+	settings, awsCfg, err := config.Load(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(1)
+	}
 	clock := herald.SystemClock{}
 	handler := ingest.New(ingest.Options{
 		Store:     dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),

@@ -84,19 +84,17 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// MustLoad reads a function's settings and AWS configuration, or ends the
-// process with the reason on stderr: a function that cannot read them can
-// serve nothing, and Lambda reports the failed init.
-func MustLoad(ctx context.Context, function string) (Settings, aws.Config) {
+// Load reads a function's settings from its environment and its AWS
+// configuration. A function that cannot read them can serve nothing: its
+// main ends init with the error, and Lambda reports the failed init.
+func Load(ctx context.Context) (Settings, aws.Config, error) {
 	settings, err := FromEnv(os.Getenv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, function+":", err)
-		os.Exit(1)
+		return Settings{}, aws.Config{}, err
 	}
 	awsCfg, err := AWS(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, function+":", err)
-		os.Exit(1)
+		return Settings{}, aws.Config{}, err
 	}
-	return settings, awsCfg
+	return settings, awsCfg, nil
 }
