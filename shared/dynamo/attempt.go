@@ -203,14 +203,14 @@ func (s *Store) RequestResend(ctx context.Context, project, id, resendID string)
 }
 
 func dueSK(due time.Time, retry int, id string) string {
-	return due.UTC().Format(callTimeFormat) + "#" + strconv.Itoa(retry) + "#" + id
+	return due.UTC().Format(herald.TimeFormat) + "#" + strconv.Itoa(retry) + "#" + id
 }
 
 // DueRetries returns parked retries due before until, across every due
 // shard, at most limit per shard.
 func (s *Store) DueRetries(ctx context.Context, until time.Time, limit int) ([]herald.ParkedRetry, error) {
 	var out []herald.ParkedRetry
-	bound := until.UTC().Format(callTimeFormat) + "$" // '$' sorts after '#'
+	bound := until.UTC().Format(herald.TimeFormat) + "$" // '$' sorts after '#'
 	for shard := 0; shard < dueShards; shard++ {
 		res, err := s.db.Query(ctx, &dynamodb.QueryInput{
 			TableName:              aws.String(s.table),
@@ -247,7 +247,7 @@ func parkedFromItem(item map[string]types.AttributeValue) (herald.ParkedRetry, e
 	if !ok || len(parts) != 3 {
 		return herald.ParkedRetry{}, fmt.Errorf("malformed due index item %q", sk.Value)
 	}
-	due, err := time.Parse(callTimeFormat, parts[0])
+	due, err := time.Parse(herald.TimeFormat, parts[0])
 	if err != nil {
 		return herald.ParkedRetry{}, fmt.Errorf("due index item %q: %w", sk.Value, err)
 	}

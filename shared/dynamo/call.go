@@ -60,22 +60,18 @@ type callItem struct {
 	ExpiresAt int64 `dynamodbav:"expires_at"`
 }
 
-// callTimeFormat is fixed-width with milliseconds, so that stored times
-// compare as strings in filter expressions.
-const callTimeFormat = "2006-01-02T15:04:05.000Z"
-
 func formatTime(t *time.Time) string {
 	if t == nil {
 		return ""
 	}
-	return t.UTC().Format(callTimeFormat)
+	return t.UTC().Format(herald.TimeFormat)
 }
 
 func parseTime(s string) (*time.Time, error) {
 	if s == "" {
 		return nil, nil
 	}
-	t, err := time.Parse(callTimeFormat, s)
+	t, err := time.Parse(herald.TimeFormat, s)
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func newListQuery(q herald.CallQuery, now time.Time) (*listQuery, error) {
 	// t < T is t < T rounded up to the next millisecond.
 	after := func(attr string, t *time.Time) {
 		if t != nil {
-			conds = append(conds, u.Name(attr)+" > "+u.Value(t.UTC().Truncate(time.Millisecond).Format(callTimeFormat)))
+			conds = append(conds, u.Name(attr)+" > "+u.Value(t.UTC().Truncate(time.Millisecond).Format(herald.TimeFormat)))
 		}
 	}
 	before := func(attr string, t *time.Time) {
@@ -80,7 +80,7 @@ func newListQuery(q herald.CallQuery, now time.Time) (*listQuery, error) {
 			if !up.Equal(*t) {
 				up = up.Add(time.Millisecond)
 			}
-			conds = append(conds, u.Name(attr)+" < "+u.Value(up.Format(callTimeFormat)))
+			conds = append(conds, u.Name(attr)+" < "+u.Value(up.Format(herald.TimeFormat)))
 		}
 	}
 	after("last_sent_at", q.LastSentAfter)

@@ -5,6 +5,11 @@ import (
 	"time"
 )
 
+// TimeFormat is how Herald writes a time: UTC with milliseconds, as DatoCMS
+// shows them ("2026-11-26T10:54:09.616Z"). Its fixed width makes the
+// strings sort as the times do, in the API and in stored items alike.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
 // Status is where a call stands (CONTRACT §1).
 type Status string
 

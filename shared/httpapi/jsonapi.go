@@ -305,10 +305,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // the times do.
 type apiTime time.Time
 
-const apiTimeFormat = "2006-01-02T15:04:05.000Z"
-
 func (t apiTime) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format(apiTimeFormat) + `"`), nil
+	return []byte(`"` + time.Time(t).UTC().Format(herald.TimeFormat) + `"`), nil
 }
 
 func optTime(t *time.Time) *apiTime {

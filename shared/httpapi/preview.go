@@ -192,7 +192,7 @@ type object = map[string]any
 // sampleEntity returns the entity, the previous entity (record updates
 // only) and the related entities of a sample event.
 func sampleEntity(entityType, eventType string, now time.Time) (entity, previous object, related []object) {
-	ts := now.UTC().Format("2006-01-02T15:04:05.000Z")
+	ts := now.UTC().Format(herald.TimeFormat)
 	model := object{"id": "1423", "type": "item_type", "attributes": object{
 		"name": "Article", "api_key": "article", "singleton": false, "sortable": false,
 		"modular_block": false, "draft_mode_active": true,
