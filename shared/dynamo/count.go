@@ -165,24 +165,22 @@ func (s *Store) hourCounts(ctx context.Context, project string, q herald.CallQue
 	}
 	// The span counted may cover kept hours between missing ones; only the
 	// missing hours add to the total.
-	for _, h := range missing {
-		total += counted[h.Format(hourFormat)]
-	}
-	// A filter that matches no call keeps nothing: a made-up webhook id
-	// would otherwise make a read write an item for every hour of the
-	// retention period.
-	if total == 0 {
-		return 0, nil
-	}
 	var writes []types.WriteRequest
 	for _, h := range missing {
 		key := h.Format(hourFormat)
+		total += counted[key]
 		item, err := attributevalue.MarshalMap(countItem{PK: pk, SK: key, Type: "call_count", N: counted[key],
 			ExpiresAt: h.Add(s.retention + 2*time.Hour).Unix()})
 		if err != nil {
 			return 0, fmt.Errorf("marshal call count: %w", err)
 		}
 		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+	}
+	// A filter that matches no call keeps nothing: a made-up webhook id
+	// would otherwise make a read write an item for every hour of the
+	// retention period.
+	if total == 0 {
+		return 0, nil
 	}
 	// Keeping the counts is an optimisation: a failure costs the next
 	// count a recount, not a wrong answer.
