@@ -49,6 +49,8 @@ func (s *Store) ClaimAttempt(ctx context.Context, job herald.Job, leaseID string
 		ExpressionAttributeNames:  u.names,
 		ExpressionAttributeValues: u.Values(),
 		ReturnValues:              types.ReturnValueAllNew,
+		// Why not, if refused: the item as the condition saw it.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
 		c, err := fromCallItem(out.Attributes)
@@ -57,37 +59,30 @@ func (s *Store) ClaimAttempt(ctx context.Context, job herald.Job, leaseID string
 		}
 		return c, herald.Claimed, nil
 	}
-	if !isConditionFailed(err) {
+	item, refused := refusedItem(err)
+	if !refused {
 		return nil, herald.Gone, classify(err, "claim attempt on call %s", job.CallID)
 	}
-	// Why not? One strongly consistent read, only on this rare path.
-	got, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(callKey(job.ProjectID, job.CallID), "C"),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, herald.Gone, classify(err, "read call %s after a failed claim", job.CallID)
-	}
-	if got.Item == nil {
+	if item == nil {
 		return nil, herald.Gone, nil
 	}
-	c, err := fromCallItem(got.Item)
+	it, err := unmarshalCallItem(item)
 	if err != nil {
 		return nil, herald.Gone, err
 	}
-	var leaseUntil int64
-	if v, ok := got.Item["lease_until"].(*types.AttributeValueMemberN); ok {
-		leaseUntil, _ = strconv.ParseInt(v.Value, 10, 64)
+	c, err := it.call()
+	if err != nil {
+		return nil, herald.Gone, err
 	}
-	if stringAttr(got.Item, "lease_id") == leaseID && leaseUntil >= now.UnixMilli() {
+	held := it.LeaseUntil >= now.UnixMilli()
+	if held && it.LeaseID == leaseID {
 		// Our own claim: its first answer was lost and the SDK sent it
 		// again, which the condition refused.
 		return c, herald.Claimed, nil
 	}
 	wanted := c.ResendID == job.ResendID && job.Trigger == herald.TriggerManual ||
 		job.Trigger != herald.TriggerManual && c.NextAuto != nil && *c.NextAuto == job.Retry
-	if wanted && leaseUntil >= now.UnixMilli() {
+	if wanted && held {
 		return c, herald.Busy, nil
 	}
 	return c, herald.Stale, nil
@@ -147,17 +142,12 @@ func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  u.names,
 		ExpressionAttributeValues: u.Values(),
+		// If refused, the item as the condition saw it says whether the
+		// write that was refused was this one's first copy.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if isConditionFailed(err) {
-		got, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName:      aws.String(s.table),
-			Key:            key(callKey(c.ProjectID, c.ID), "C"),
-			ConsistentRead: aws.Bool(true),
-		})
-		if gerr != nil {
-			return classify(gerr, "read call %s after a refused record", c.ID)
-		}
-		if stringAttr(got.Item, "recorded_lease") == leaseID {
+	if item, refused := refusedItem(err); refused {
+		if stringAttr(item, "recorded_lease") == leaseID {
 			return nil
 		}
 		return herald.Errorf(herald.ECONFLICT, "lost the lease on call %s", c.ID)

@@ -110,10 +110,23 @@ func toCallItem(c *herald.Call) (callItem, error) {
 }
 
 func fromCallItem(item map[string]types.AttributeValue) (*herald.Call, error) {
+	it, err := unmarshalCallItem(item)
+	if err != nil {
+		return nil, err
+	}
+	return it.call()
+}
+
+func unmarshalCallItem(item map[string]types.AttributeValue) (*callItem, error) {
 	var it callItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return nil, fmt.Errorf("unmarshal call: %w", err)
 	}
+	return &it, nil
+}
+
+// call is the call an item stores.
+func (it *callItem) call() (*herald.Call, error) {
 	c := &herald.Call{
 		ID: it.ID, ProjectID: it.Project, WebhookID: it.WebhookID,
 		EntityType: it.EntityType, EventType: it.EventType,

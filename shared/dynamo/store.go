@@ -43,8 +43,19 @@ func New(db Client, table string, clock herald.Clock) *Store {
 // isConditionFailed reports whether err is a failed condition on a single
 // write.
 func isConditionFailed(err error) bool {
+	_, refused := refusedItem(err)
+	return refused
+}
+
+// refusedItem reports whether err is a refused condition and returns the
+// item the condition was checked against, for a write that asked for it
+// (ReturnValuesOnConditionCheckFailure ALL_OLD); nil if there was none.
+func refusedItem(err error) (map[string]types.AttributeValue, bool) {
 	var ccf *types.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
+	if !errors.As(err, &ccf) {
+		return nil, false
+	}
+	return ccf.Item, true
 }
 
 // cancelReasons returns the per-item reason codes of a cancelled transaction,
