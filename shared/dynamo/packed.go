@@ -25,13 +25,8 @@ type packedText string
 // billed per started KB, and short texts gain little.
 const packMin = 256
 
-var deflaters = sync.Pool{New: func() any {
-	w, err := flate.NewWriter(nil, flate.BestSpeed)
-	if err != nil {
-		panic(err) // only for an invalid level
-	}
-	return w
-}}
+// deflaters keep their compression state between writes; empty at first.
+var deflaters sync.Pool
 
 // inflaters keep their 32 KB windows between reads.
 var inflaters = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
@@ -45,9 +40,16 @@ func (p packedText) MarshalDynamoDBAttributeValue() (types.AttributeValue, error
 	buf := packBuffers.Get().(*bytes.Buffer)
 	defer packBuffers.Put(buf)
 	buf.Reset()
-	w := deflaters.Get().(*flate.Writer)
+	w, _ := deflaters.Get().(*flate.Writer)
+	if w == nil {
+		var err error
+		if w, err = flate.NewWriter(buf, flate.BestSpeed); err != nil {
+			return nil, fmt.Errorf("deflate: %w", err)
+		}
+	} else {
+		w.Reset(buf)
+	}
 	defer deflaters.Put(w)
-	w.Reset(buf)
 	if _, err := io.WriteString(w, string(p)); err != nil {
 		return nil, fmt.Errorf("deflate: %w", err)
 	}
