@@ -512,17 +512,7 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 		return nil, err
 	}
 	defer rcv.Close()
-	project, token, err := t.newProject(ctx, "burst")
-	if err != nil {
-		return nil, err
-	}
-	api := newAPIClient(t.apiURL, token, 4)
-	for i := range cfg.BurstWebhooks {
-		if _, _, err := api.createWebhook(ctx, webhookAttributes(fmt.Sprintf("burst-%02d", i), fmt.Sprintf("%s/b/%02d", rcv.URL, i))); err != nil {
-			return nil, err
-		}
-	}
-	events, err := newEventFactory(project, "burst")
+	project, events, err := t.seedLoadProject(ctx, "burst", "b", cfg.BurstWebhooks, 4, rcv)
 	if err != nil {
 		return nil, err
 	}
@@ -595,12 +585,9 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 	if t.Delivers {
 		r.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
 	}
-	calls, err := t.scanCalls(ctx, project)
-	if err != nil {
+	if r.Ledger, _, err = t.settle(ctx, project, rcv, acked, cfg.BurstWebhooks); err != nil {
 		return nil, err
 	}
-	got, perCall := rcv.snapshot()
-	r.Ledger = balance(acked, cfg.BurstWebhooks, calls, perCall, len(got))
 	if !t.Delivers {
 		depth, err := t.queueDepth(ctx)
 		if err != nil {

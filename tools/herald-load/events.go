@@ -193,17 +193,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 		return nil, err
 	}
 	defer rcv.Close()
-	project, token, err := t.newProject(ctx, "load")
-	if err != nil {
-		return nil, err
-	}
-	api := newAPIClient(t.apiURL, token, 8)
-	for i := range cfg.Webhooks {
-		if _, _, err := api.createWebhook(ctx, webhookAttributes(fmt.Sprintf("load-%02d", i), fmt.Sprintf("%s/w/%02d", rcv.URL, i))); err != nil {
-			return nil, err
-		}
-	}
-	events, err := newEventFactory(project, "load")
+	project, events, err := t.seedLoadProject(ctx, "load", "w", cfg.Webhooks, 8, rcv)
 	if err != nil {
 		return nil, err
 	}
@@ -276,12 +266,10 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 
 	res.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
 
-	calls, err := t.scanCalls(ctx, project)
-	if err != nil {
+	var got []delivery
+	if res.Ledger, got, err = t.settle(ctx, project, rcv, acked, cfg.Webhooks); err != nil {
 		return nil, err
 	}
-	got, perCall := rcv.snapshot()
-	res.Ledger = balance(acked, cfg.Webhooks, calls, perCall, len(got))
 	if res.Sending.Failed > 0 {
 		res.Ledger.Balanced = false
 		res.Ledger.Problems = append(res.Ledger.Problems, fmt.Sprintf("%d events were not accepted after %d tries", res.Sending.Failed, ingestTries))

@@ -26,6 +26,17 @@ type storedCall struct {
 // scanCalls reads every call of a project from the table, strongly
 // consistent. A Scan, because the ledger must see calls whatever index
 // entries say; the project is the run's own, so nothing else matches.
+// settle balances a run's ledger from the calls in the table and what the
+// receiver got, which it also returns.
+func (t *target) settle(ctx context.Context, project string, rcv *receiver, acked []ackedEvent, matches int) (Ledger, []delivery, error) {
+	calls, err := t.scanCalls(ctx, project)
+	if err != nil {
+		return Ledger{}, nil, err
+	}
+	got, perCall := rcv.snapshot()
+	return balance(acked, matches, calls, perCall, len(got)), got, nil
+}
+
 func (t *target) scanCalls(ctx context.Context, project string) ([]storedCall, error) {
 	var out []storedCall
 	in := &dynamodb.ScanInput{

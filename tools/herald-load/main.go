@@ -111,18 +111,42 @@ func eventsCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&cfg.Drain, "drain", 90*time.Second, fmt.Sprintf("how long to wait for deliveries after the last send (at most %v)", maxDrain))
 	out := fs.String("out", ".herald/load", "directory for load-result.json and the plots")
 	sf := addStackFlags(fs, 2)
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return errUsage
+	opts, err := parseArgs(fs, args, stderr, sf, cfg.check)
+	if err != nil {
+		return err
 	}
-	if err := cfg.check(); err != nil {
+	return drive(ctx, opts, stderr, func(t *target, log func(string, ...any)) (string, error) {
+		res, err := runEvents(ctx, t, cfg, *out, log)
+		if err != nil {
+			return "", err
+		}
+		printEvents(stdout, res, *out)
+		return res.Verdict, nil
+	})
+}
+
+// parseArgs parses a command's flags and checks them with check and the
+// stack flags; every mistake is a usage error, its reason on stderr.
+func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer, sf stackFlags, check func() error) (stackOptions, error) {
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return stackOptions{}, errUsage
+	}
+	if err := check(); err != nil {
 		fmt.Fprintln(stderr, "herald-load:", err)
-		return errUsage
+		return stackOptions{}, errUsage
 	}
 	opts, err := sf.options()
 	if err != nil {
 		fmt.Fprintln(stderr, "herald-load:", err)
-		return errUsage
+		return stackOptions{}, errUsage
 	}
+	return opts, nil
+}
+
+// drive starts the target opts describe, runs one load against it (run
+// prints its result and returns its verdict) and stops the target; a
+// verdict other than OK fails the command.
+func drive(ctx context.Context, opts stackOptions, stderr io.Writer, run func(t *target, log func(string, ...any)) (string, error)) error {
 	log := logTo(stderr)
 	log("starting the stack…")
 	t, err := startTarget(ctx, opts)
@@ -130,12 +154,11 @@ func eventsCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer t.stop()
-	res, err := runEvents(ctx, t, cfg, *out, log)
+	verdict, err := run(t, log)
 	if err != nil {
 		return err
 	}
-	printEvents(stdout, res, *out)
-	if res.Verdict != "OK" {
+	if verdict != "OK" {
 		return errFailed
 	}
 	return nil
@@ -175,35 +198,19 @@ func apiCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	out := fs.String("out", ".herald/load", "directory for api-result.json and its plot")
 	// More API instances than the events run: the API is what is loaded.
 	sf := addStackFlags(fs, 4)
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return errUsage
-	}
-	if err := cfg.check(); err != nil {
-		fmt.Fprintln(stderr, "herald-load:", err)
-		return errUsage
-	}
-	opts, err := sf.options()
+	opts, err := parseArgs(fs, args, stderr, sf, cfg.check)
 	if err != nil {
-		fmt.Fprintln(stderr, "herald-load:", err)
-		return errUsage
+		return err
 	}
 	opts.noDelivery = !*deliver
-	log := logTo(stderr)
-	log("starting the stack…")
-	t, err := startTarget(ctx, opts)
-	if err != nil {
-		return err
-	}
-	defer t.stop()
-	res, err := runAPI(ctx, t, cfg, *out, log)
-	if err != nil {
-		return err
-	}
-	printAPI(stdout, res, *out)
-	if res.Verdict != "OK" {
-		return errFailed
-	}
-	return nil
+	return drive(ctx, opts, stderr, func(t *target, log func(string, ...any)) (string, error) {
+		res, err := runAPI(ctx, t, cfg, *out, log)
+		if err != nil {
+			return "", err
+		}
+		printAPI(stdout, res, *out)
+		return res.Verdict, nil
+	})
 }
 
 func printAPI(w io.Writer, r *APIResult, dir string) {

@@ -145,6 +145,27 @@ func devTarget(path string) (*target, error) {
 		Kind: "make dev (ingest serialised on one instance)", stop: func() {}}, nil
 }
 
+// seedLoadProject seeds a project of its own (newProject) with n webhooks
+// that match every event, the i-th posting to rcv's /path/i, through the API
+// with conns connections, and returns the project and its events.
+func (t *target) seedLoadProject(ctx context.Context, run, path string, n, conns int, rcv *receiver) (string, *eventFactory, error) {
+	project, token, err := t.newProject(ctx, run)
+	if err != nil {
+		return "", nil, err
+	}
+	api := newAPIClient(t.apiURL, token, conns)
+	for i := range n {
+		if _, _, err := api.createWebhook(ctx, webhookAttributes(fmt.Sprintf("%s-%02d", run, i), fmt.Sprintf("%s/%s/%02d", rcv.URL, path, i))); err != nil {
+			return "", nil, err
+		}
+	}
+	events, err := newEventFactory(project, run)
+	if err != nil {
+		return "", nil, err
+	}
+	return project, events, nil
+}
+
 // newProject seeds a project of its own for a run, so that nothing else in
 // the table (make dev's demo webhook, an earlier run) matches its events or
 // counts in its ledger, and returns the project id and an API token.
