@@ -190,11 +190,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 	}
 	var batch []map[string]any
 	for i := range seedEvents {
-		ev, err := events.event(i, time.Now())
-		if err != nil {
-			return nil, err
-		}
-		batch = append(batch, ev)
+		batch = append(batch, events.event(i, time.Now()))
 	}
 	replies, _, err := t.ingestEvents(ctx, batch)
 	if err != nil {
@@ -547,11 +543,7 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 			for seqs := range batches {
 				var evs []map[string]any
 				for _, seq := range seqs {
-					ev, err := events.event(seq, time.Now())
-					if err != nil {
-						continue
-					}
-					evs = append(evs, ev)
+					evs = append(evs, events.event(seq, time.Now()))
 				}
 				sentAt := time.Now()
 				replies, tries, err := t.ingestEvents(ctx, evs)

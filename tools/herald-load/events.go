@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -101,7 +102,9 @@ type sent struct {
 // eventFactory builds record-update events of a project from the sample in
 // events/ingest, each carrying its sequence number and send time.
 type eventFactory struct {
-	sample  []byte
+	sample  map[string]any // decoded once; events copy what they change
+	entity  map[string]any
+	meta    map[string]any
 	project string
 	run     string
 }
@@ -116,29 +119,31 @@ func newEventFactory(project, run string) (*eventFactory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the sample event: %w", err)
 	}
-	return &eventFactory{sample: raw, project: project, run: run}, nil
+	f := &eventFactory{project: project, run: run}
+	if err := json.Unmarshal(raw, &f.sample); err != nil {
+		return nil, fmt.Errorf("decode the sample event: %w", err)
+	}
+	if f.entity, _ = f.sample["entity"].(map[string]any); f.entity == nil {
+		return nil, errors.New("the sample event has no entity")
+	}
+	f.meta, _ = f.entity["meta"].(map[string]any)
+	return f, nil
 }
 
-// event returns an event with a fresh copy of the sample.
-func (f *eventFactory) event(seq int, at time.Time) (map[string]any, error) {
-	var ev map[string]any
-	if err := json.Unmarshal(f.sample, &ev); err != nil {
-		return nil, fmt.Errorf("decode the sample event: %w", err)
+// event returns an event of the sample's: the maps it changes (the event,
+// its entity, the entity's meta) are copies, the rest is shared and only
+// read.
+func (f *eventFactory) event(seq int, at time.Time) map[string]any {
+	ev, entity, meta := maps.Clone(f.sample), maps.Clone(f.entity), maps.Clone(f.meta)
+	if meta == nil {
+		meta = map[string]any{}
 	}
 	ev["project_id"] = f.project
 	ev["event_id"] = fmt.Sprintf("%s-%06d-%d", f.run, seq, at.UnixNano())
 	ev["event_triggered_at"] = at.UTC().Format(time.RFC3339Nano)
-	entity, _ := ev["entity"].(map[string]any)
-	if entity == nil {
-		return nil, errors.New("the sample event has no entity")
-	}
-	meta, _ := entity["meta"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-		entity["meta"] = meta
-	}
+	ev["entity"], entity["meta"] = entity, meta
 	meta["herald_load"] = loadMarker{Run: f.run, Seq: seq, SentNS: at.UnixNano()}
-	return ev, nil
+	return ev
 }
 
 // ingestEvents invokes ingest with events (one, or a batch), sending again
@@ -225,11 +230,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ev, err := events.event(s.seq, s.at)
-			if err != nil {
-				s.err = err
-				return
-			}
+			ev := events.event(s.seq, s.at)
 			s.id = ev["event_id"].(string)
 			calls, tries, err := t.ingestEvents(ctx, []map[string]any{ev})
 			s.ackedAt, s.tries, s.err = time.Now(), tries, err
