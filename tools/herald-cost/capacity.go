@@ -60,9 +60,10 @@ func (c *capacity) Attach(cfg *aws.Config) {
 	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("HeraldCapacity",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				before := c.peekWrites(ctx, in.Parameters)
+				writes, transactional := c.writesOf(in.Parameters)
+				before := c.peekWrites(ctx, writes)
 				out, md, err := next.HandleInitialize(ctx, in)
-				c.account(ctx, in.Parameters, out.Result, before, err)
+				c.account(ctx, in.Parameters, out.Result, writes, transactional, before, err)
 				return out, md, err
 			}), middleware.After)
 	})
@@ -160,8 +161,7 @@ func (c *capacity) keyOf(it item) item {
 }
 
 // peekWrites reads, uncounted, the items a write call is about to change.
-func (c *capacity) peekWrites(ctx context.Context, params any) []item {
-	writes, _ := c.writesOf(params)
+func (c *capacity) peekWrites(ctx context.Context, writes []write) []item {
 	before := make([]item, len(writes))
 	for i, w := range writes {
 		before[i] = c.get(ctx, w.table, w.key)
@@ -177,7 +177,7 @@ func (c *capacity) get(ctx context.Context, table string, key item) item {
 	return out.Item
 }
 
-func (c *capacity) account(ctx context.Context, params, result any, before []item, callErr error) {
+func (c *capacity) account(ctx context.Context, params, result any, writes []write, transactional bool, before []item, callErr error) {
 	switch in := params.(type) {
 	case *dynamodb.GetItemInput:
 		out, _ := result.(*dynamodb.GetItemOutput)
@@ -210,7 +210,6 @@ func (c *capacity) account(ctx context.Context, params, result any, before []ite
 		c.add("BatchGetItem", usage{Calls: 1, RRU: rru})
 		return
 	}
-	writes, transactional := c.writesOf(params)
 	if writes == nil {
 		return
 	}
