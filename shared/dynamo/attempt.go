@@ -25,6 +25,9 @@ import (
 // For herald.Stale and herald.Busy the call is returned as it stands, so the caller can see
 // why.
 func (s *Store) ClaimAttempt(ctx context.Context, job herald.Job, leaseID string, lease time.Duration) (*herald.Call, herald.ClaimResult, error) {
+	if lookup(job.ProjectID, job.CallID, "webhook call") != nil {
+		return nil, herald.Gone, nil // no call has such a key
+	}
 	now := s.clock.Now()
 	u := newUpdate()
 	u.Set("lease_id", leaseID).
@@ -163,6 +166,9 @@ const resendTakeover = 5 * time.Minute
 // RequestResend marks a manual resend as pending, unless one already is:
 // queued is false then, and the pending one serves both requests.
 func (s *Store) RequestResend(ctx context.Context, project, id, resendID string) (queued bool, err error) {
+	if err := lookup(project, id, "webhook call"); err != nil {
+		return false, err
+	}
 	now := s.clock.Now()
 	u := newUpdate()
 	u.Set("resend_id", resendID).Set("resend_at", now.UnixMilli())

@@ -164,6 +164,12 @@ func (it *callItem) call() (*herald.Call, error) {
 // CreateCall stores a new call unless one with its id exists; created says
 // which. Calls are created once, by ingest; everything after is an update.
 func (s *Store) CreateCall(ctx context.Context, c *herald.Call) (created bool, err error) {
+	if err := checkProject(c.ProjectID); err != nil {
+		return false, err
+	}
+	if !herald.IsID(c.ID) {
+		return false, herald.Errorf(herald.EINVALID, "call id %q is not a ULID", truncateID(c.ID))
+	}
 	it, err := toCallItem(c)
 	if err != nil {
 		return false, err
@@ -189,6 +195,9 @@ func (s *Store) CreateCall(ctx context.Context, c *herald.Call) (created bool, e
 // GetCall returns a call of a project, or ENOTFOUND. Calls past their
 // retention are not found even before DynamoDB's TTL deletes them.
 func (s *Store) GetCall(ctx context.Context, project, id string) (*herald.Call, error) {
+	if err := lookup(project, id, "webhook call"); err != nil {
+		return nil, err
+	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            key(callKey(project, id), "C"),
@@ -204,7 +213,7 @@ func (s *Store) GetCall(ctx context.Context, project, id string) (*herald.Call, 
 	if err != nil {
 		return nil, err
 	}
-	if !c.ExpiresAt.After(s.clock.Now()) {
+	if !c.ExpiresAt.After(s.clock.Now()) || !owns(c.ProjectID, c.ID, project, id) {
 		return nil, herald.Errorf(herald.ENOTFOUND, "webhook call %s not found", id)
 	}
 	return c, nil

@@ -31,6 +31,9 @@ type eventItem struct {
 // recorded the first time (the ones that count), and queued says whether
 // their jobs were all queued then.
 func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, expires time.Time) (recorded []herald.CallRef, duplicate, queued bool, err error) {
+	if err := checkProject(project); err != nil {
+		return nil, false, false, err
+	}
 	encoded, err := json.Marshal(calls)
 	if err != nil {
 		return nil, false, false, fmt.Errorf("encode calls of event %s: %w", eventID, err)

@@ -1,8 +1,11 @@
 package dynamo
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/heraldhq/herald/shared/herald"
 )
 
 // Key formats. Every item has PK and SK; calls also carry GSI1 keys (the
@@ -13,6 +16,45 @@ const (
 	namePrefix    = "N#"
 	tokenPrefix   = "T#"
 )
+
+// Keys join a project id and an item's id with '#'. Both are checked before
+// they reach a key: a project id may not contain '#' and an id is a ULID
+// (herald.ProjectIDProblem, herald.IsID), so no pair of project and id can
+// spell another project's key. Reads by id also check the item's own
+// project and id (owns), in case an item was ever written otherwise.
+
+// checkProject refuses a project id a key cannot hold unambiguously.
+func checkProject(project string) error {
+	if p := herald.ProjectIDProblem(project); p != "" {
+		return herald.Errorf(herald.EINVALID, "project id %q %s", truncateID(project), p)
+	}
+	return nil
+}
+
+// lookup checks the project and id of a read by id; a malformed id names no
+// item, so it is simply not found.
+func lookup(project, id, what string) error {
+	if err := checkProject(project); err != nil {
+		return err
+	}
+	if !herald.IsID(id) {
+		return herald.Errorf(herald.ENOTFOUND, "%s %s not found", what, truncateID(id))
+	}
+	return nil
+}
+
+// owns reports whether an item read by key holds the project and id asked
+// for: the second wall behind checkProject and lookup.
+func owns(itemProject, itemID, project, id string) bool {
+	return itemProject == project && itemID == id
+}
+
+func truncateID(s string) string {
+	if len(s) > 40 {
+		return fmt.Sprintf("%.40s…", s)
+	}
+	return s
+}
 
 func projectKey(project string) string { return projectPrefix + project }
 func webhookSK(id string) string       { return webhookPrefix + id }

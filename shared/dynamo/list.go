@@ -130,6 +130,9 @@ func (lq *listQuery) input(table, pk string, forward bool) *dynamodb.QueryInput 
 // the rest.
 // Other orders read every matching index item, up to MaxSortedScan.
 func (s *Store) ListCalls(ctx context.Context, project string, q herald.CallQuery) ([]*herald.Call, int, error) {
+	if err := checkProject(project); err != nil {
+		return nil, 0, err
+	}
 	lq, err := newListQuery(q, s.clock.Now())
 	if err != nil {
 		return nil, 0, err
@@ -165,7 +168,7 @@ func (s *Store) ListCalls(ctx context.Context, project string, q herald.CallQuer
 	if err != nil {
 		return nil, 0, err
 	}
-	calls, err := s.getCalls(ctx, refs)
+	calls, err := s.getCalls(ctx, project, refs)
 	return calls, total, err
 }
 
@@ -301,6 +304,9 @@ func (s *Store) indexByIDs(ctx context.Context, project string, lq *listQuery, i
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for i, id := range ids {
+		if !herald.IsID(id) {
+			continue // not an id Herald made: it matches no call
+		}
 		g.Go(func() error {
 			in := lq.input(s.table, logKey(project, callShard(id)), true)
 			in.ExpressionAttributeValues[":lo"] = &types.AttributeValueMemberS{Value: max(id, lq.lower)}
@@ -375,7 +381,7 @@ func pageOf(items []indexItem, offset, limit int) []indexItem {
 
 // getCalls reads the calls of a page, in the page's order, 100 keys per
 // BatchGetItem, retrying unprocessed keys.
-func (s *Store) getCalls(ctx context.Context, refs []indexItem) ([]*herald.Call, error) {
+func (s *Store) getCalls(ctx context.Context, project string, refs []indexItem) ([]*herald.Call, error) {
 	byKey := make(map[string]*herald.Call, len(refs))
 	for start := 0; start < len(refs); start += 100 {
 		keys := make([]map[string]types.AttributeValue, 0, 100)
@@ -402,6 +408,9 @@ func (s *Store) getCalls(ctx context.Context, refs []indexItem) ([]*herald.Call,
 				c, err := fromCallItem(item)
 				if err != nil {
 					return nil, err
+				}
+				if c.ProjectID != project {
+					continue // not this project's, whatever its key says
 				}
 				byKey[callKey(c.ProjectID, c.ID)] = c
 			}

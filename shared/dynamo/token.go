@@ -25,6 +25,9 @@ type tokenItem struct {
 // PutToken stores a token's hash for a project. The token itself is never
 // stored.
 func (s *Store) PutToken(ctx context.Context, hash, project, label string) error {
+	if err := checkProject(project); err != nil {
+		return err
+	}
 	item, err := attributevalue.MarshalMap(tokenItem{
 		PK: tokenKey(hash), SK: "T", Type: "token", Project: project, Label: label,
 		CreatedAt: s.clock.Now().Format(time.RFC3339),
@@ -60,8 +63,10 @@ func (s *Store) ProjectForToken(ctx context.Context, hash string) (string, error
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 		return "", classify(err, "decode token")
 	}
-	if it.Project == "" {
-		return "", fmt.Errorf("token item %s has no project", hash[:8])
+	if it.Project == "" || herald.ProjectIDProblem(it.Project) != "" {
+		// Written by hand or by an older version: its project cannot be
+		// told apart from another's in the keys, so it opens nothing.
+		return "", fmt.Errorf("token item %s has an unusable project id", hash[:8])
 	}
 	return it.Project, nil
 }

@@ -117,6 +117,9 @@ func fromWebhookItem(item map[string]types.AttributeValue) (*herald.Webhook, err
 // ListWebhooks returns a project's webhooks, oldest first (ids are ULIDs).
 // One strongly consistent Query, paged past 1 MB.
 func (s *Store) ListWebhooks(ctx context.Context, project string) ([]*herald.Webhook, error) {
+	if err := checkProject(project); err != nil {
+		return nil, err
+	}
 	var out []*herald.Webhook
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
@@ -138,6 +141,9 @@ func (s *Store) ListWebhooks(ctx context.Context, project string) ([]*herald.Web
 			if err != nil {
 				return nil, err
 			}
+			if w.ProjectID != project {
+				continue // not this project's, whatever its key says
+			}
 			out = append(out, w)
 		}
 	}
@@ -146,6 +152,9 @@ func (s *Store) ListWebhooks(ctx context.Context, project string) ([]*herald.Web
 
 // GetWebhook returns one webhook of a project, or ENOTFOUND.
 func (s *Store) GetWebhook(ctx context.Context, project, id string) (*herald.Webhook, error) {
+	if err := lookup(project, id, "webhook"); err != nil {
+		return nil, err
+	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            key(projectKey(project), webhookSK(id)),
@@ -157,12 +166,25 @@ func (s *Store) GetWebhook(ctx context.Context, project, id string) (*herald.Web
 	if out.Item == nil {
 		return nil, herald.Errorf(herald.ENOTFOUND, "webhook %s not found", id)
 	}
-	return fromWebhookItem(out.Item)
+	w, err := fromWebhookItem(out.Item)
+	if err != nil {
+		return nil, err
+	}
+	if !owns(w.ProjectID, w.ID, project, id) {
+		return nil, herald.Errorf(herald.ENOTFOUND, "webhook %s not found", id)
+	}
+	return w, nil
 }
 
 // CreateWebhook stores a new webhook and claims its name, in one transaction:
 // a taken name is a VALIDATION_UNIQUENESS problem on "name".
 func (s *Store) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
+	if err := checkProject(w.ProjectID); err != nil {
+		return err
+	}
+	if !herald.IsID(w.ID) {
+		return herald.Errorf(herald.EINVALID, "webhook id %q is not a ULID", truncateID(w.ID))
+	}
 	w.Version = 1
 	item, err := toWebhookItem(w)
 	if err != nil {

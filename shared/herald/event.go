@@ -69,11 +69,11 @@ func ParseEvent(raw []byte) (*Event, *Subject, error) {
 	add := func(field, code, format string, args ...any) {
 		ps = append(ps, Problem{field, code, fmt.Sprintf(format, args...)})
 	}
-	switch {
+	switch problem := ProjectIDProblem(ev.ProjectID); {
 	case ev.ProjectID == "":
 		add("project_id", ValidationRequired, "is required")
-	case len(ev.ProjectID) > MaxEntityIDLength || hasControl(ev.ProjectID):
-		add("project_id", ValidationFormat, "must be at most %d printable characters", MaxEntityIDLength)
+	case problem != "":
+		add("project_id", ValidationFormat, "%s", problem)
 	}
 	switch {
 	case ev.EventID == "":

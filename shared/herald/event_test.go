@@ -64,6 +64,9 @@ func TestParseEventProblems(t *testing.T) {
 		"entity without type": {func(m map[string]any) { m["entity"] = map[string]any{"id": "1"} }, EINVALID, "entity.type"},
 		"related not array":   {func(m map[string]any) { m["related_entities"] = map[string]any{} }, EINVALID, "related_entities"},
 		"project not string":  {func(m map[string]any) { m["project_id"] = 205 }, EBADJSON, ""},
+		// '#' separates a key's parts: project "205#7" would share keys
+		// with project "205" (issue 10, defect 1).
+		"project with #": {func(m map[string]any) { m["project_id"] = "205#7" }, EINVALID, "project_id"},
 		"too large": {func(m map[string]any) {
 			m["entity"] = map[string]any{"id": "1", "type": "item", "attributes": map[string]any{"x": strings.Repeat("a", MaxEventBytes)}}
 		}, ETOOLARGE, ""},

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/httpapi"
 	"github.com/heraldhq/herald/test/testenv"
@@ -31,8 +34,12 @@ func routes() [][2]string { return httpapi.New(httpapi.Deps{}).RouteTable() }
 // table, for the token's project; it returns their ids.
 func (a *api) projectWithCall(token, project string) (hookID, callID string) {
 	a.t.Helper()
+	host := project
+	if strings.Trim(host, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		host = fmt.Sprintf("%x", project) // a project id that is no host name
+	}
 	r := a.do(token, "POST", "/webhooks", webhookDoc(map[string]any{
-		"name": project + " hook", "url": "https://" + project + ".example.com/hook",
+		"name": project + " hook", "url": "https://" + host + ".example.com/hook",
 		"http_basic_user": "u-" + project, "http_basic_password": testenv.Secret(a.t, "basic-password-"+project),
 	}))
 	if r.status != 201 {
@@ -353,4 +360,94 @@ func (zeros) Read(p []byte) (int, error) {
 		p[i] = '0'
 	}
 	return len(p), nil
+}
+
+// TestProjectIDsCannotSpellAnotherKey is issue 10's first defect: keys join
+// project and id with '#', and an id comes from the URL, where %23 is '#'.
+// A project id holding '#' is refused wherever one enters (a token, a call,
+// a webhook); an id that is not a ULID names nothing; and a read by id
+// checks the item's own project, so even an item written under such a key
+// (by an older version, say) is not another project's to read. Project ids
+// with other odd characters work, each in its own space.
+func TestProjectIDsCannotSpellAnotherKey(t *testing.T) {
+	a := newAPI(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+
+	// The edge: '#' in a project id is refused by every writer.
+	ev := &herald.Event{ProjectID: "205#7", EventID: "evt-1", Environment: "main", EntityType: "item", EventType: "publish",
+		EventTriggeredAt: now, Entity: json.RawMessage(`{"id":"1","type":"item"}`)}
+	if _, err := a.store.CreateCall(ctx, herald.NewCall(herald.NewID(now), &herald.Webhook{ID: herald.NewID(now)}, ev, now, time.Hour)); err == nil {
+		t.Error(`CreateCall for project "205#7" succeeded; want it refused`)
+	}
+	if err := a.store.PutToken(ctx, herald.HashToken(herald.NewToken()), "205#7", ""); err == nil {
+		t.Error(`PutToken for project "205#7" succeeded; want it refused`)
+	}
+
+	// The second wall: a call stored under project "205#7"'s key, as no
+	// current writer can store it, is not found by project "205" asking
+	// for "7#<id>", nor by "205#7"'s own malformed spellings.
+	token205 := herald.NewToken()
+	if err := a.store.PutToken(ctx, herald.HashToken(token205), "205", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, victim := a.projectWithCall(a.tokenP2, "p2")
+	item, err := a.env.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &a.env.Table, Key: map[string]ddbtypes.AttributeValue{
+		"PK": &ddbtypes.AttributeValueMemberS{Value: "C#p2#" + victim}, "SK": &ddbtypes.AttributeValueMemberS{Value: "C"}}})
+	if err != nil || item.Item == nil {
+		t.Fatalf("read p2's call item: %v", err)
+	}
+	item.Item["PK"] = &ddbtypes.AttributeValueMemberS{Value: "C#205#7#" + victim}
+	item.Item["project"] = &ddbtypes.AttributeValueMemberS{Value: "205#7"}
+	if _, err := a.env.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &a.env.Table, Item: item.Item}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/webhook_calls/7%23" + victim, "/webhook_calls/7%23" + victim + "/resend_webhook"} {
+		method := "GET"
+		if strings.HasSuffix(path, "resend_webhook") {
+			method = "POST"
+		}
+		r := a.do(token205, method, path, nil)
+		wantAPIError(t, method+" "+path+" with project 205's token", r, http.StatusNotFound, "NOT_FOUND")
+		if strings.Contains(r.raw, victim) && r.status == 200 {
+			t.Errorf("%s %s: project 205 read project 205#7's call: %s", method, path, r.raw)
+		}
+	}
+
+	// Odd but allowed project ids: each reads its own, none another's.
+	projects := []string{"205%237", "205", "a/b", "a", "ünïcødé-é", "7"}
+	type owned struct{ token, hook, call string }
+	byProject := map[string]owned{}
+	for _, p := range projects {
+		token := token205
+		if p != "205" {
+			token = herald.NewToken()
+			if err := a.store.PutToken(ctx, herald.HashToken(token), p, ""); err != nil {
+				t.Fatalf("PutToken(%q): %v", p, err)
+			}
+		}
+		hook, call := a.projectWithCall(token, p)
+		byProject[p] = owned{token, hook, call}
+	}
+	for _, p := range projects {
+		mine := byProject[p]
+		if r := a.do(mine.token, "GET", "/webhook_calls/"+mine.call, nil); r.status != 200 {
+			t.Errorf("project %q reads its own call: %d %s", p, r.status, r.raw)
+		}
+		list := a.do(mine.token, "GET", "/webhook_calls", nil)
+		if n := len(list.body["data"].([]any)); list.status != 200 || n != 1 || !strings.Contains(list.raw, mine.call) {
+			t.Errorf("project %q lists %d calls: %s", p, n, list.raw)
+		}
+		for _, q := range projects {
+			if q == p {
+				continue
+			}
+			theirs := byProject[q]
+			for _, path := range []string{"/webhook_calls/" + theirs.call, "/webhooks/" + theirs.hook, "/webhook_calls/" + url.PathEscape(q) + "%23" + theirs.call} {
+				if r := a.do(mine.token, "GET", path, nil); r.status != 404 {
+					t.Errorf("project %q GET %s (project %q's): %d %s", p, path, q, r.status, r.raw)
+				}
+			}
+		}
+	}
 }

@@ -125,6 +125,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (pattern, project
 			s.writeError(w, r, err)
 			return rt.pattern, ""
 		}
+		// Every id in a path is a ULID Herald made; anything else (a '#'
+		// decoded from %23, a lower-cased id) names nothing, and never
+		// reaches a key.
+		if id, ok := params["id"]; ok && !herald.IsID(id) {
+			s.writeError(w, r, herald.Errorf(herald.ENOTFOUND, "%s not found", resourceName(rt.pattern)))
+			return rt.pattern, project
+		}
 		if err := rt.handle(w, r, project, params); err != nil {
 			s.writeError(w, r, err)
 		}
@@ -162,6 +169,14 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 	}
 	s.tokenCache.Store(hash, cachedProject{project, now.Add(tokenCacheTTL)})
 	return project, nil
+}
+
+// resourceName names what a route's {id} refers to, for a 404.
+func resourceName(pattern string) string {
+	if strings.HasPrefix(pattern, "/webhook_calls/") {
+		return "webhook call"
+	}
+	return "webhook"
 }
 
 // matchPath matches a path against a pattern whose {name} segments capture

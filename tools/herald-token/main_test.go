@@ -46,8 +46,14 @@ func TestTokenErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "make dev") {
 		t.Errorf("no local stack: got %v, want an error pointing at make dev", err)
 	}
-	if err := run(ctx, nil, &stdout, &stderr, localstack.Options{}); err == nil {
+	if err = run(ctx, nil, &stdout, &stderr, localstack.Options{}); err == nil {
 		t.Error("no -project: got no error")
+	}
+	// '#' separates a key's parts; such a project id is refused before
+	// anything is stored (issue 10, defect 1).
+	err = run(ctx, []string{"-project", "205#7"}, &stdout, &stderr, localstack.Options{MotoURL: "http://127.0.0.1:1"})
+	if err == nil || !strings.Contains(err.Error(), "#") {
+		t.Errorf(`-project "205#7": got %v, want it refused for its '#'`, err)
 	}
 	if stdout.Len() != 0 {
 		t.Errorf("stdout: got %q, want nothing", stdout.String())
