@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/sender"
 	"github.com/heraldhq/herald/shared/signing"
@@ -76,6 +77,7 @@ func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQS
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer guard.Recover(&errs[i]) // one message's panic fails that message, not the batch
 			errs[i] = h.handleMessage(ctx, msg)
 		}()
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -88,11 +89,11 @@ func (s *Store) countCalls(ctx context.Context, project string, q herald.CallQue
 	}
 	var cached, live int
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
+	g.Go(guard.Func(func() (err error) {
 		cached, err = s.hourCounts(gctx, project, q, lq, from, to)
 		return err
-	})
-	g.Go(func() error {
+	}))
+	g.Go(guard.Func(func() error {
 		// Live: what lies outside [from, to) within the query's bounds.
 		before, after := *lq, *lq
 		before.upper = min(lq.upper, ulidBound(from.UnixMilli()-1, 'Z'))
@@ -103,16 +104,16 @@ func (s *Store) countCalls(ctx context.Context, project string, q herald.CallQue
 			if part.lower > part.upper {
 				continue
 			}
-			lg.Go(func() error {
+			lg.Go(guard.Func(func() error {
 				n, err := s.countShards(lctx, project, part)
 				mu.Lock()
 				live += n
 				mu.Unlock()
 				return err
-			})
+			}))
 		}
 		return lg.Wait()
-	})
+	}))
 	if err := g.Wait(); err != nil {
 		return 0, err
 	}
@@ -198,7 +199,7 @@ func (s *Store) countByHour(ctx context.Context, project string, lq *listQuery, 
 	counts := map[string]int{}
 	g, gctx := errgroup.WithContext(ctx)
 	for shard := 0; shard < callShards; shard++ {
-		g.Go(func() error {
+		g.Go(guard.Func(func() error {
 			in := span.input(s.table, logKey(project, shard), true)
 			in.ProjectionExpression = aws.String("GSI1SK")
 			p := dynamodb.NewQueryPaginator(s.db, in)
@@ -224,7 +225,7 @@ func (s *Store) countByHour(ctx context.Context, project string, lq *listQuery, 
 			}
 			mu.Unlock()
 			return nil
-		})
+		}))
 	}
 	return counts, g.Wait()
 }

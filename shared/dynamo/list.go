@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -145,18 +146,24 @@ func (s *Store) ListCalls(ctx context.Context, project string, q herald.CallQuer
 		sortIndex(refs, q)
 		total = len(refs)
 		refs = pageOf(refs, q.Offset, q.Limit)
-	case q.OrderBy == "" || q.OrderBy == "created_at":
+	case (q.OrderBy == "" || q.OrderBy == "created_at") && q.Offset == 0:
+		// The first page: merge and count at once.
 		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() (err error) {
-			refs, err = s.mergeShards(gctx, project, lq, !q.Desc, q.Offset+q.Limit)
+		g.Go(guard.Func(func() (err error) {
+			refs, err = s.mergeShards(gctx, project, lq, !q.Desc, 0, q.Limit)
 			return err
-		})
-		g.Go(func() (err error) {
+		}))
+		g.Go(guard.Func(func() (err error) {
 			total, err = s.countCalls(gctx, project, q, lq)
 			return err
-		})
+		}))
 		err = g.Wait()
-		refs = pageOf(refs, q.Offset, q.Limit)
+	case q.OrderBy == "" || q.OrderBy == "created_at":
+		// A later page: the count says whether there is one, so an offset
+		// past the end reads nothing more, however large it is.
+		if total, err = s.countCalls(ctx, project, q, lq); err == nil && q.Offset < total {
+			refs, err = s.mergeShards(ctx, project, lq, !q.Desc, q.Offset, q.Limit)
+		}
 	default:
 		refs, err = s.scanShards(ctx, project, lq)
 		if err == nil {
@@ -172,23 +179,28 @@ func (s *Store) ListCalls(ctx context.Context, project string, q herald.CallQuer
 	return calls, total, err
 }
 
-// mergeShards reads the first n matching index items across all shards in
-// id order, reading each shard only as far as the merge needs.
-func (s *Store) mergeShards(ctx context.Context, project string, lq *listQuery, forward bool, n int) ([]indexItem, error) {
-	pageSize := int32(min(max(n, 50), 1000))
+// mergeShards reads matching index items across all shards in id order,
+// skips the first skip of them and returns the next take, reading each shard
+// only as far as the merge needs. It holds no more than the page and one
+// query's answer per shard, however deep skip goes.
+func (s *Store) mergeShards(ctx context.Context, project string, lq *listQuery, forward bool, skip, take int) ([]indexItem, error) {
+	pageSize := int32(1000)
+	if skip < 1000 { // and take is at most herald.MaxCallLimit
+		pageSize = int32(min(max(skip+take, 50), 1000))
+	}
 	cursors := make([]*shardCursor, callShards)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range cursors {
 		in := lq.input(s.table, logKey(project, i), forward)
 		in.Limit = aws.Int32(pageSize)
 		cursors[i] = &shardCursor{db: s.db, in: in}
-		g.Go(func() error { return cursors[i].fill(gctx) })
+		g.Go(guard.Func(func() error { return cursors[i].fill(gctx) }))
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	out := make([]indexItem, 0, n)
-	for len(out) < n {
+	out := make([]indexItem, 0, take)
+	for len(out) < take {
 		best := -1
 		for i, c := range cursors {
 			if err := c.fill(ctx); err != nil {
@@ -204,7 +216,11 @@ func (s *Store) mergeShards(ctx context.Context, project string, lq *listQuery, 
 		if best < 0 {
 			break
 		}
-		out = append(out, cursors[best].buf[0])
+		if skip > 0 {
+			skip--
+		} else {
+			out = append(out, cursors[best].buf[0])
+		}
 		cursors[best].buf = cursors[best].buf[1:]
 	}
 	return out, nil
@@ -241,7 +257,7 @@ func (s *Store) countShards(ctx context.Context, project string, lq *listQuery) 
 	counts := make([]int, callShards)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range counts {
-		g.Go(func() error {
+		g.Go(guard.Func(func() error {
 			in := lq.input(s.table, logKey(project, i), true)
 			in.Select = types.SelectCount
 			p := dynamodb.NewQueryPaginator(s.db, in)
@@ -253,7 +269,7 @@ func (s *Store) countShards(ctx context.Context, project string, lq *listQuery) 
 				counts[i] += int(out.Count)
 			}
 			return nil
-		})
+		}))
 	}
 	if err := g.Wait(); err != nil {
 		return 0, err
@@ -271,7 +287,7 @@ func (s *Store) scanShards(ctx context.Context, project string, lq *listQuery) (
 	var all []indexItem
 	g, gctx := errgroup.WithContext(ctx)
 	for i := 0; i < callShards; i++ {
-		g.Go(func() error {
+		g.Go(guard.Func(func() error {
 			p := dynamodb.NewQueryPaginator(s.db, lq.input(s.table, logKey(project, i), true))
 			for p.HasMorePages() {
 				out, err := p.NextPage(gctx)
@@ -292,7 +308,7 @@ func (s *Store) scanShards(ctx context.Context, project string, lq *listQuery) (
 				}
 			}
 			return nil
-		})
+		}))
 	}
 	return all, g.Wait()
 }
@@ -307,7 +323,7 @@ func (s *Store) indexByIDs(ctx context.Context, project string, lq *listQuery, i
 		if !herald.IsID(id) {
 			continue // not an id Herald made: it matches no call
 		}
-		g.Go(func() error {
+		g.Go(guard.Func(func() error {
 			in := lq.input(s.table, logKey(project, callShard(id)), true)
 			in.ExpressionAttributeValues[":lo"] = &types.AttributeValueMemberS{Value: max(id, lq.lower)}
 			in.ExpressionAttributeValues[":hi"] = &types.AttributeValueMemberS{Value: min(id, lq.upper)}
@@ -319,7 +335,7 @@ func (s *Store) indexByIDs(ctx context.Context, project string, lq *listQuery, i
 				return classify(err, "query call %s", id)
 			}
 			return attributevalue.UnmarshalListOfMaps(out.Items, &found[i])
-		})
+		}))
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err

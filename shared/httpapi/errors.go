@@ -3,9 +3,11 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 
+	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -60,7 +62,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		details := map[string]any{"message": herald.ErrorMessage(err)}
 		if m.status == http.StatusInternalServerError {
-			s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "error", err}
+			if pe := (*guard.PanicError)(nil); errors.As(err, &pe) {
+				attrs = append(attrs, "stack", string(pe.Stack))
+			}
+			s.log.ErrorContext(r.Context(), "request failed", attrs...)
 		}
 		errs = append(errs, newAPIError(m.code, m.transient, details))
 	}

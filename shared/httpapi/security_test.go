@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,7 +18,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/httpapi"
 	"github.com/heraldhq/herald/test/testenv"
@@ -450,4 +454,103 @@ func TestProjectIDsCannotSpellAnotherKey(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDeepOffsetsAnswerWithoutReadingTheLog is issue 10's second defect:
+// page[offset] near the largest integer made the merge allocate a slice of
+// that size in a goroutine, a panic that ended the process, and an offset in
+// the millions read the whole activity log into memory. An offset past the
+// last call answers an empty page from the count alone; one inside the log
+// answers its page.
+func TestDeepOffsetsAnswerWithoutReadingTheLog(t *testing.T) {
+	a := newAPI(t)
+	_, call := a.projectWithCall(a.tokenP1, "p1")
+	// What counting alone reads: page[offset]=1 is past the one call.
+	a.env.Calls.Reset()
+	if r := a.do(a.tokenP1, "GET", "/webhook_calls?page[offset]=1", nil); r.status != 200 {
+		t.Fatalf("offset 1: %d %s", r.status, r.raw)
+	}
+	countQueries := a.env.Calls.Get("DynamoDB.Query")
+	for _, offset := range []string{"9223372036854775807", "9223372036854775000", "10000000", "1"} {
+		a.env.Calls.Reset()
+		r := a.do(a.tokenP1, "GET", "/webhook_calls?page[offset]="+offset+"&page[limit]=500", nil)
+		if r.status != 200 {
+			t.Fatalf("offset %s: %d %s", offset, r.status, r.raw)
+		}
+		if n := len(r.body["data"].([]any)); n != 0 || r.body["meta"].(map[string]any)["total_count"] != 1.0 {
+			t.Errorf("offset %s: %d calls, meta %v; want an empty page and the total 1", offset, n, r.body["meta"])
+		}
+		// The count alone says the page is empty; the merge, were it run,
+		// would read every shard again.
+		if q := a.env.Calls.Get("DynamoDB.Query"); q > countQueries {
+			t.Errorf("offset %s made %d queries; counting alone makes %d", offset, q, countQueries)
+		}
+	}
+	if r := a.do(a.tokenP1, "GET", "/webhook_calls?page[offset]=0", nil); r.status != 200 || !strings.Contains(r.raw, call) {
+		t.Errorf("offset 0: %d %s", r.status, r.raw)
+	}
+	if r := a.do(a.tokenP1, "GET", "/webhook_calls?page[offset]=99999999999999999999", nil); r.status != 422 {
+		t.Errorf("an offset beyond any integer: %d %s; want 422", r.status, r.raw)
+	}
+}
+
+// panickyCalls is a call store whose list panics, in the request's own
+// goroutine or in one it starts.
+type panickyCalls struct{ inGoroutine bool }
+
+func (p panickyCalls) GetCall(context.Context, string, string) (*herald.Call, error) {
+	panic("GetCall broke")
+}
+
+func (p panickyCalls) ListCalls(context.Context, string, herald.CallQuery) ([]*herald.Call, int, error) {
+	if !p.inGoroutine {
+		var calls []*herald.Call
+		return calls[:1], 0, nil // index out of range
+	}
+	var g errgroup.Group
+	g.Go(guard.Func(func() error { panic("a shard query broke") }))
+	return nil, 0, g.Wait()
+}
+
+func (p panickyCalls) RequestResend(context.Context, string, string, string) (bool, error) {
+	return false, nil
+}
+
+// TestPanicsAnswer500 checks that a panic while serving a request, in its
+// own goroutine or in one the store starts, answers 500 with an api_error
+// and leaves the server serving: no request can end a function instance.
+func TestPanicsAnswer500(t *testing.T) {
+	for name, calls := range map[string]panickyCalls{"handler": {}, "store goroutine": {inGoroutine: true}} {
+		t.Run(name, func(t *testing.T) {
+			token := herald.NewToken()
+			var logs bytes.Buffer
+			srv := httpapi.New(httpapi.Deps{Calls: calls, Tokens: memTokenStore{herald.HashToken(token): "p1"},
+				Clock: herald.SystemClock{}, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+			for range 2 {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest("GET", "/webhook_calls", nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				srv.ServeHTTP(rec, req)
+				var body map[string]any
+				_ = json.Unmarshal(rec.Body.Bytes(), &body)
+				r := response{status: rec.Code, header: rec.Header(), body: body, raw: rec.Body.String()}
+				wantAPIError(t, "GET /webhook_calls with a panicking store", r, http.StatusInternalServerError, "INTERNAL_ERROR")
+				if strings.Contains(r.raw, "broke") || strings.Contains(r.raw, "index out of range") {
+					t.Errorf("the answer shows the panic: %s", r.raw)
+				}
+			}
+			if !strings.Contains(logs.String(), "panic") {
+				t.Errorf("the panic was not logged: %s", logs.String())
+			}
+		})
+	}
+}
+
+type memTokenStore map[string]string
+
+func (m memTokenStore) ProjectForToken(_ context.Context, hash string) (string, error) {
+	if p, ok := m[hash]; ok {
+		return p, nil
+	}
+	return "", herald.Errorf(herald.EUNAUTHORIZED, "unknown token")
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -92,7 +93,21 @@ type route struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	pattern, project := s.serve(rec, r)
+	var pattern, project string
+	func() {
+		// A panic in the request's own goroutine is an internal error
+		// like any other: answered, logged, and the instance serves on.
+		// (Goroutines a request starts run through guard.Func, which
+		// returns theirs as errors.)
+		var err error
+		defer func() {
+			if err != nil {
+				s.writeError(rec, r, err)
+			}
+		}()
+		defer guard.Recover(&err)
+		pattern, project = s.serve(rec, r)
+	}()
 	s.log.Log(r.Context(), logLevelFor(rec.status), "request",
 		"method", r.Method, "route", pattern, "status", rec.status,
 		"project", project, "duration_ms", time.Since(start).Milliseconds())

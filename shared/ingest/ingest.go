@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -109,7 +110,16 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Reply, e
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallelEvents)
 	for i, raw := range raws {
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			// One event's panic fails that event, not the process.
+			defer func() {
+				if err != nil {
+					reply.Results[i] = Result{EventID: eventIDOf(raw), Status: "failed", Calls: []herald.CallRef{},
+						Errors:   []ResultError{{Code: "INTERNAL_ERROR", Message: "the event could not be stored or queued; send it again"}},
+						internal: err}
+				}
+			}()
+			defer guard.Recover(&err)
 			reply.Results[i] = h.ingest(gctx, raw)
 			return nil
 		})
@@ -338,10 +348,10 @@ func (h *Handler) ingest(ctx context.Context, raw json.RawMessage) Result {
 		if !ok {
 			created = now
 		}
-		g.Go(func() error {
+		g.Go(guard.Func(func() error {
 			_, err := h.store.CreateCall(gctx, herald.NewCall(ref.CallID, w, ev, created, h.retention))
 			return err
-		})
+		}))
 	}
 	if err := g.Wait(); err != nil {
 		return h.failed(ctx, ev, err)
