@@ -129,9 +129,15 @@ load-api: tools host-build
 # test/logscan then fails the run if any secret is in any of them.
 TEST_LOGS := $(CURDIR)/.herald/test-logs
 
+# The product's packages (unit and moto-backed tests) run under the race
+# detector; the end-to-end, browser and tool packages drive separate
+# processes and run without it.
+TEST_ENV := $(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) HERALD_TEST_LOG_DIR=$(TEST_LOGS)
+
 test: tools host-build test/client/node_modules/.installed browser-tools
 	rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)
-	set -o pipefail; $(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) HERALD_TEST_LOG_DIR=$(TEST_LOGS) $(GO) test -count=1 -timeout 15m ./... 2>&1 | tee $(TEST_LOGS)/go-test.out
+	set -o pipefail; { $(TEST_ENV) $(GO) test -race -count=1 -timeout 15m ./shared/... && \
+	  $(TEST_ENV) $(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/shared/'); } 2>&1 | tee $(TEST_LOGS)/go-test.out
 	$(GO) run ./test/logscan $(TEST_LOGS)
 	$(MAKE) --no-print-directory fuzz-smoke
 

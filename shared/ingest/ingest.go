@@ -419,9 +419,9 @@ type matcherCache struct {
 
 type matcherEntry struct {
 	once    sync.Once
-	matcher *herald.Matcher
-	err     error
-	until   time.Time
+	matcher *herald.Matcher // set in once, read after it
+	err     error           // set in once, read after it
+	until   time.Time       // guarded by matcherCache.mu
 }
 
 func (c *matcherCache) get(ctx context.Context, project string, now time.Time, load func(context.Context, string) ([]*herald.Webhook, error)) (*herald.Matcher, error) {
@@ -440,7 +440,11 @@ func (c *matcherCache) get(ctx context.Context, project string, now time.Time, l
 			return
 		}
 		e.matcher = herald.NewMatcher(hooks)
+		// until is read under the lock by events that find the entry,
+		// without going through once: it is written under it too.
+		c.mu.Lock()
 		e.until = now.Add(c.ttl)
+		c.mu.Unlock()
 	})
 	if e.err != nil {
 		c.mu.Lock()
