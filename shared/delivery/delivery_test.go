@@ -304,6 +304,40 @@ func TestRetryAfterPushesLater(t *testing.T) {
 	}
 }
 
+// TestRetryAfterOnlyFrom429And503 is issue 10's fourth defect: the
+// contract lets a 429 or a 503 push a retry later; any other status with a
+// Retry-After (a 500 asking for 48 hours) keeps DatoCMS's schedule.
+func TestRetryAfterOnlyFrom429And503(t *testing.T) {
+	tests := map[string]struct {
+		status int
+		want   time.Duration
+	}{
+		"500": {500, 2 * time.Minute},
+		"502": {502, 2 * time.Minute},
+		"404": {404, 2 * time.Minute},
+		"429": {429, 48 * time.Hour},
+		"503": {503, 48 * time.Hour},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "172800")
+				http.Error(w, "go away", tc.status)
+			})
+			c := f.newCall(t)
+			f.deliver(t, first(c))
+			rec := f.call(t, c.ID)
+			if rec.NextRetryAt == nil {
+				t.Fatalf("no retry scheduled: %+v", rec)
+			}
+			if d := rec.NextRetryAt.Sub(rec.Attempts[0].StartedAt); d != tc.want {
+				t.Errorf("%d with Retry-After 172800: next retry in %v; want %v", tc.status, d, tc.want)
+			}
+		})
+	}
+}
+
 func TestDuplicateMessagesSendOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	c := f.newCall(t)

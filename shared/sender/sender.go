@@ -37,8 +37,9 @@ type Result struct {
 	Header        http.Header
 	Body          []byte // at most Options.MaxResponseBody bytes
 	BodyTruncated bool
-	// RetryAfter is the response's Retry-After (seconds or an HTTP date,
-	// relative to the clock), 0 if absent, invalid or past.
+	// RetryAfter is a 429's or 503's Retry-After (seconds or an HTTP date,
+	// relative to the clock); 0 if absent, invalid, past, or on any other
+	// status.
 	RetryAfter time.Duration
 	Duration   time.Duration
 	ErrorKind  string // a herald.ErrKind*, "" on success
@@ -180,10 +181,11 @@ func (s *Sender) send(ctx context.Context, req Request, start time.Time) Result 
 	// draining what is left.
 	defer resp.Body.Close()
 
-	res := Result{
-		Status:     resp.StatusCode,
-		Header:     resp.Header,
-		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), s.opts.Clock.Now()),
+	res := Result{Status: resp.StatusCode, Header: resp.Header}
+	// Only a 429 or a 503 may push the next retry back (CONTRACT §4): a
+	// Retry-After on a 500 must not turn a 2-minute retry into two days.
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), s.opts.Clock.Now())
 	}
 	limit := s.opts.MaxResponseBody
 	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))

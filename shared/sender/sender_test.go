@@ -172,16 +172,20 @@ func TestSendStatus(t *testing.T) {
 		wantRetry  time.Duration
 		wantError  string
 	}{
-		"500":                                  {500, "", 0, "HTTP 500 Internal Server Error"},
-		"404":                                  {404, "", 0, "HTTP 404 Not Found"},
-		"410":                                  {410, "", 0, "HTTP 410 Gone"},
-		"429, Retry-After seconds":             {429, "120", 120 * time.Second, "HTTP 429 Too Many Requests"},
-		"503, Retry-After date":                {503, now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, "HTTP 503 Service Unavailable"},
-		"429, Retry-After past":                {429, now.Add(-time.Hour).Format(http.TimeFormat), 0, "HTTP 429 Too Many Requests"},
-		"429, Retry-After garbage":             {429, "soon", 0, "HTTP 429 Too Many Requests"},
-		"429, Retry-After negative":            {429, "-5", 0, "HTTP 429 Too Many Requests"},
-		"429, Retry-After huge":                {429, "99999999999999", 0, "HTTP 429 Too Many Requests"},
-		"200 with Retry-After: still reported": {200, "30", 30 * time.Second, ""},
+		"500":                       {500, "", 0, "HTTP 500 Internal Server Error"},
+		"404":                       {404, "", 0, "HTTP 404 Not Found"},
+		"410":                       {410, "", 0, "HTTP 410 Gone"},
+		"429, Retry-After seconds":  {429, "120", 120 * time.Second, "HTTP 429 Too Many Requests"},
+		"503, Retry-After date":     {503, now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, "HTTP 503 Service Unavailable"},
+		"429, Retry-After past":     {429, now.Add(-time.Hour).Format(http.TimeFormat), 0, "HTTP 429 Too Many Requests"},
+		"429, Retry-After garbage":  {429, "soon", 0, "HTTP 429 Too Many Requests"},
+		"429, Retry-After negative": {429, "-5", 0, "HTTP 429 Too Many Requests"},
+		"429, Retry-After huge":     {429, "99999999999999", 0, "HTTP 429 Too Many Requests"},
+		// The contract honours Retry-After on 429 and 503 only (issue 10,
+		// defect 4): on any other status it is not reported at all.
+		"500, Retry-After ignored":           {500, "172800", 0, "HTTP 500 Internal Server Error"},
+		"502, Retry-After ignored":           {502, "60", 0, "HTTP 502 Bad Gateway"},
+		"200 with Retry-After: not reported": {200, "30", 0, ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
