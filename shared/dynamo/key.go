@@ -80,9 +80,19 @@ const (
 
 func callKey(project, id string) string { return callPrefix + project + "#" + id }
 
-// callShard spreads calls over shards by the last character of their ULID,
-// which is random.
+// callShard spreads calls over shards by the value of the last digit of
+// their ULID, which is random: 32 values, two per shard.
 func callShard(id string) int {
+	if id == "" {
+		return 0
+	}
+	return herald.CrockfordValue(id[len(id)-1]) & (callShards - 1)
+}
+
+// legacyCallShard is the shard calls written before the fix above were
+// indexed under: the digit's ASCII code modulo 16, which left shards 12 and
+// 15 empty. Reads by id also look there until those calls expire.
+func legacyCallShard(id string) int {
 	if id == "" {
 		return 0
 	}

@@ -323,18 +323,31 @@ func (s *Store) indexByIDs(ctx context.Context, project string, lq *listQuery, i
 		if !herald.IsID(id) {
 			continue // not an id Herald made: it matches no call
 		}
+		if id < lq.lower || id > lq.upper {
+			continue
+		}
 		g.Go(guard.Func(func() error {
-			in := lq.input(s.table, logKey(project, callShard(id)), true)
-			in.ExpressionAttributeValues[":lo"] = &types.AttributeValueMemberS{Value: max(id, lq.lower)}
-			in.ExpressionAttributeValues[":hi"] = &types.AttributeValueMemberS{Value: min(id, lq.upper)}
-			if id < lq.lower || id > lq.upper {
-				return nil
+			shards := []int{callShard(id)}
+			if old := legacyCallShard(id); old != shards[0] {
+				shards = append(shards, old) // a call indexed before the shard fix
 			}
-			out, err := s.db.Query(gctx, in)
-			if err != nil {
-				return classify(err, "query call %s", id)
+			for _, shard := range shards {
+				in := lq.input(s.table, logKey(project, shard), true)
+				in.ExpressionAttributeValues[":lo"] = &types.AttributeValueMemberS{Value: id}
+				in.ExpressionAttributeValues[":hi"] = &types.AttributeValueMemberS{Value: id}
+				out, err := s.db.Query(gctx, in)
+				if err != nil {
+					return classify(err, "query call %s", id)
+				}
+				var items []indexItem
+				if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+					return fmt.Errorf("unmarshal activity log: %w", err)
+				}
+				if found[i] = items; len(items) > 0 {
+					return nil
+				}
 			}
-			return attributevalue.UnmarshalListOfMaps(out.Items, &found[i])
+			return nil
 		}))
 	}
 	if err := g.Wait(); err != nil {

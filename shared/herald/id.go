@@ -54,6 +54,10 @@ func IDTime(id string) (time.Time, bool) {
 	return time.UnixMilli(int64(ms)).UTC(), true
 }
 
+// CrockfordValue is the value of one ULID digit, 0 to 31; -1 for a
+// character that is not one.
+func CrockfordValue(c byte) int { return indexCrockford(c) }
+
 func indexCrockford(c byte) int {
 	for i := 0; i < len(crockford); i++ {
 		if crockford[i] == c {
