@@ -202,32 +202,45 @@ func dueSK(due time.Time, retry int, id string) string {
 	return due.UTC().Format(herald.TimeFormat) + "#" + strconv.Itoa(retry) + "#" + id
 }
 
-// DueRetries returns parked retries due before until, across every due
-// shard, at most limit per shard.
-func (s *Store) DueRetries(ctx context.Context, until time.Time, limit int) ([]herald.ParkedRetry, error) {
-	var out []herald.ParkedRetry
-	bound := until.UTC().Format(herald.TimeFormat) + "$" // '$' sorts after '#'
-	for shard := 0; shard < dueShards; shard++ {
-		res, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(s.table),
-			IndexName:              aws.String("GSI2"),
-			KeyConditionExpression: aws.String("GSI2PK = :pk AND GSI2SK < :bound"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk":    &types.AttributeValueMemberS{Value: duePrefix + strconv.Itoa(shard)},
-				":bound": &types.AttributeValueMemberS{Value: bound},
-			},
-			Limit: aws.Int32(int32(limit)), // #nosec G115 -- limit is the sweeper's batch size (delivery.sweepBatch), far below 1<<31
-		})
+// DueShards is how many partitions of the due-retries index hold parked
+// retries; a sweep reads them in parallel.
+func (s *Store) DueShards() int { return dueShards }
+
+// DueRetries returns up to limit parked retries of one due shard that are
+// due before until, in due order, starting after the retry after (nil: from
+// the first). A sweep pages through a shard with it, so that a retry it has
+// queued but not yet unparked is not read twice.
+func (s *Store) DueRetries(ctx context.Context, shard int, until time.Time, after *herald.ParkedRetry, limit int) ([]herald.ParkedRetry, error) {
+	pk := duePrefix + strconv.Itoa(shard)
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		IndexName:              aws.String("GSI2"),
+		KeyConditionExpression: aws.String("GSI2PK = :pk AND GSI2SK < :bound"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":    &types.AttributeValueMemberS{Value: pk},
+			":bound": &types.AttributeValueMemberS{Value: until.UTC().Format(herald.TimeFormat) + "$"}, // '$' sorts after '#'
+		},
+		Limit: aws.Int32(int32(min(limit, 1000))), // #nosec G115 -- at most 1,000
+	}
+	if after != nil {
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			"PK":     &types.AttributeValueMemberS{Value: callKey(after.ProjectID, after.CallID)},
+			"SK":     &types.AttributeValueMemberS{Value: "C"},
+			"GSI2PK": &types.AttributeValueMemberS{Value: pk},
+			"GSI2SK": &types.AttributeValueMemberS{Value: after.Key},
+		}
+	}
+	res, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, classify(err, "query due retries")
+	}
+	out := make([]herald.ParkedRetry, 0, len(res.Items))
+	for _, item := range res.Items {
+		r, err := parkedFromItem(item)
 		if err != nil {
-			return nil, classify(err, "query due retries")
+			return nil, err
 		}
-		for _, item := range res.Items {
-			r, err := parkedFromItem(item)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
+		out = append(out, r)
 	}
 	return out, nil
 }

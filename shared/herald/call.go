@@ -160,6 +160,13 @@ type Job struct {
 	ResendID  string `json:"resend_id,omitempty"` // manual
 }
 
+// DelayedJob is a job that may be received no earlier than Delay from when
+// it is queued.
+type DelayedJob struct {
+	Job   Job
+	Delay time.Duration
+}
+
 // CallRef names the call one webhook got for one event.
 type CallRef struct {
 	WebhookID string `json:"webhook_id"`

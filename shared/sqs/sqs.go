@@ -66,6 +66,16 @@ func (q *Queue) Send(ctx context.Context, job herald.Job, delay time.Duration) e
 // still not on the queue, so the caller never reports a job enqueued that is
 // not.
 func (q *Queue) SendAll(ctx context.Context, jobs []herald.Job) error {
+	delayed := make([]herald.DelayedJob, len(jobs))
+	for i, job := range jobs {
+		delayed[i] = herald.DelayedJob{Job: job}
+	}
+	return q.SendDelayed(ctx, delayed)
+}
+
+// SendDelayed is SendAll for jobs that each wait their own delay (at most
+// MaxDelay) before they can be received.
+func (q *Queue) SendDelayed(ctx context.Context, jobs []herald.DelayedJob) error {
 	for start := 0; start < len(jobs); start += batchSize {
 		if err := q.sendBatch(ctx, jobs[start:min(start+batchSize, len(jobs))]); err != nil {
 			return err
@@ -74,18 +84,19 @@ func (q *Queue) SendAll(ctx context.Context, jobs []herald.Job) error {
 	return nil
 }
 
-func (q *Queue) sendBatch(ctx context.Context, jobs []herald.Job) error {
+func (q *Queue) sendBatch(ctx context.Context, jobs []herald.DelayedJob) error {
 	pending := make(map[string]types.SendMessageBatchRequestEntry, len(jobs))
-	for i, job := range jobs {
-		body, err := json.Marshal(job)
+	for i, dj := range jobs {
+		body, err := json.Marshal(dj.Job)
 		if err != nil {
-			return fmt.Errorf("encode job for call %s: %w", job.CallID, err)
+			return fmt.Errorf("encode job for call %s: %w", dj.Job.CallID, err)
 		}
 		id := strconv.Itoa(i)
 		pending[id] = types.SendMessageBatchRequestEntry{
 			Id:                aws.String(id),
 			MessageBody:       aws.String(string(body)),
-			MessageAttributes: attributes(job),
+			DelaySeconds:      delaySeconds(dj.Delay),
+			MessageAttributes: attributes(dj.Job),
 		}
 	}
 	var lastErr error
