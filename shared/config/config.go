@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/heraldhq/herald/shared/herald"
 )
 
 // Settings are what the template's Environment.Variables give every function.
@@ -47,8 +49,11 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	}
 	if v := getenv("CALL_RETENTION_DAYS"); v != "" {
 		days, err := strconv.Atoi(v)
-		if err != nil || days < 1 || days > 3650 {
-			return s, fmt.Errorf("CALL_RETENTION_DAYS must be a whole number of days from 1 to 3650, not %q", v)
+		if err != nil || days < herald.MinRetentionDays || days > herald.MaxRetentionDays {
+			// Shorter than the retry schedule, TTL would delete calls whose
+			// retries are still waiting (template.yaml has the same bounds).
+			return s, fmt.Errorf("CALL_RETENTION_DAYS must be a whole number of days from %d (the retry schedule, 3.3 days, and a margin) to %d, not %q",
+				herald.MinRetentionDays, herald.MaxRetentionDays, v)
 		}
 		s.Retention = time.Duration(days) * 24 * time.Hour
 	}

@@ -267,7 +267,9 @@ func (h *Handler) schedule(c *herald.Call, hook *herald.Webhook, trigger string,
 		return herald.Recording{}
 	}
 	due, ok := herald.NextRetry(retry, att.StartedAt, notBefore)
-	if !ok {
+	if !ok || !herald.RetryBeforeExpiry(due, c.ExpiresAt) {
+		// The schedule is done, or its next retry would come after the
+		// call's retention (a receiver's Retry-After can push it there).
 		return herald.Recording{}
 	}
 	next := retry + 1

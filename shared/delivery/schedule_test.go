@@ -88,6 +88,17 @@ func TestScheduleOutcomes(t *testing.T) {
 		"manual failure keeps the schedule": {call: herald.Call{Status: herald.StatusRescheduled, NextAuto: &two, NextRetryAt: &due, AttemptedAutoRetries: 1},
 			hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerManual,
 			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindRefused}, wantStatus: herald.StatusRescheduled, wantNext: ptr(2), wantDelay: time.Hour},
+		// Issue 10, defect 7: a retry that would run after the call
+		// expires is not scheduled (TTL would delete it first).
+		"retry after expiry is not made": {call: herald.Call{ExpiresAt: now.Add(4 * time.Hour)}, hook: &herald.Webhook{AutoRetry: true},
+			trigger: herald.TriggerAuto, retry: 4, att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindHTTPStatus},
+			wantStatus: herald.StatusFailed},
+		"retry pushed past expiry is not made": {call: herald.Call{ExpiresAt: now.Add(24 * time.Hour)}, hook: &herald.Webhook{AutoRetry: true},
+			trigger: herald.TriggerFirst, att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindHTTPStatus}, retryAfter: 47 * time.Hour,
+			wantStatus: herald.StatusFailed},
+		"retry before expiry is made": {call: herald.Call{ExpiresAt: now.Add(24 * time.Hour)}, hook: &herald.Webhook{AutoRetry: true},
+			trigger: herald.TriggerAuto, retry: 4, att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindHTTPStatus},
+			wantStatus: herald.StatusRescheduled, wantNext: ptr(5), wantDelay: 5 * time.Hour},
 		"manual failure of a finished call": {call: herald.Call{Status: herald.StatusSuccess},
 			hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerManual,
 			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindRefused}, wantStatus: herald.StatusFailed},

@@ -17,6 +17,37 @@ var RetryDelays = []time.Duration{
 // MaxRetryAfter bounds how far a receiver's Retry-After can push a retry.
 const MaxRetryAfter = 48 * time.Hour
 
+// RetrySpan is how long the whole schedule runs after the first attempt:
+// about 3.3 days.
+func RetrySpan() time.Duration {
+	var span time.Duration
+	for _, d := range RetryDelays {
+		span += d
+	}
+	return span
+}
+
+// Bounds on how long calls are kept (CallRetentionDays in template.yaml,
+// CALL_RETENTION_DAYS in the functions). A call must outlive its retries:
+// the minimum is the schedule (3.3 days) plus more than a day of margin for
+// receivers that ask for a later retry. A retry that would still fall after
+// the call expires is not made (RetryBeforeExpiry).
+const (
+	MinRetentionDays = 5
+	MaxRetentionDays = 365
+)
+
+// expiryMargin keeps the last retry of a call comfortably before its TTL
+// removes it, so that the outcome can still be recorded and read.
+const expiryMargin = time.Hour
+
+// RetryBeforeExpiry reports whether a retry due at due can still run and be
+// recorded before a call that expires at expires is gone.
+// A zero expiry is no limit.
+func RetryBeforeExpiry(due, expires time.Time) bool {
+	return expires.IsZero() || due.Before(expires.Add(-expiryMargin))
+}
+
 // NextRetry says when the next automatic retry runs after a failed attempt
 // made at `at`, given how many retries were done before that attempt.
 // notBefore is when the receiver asked to be called again (its Retry-After

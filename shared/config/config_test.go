@@ -1,0 +1,78 @@
+package config
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/heraldhq/herald/shared/herald"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// TestRetentionOutlivesTheRetrySchedule is issue 10's seventh defect: the
+// schedule spans 3.3 days and CallRetentionDays accepted 1, so TTL deleted
+// calls whose retries were still parked. The functions refuse what the
+// template refuses, and both refuse less than the schedule plus a margin.
+func TestRetentionOutlivesTheRetrySchedule(t *testing.T) {
+	if min := time.Duration(herald.MinRetentionDays) * 24 * time.Hour; min < herald.RetrySpan()+24*time.Hour {
+		t.Errorf("minimum retention %v; the schedule spans %v and needs a day's margin", min, herald.RetrySpan())
+	}
+	base := map[string]string{"TABLE_NAME": "t", "DELIVERY_QUEUE_URL": "q"}
+	tests := map[string]struct {
+		days    string
+		wantErr bool
+		want    time.Duration
+	}{
+		"default":            {"", false, 30 * 24 * time.Hour},
+		"one day":            {"1", true, 0},
+		"three days":         {"3", true, 0},
+		"four days":          {"4", true, 0},
+		"the minimum":        {strconv.Itoa(herald.MinRetentionDays), false, time.Duration(herald.MinRetentionDays) * 24 * time.Hour},
+		"a year":             {"365", false, 365 * 24 * time.Hour},
+		"more than the most": {"366", true, 0},
+		"not a number":       {"ten", true, 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			vars := map[string]string{"CALL_RETENTION_DAYS": tc.days}
+			for k, v := range base {
+				vars[k] = v
+			}
+			s, err := FromEnv(env(vars))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("FromEnv with %q: %v; want error %v", tc.days, err, tc.wantErr)
+			}
+			if err == nil && s.Retention != tc.want {
+				t.Errorf("Retention = %v; want %v", s.Retention, tc.want)
+			}
+		})
+	}
+
+	// template.yaml's bounds are the same.
+	raw, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Parameters map[string]struct {
+			Default  int `yaml:"Default"`
+			MinValue int `yaml:"MinValue"`
+			MaxValue int `yaml:"MaxValue"`
+		} `yaml:"Parameters"`
+	}
+	if err := yaml.Unmarshal(raw, &tmpl); err != nil && !strings.Contains(err.Error(), "!") {
+		t.Fatal(err)
+	}
+	p := tmpl.Parameters["CallRetentionDays"]
+	if p.MinValue != herald.MinRetentionDays || p.MaxValue != herald.MaxRetentionDays || p.Default != 30 {
+		t.Errorf("template CallRetentionDays: min %d max %d default %d; want %d, %d and the functions' default 30",
+			p.MinValue, p.MaxValue, p.Default, herald.MinRetentionDays, herald.MaxRetentionDays)
+	}
+}
