@@ -155,7 +155,7 @@ func (f *fixture) newCall(t *testing.T) *herald.Call {
 		Entity:          json.RawMessage(`{"id":"293467","type":"item","attributes":{"name":"Irene"}}`),
 		PreviousEntity:  json.RawMessage(`{"id":"293467","type":"item","attributes":{"name":"Ire"}}`),
 		RelatedEntities: json.RawMessage(`[{"id":"1423","type":"item_type"}]`)}
-	c := herald.NewCall(herald.NewID(now), f.hook, ev, now, 24*time.Hour)
+	c := herald.NewCall(herald.NewID(now), f.hook, ev, now, 30*24*time.Hour)
 	if _, err := f.store.CreateCall(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
