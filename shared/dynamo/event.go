@@ -75,6 +75,34 @@ func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls [
 	return recorded, true, it.Queued, nil
 }
 
+// ReplanEvent replaces the calls an event records, on the condition that
+// they are still those ingest read (old): ECONFLICT if another ingest of the
+// event changed them meanwhile.
+func (s *Store) ReplanEvent(ctx context.Context, project, eventID string, old, calls []herald.CallRef) error {
+	before, err := json.Marshal(old)
+	if err != nil {
+		return fmt.Errorf("encode calls of event %s: %w", eventID, err)
+	}
+	after, err := json.Marshal(calls)
+	if err != nil {
+		return fmt.Errorf("encode calls of event %s: %w", eventID, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 key(eventKey(project, eventID), "E"),
+		UpdateExpression:    aws.String("SET calls = :new"),
+		ConditionExpression: aws.String("calls = :old"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":old": &types.AttributeValueMemberS{Value: string(before)},
+			":new": &types.AttributeValueMemberS{Value: string(after)},
+		},
+	})
+	if isConditionFailed(err) {
+		return herald.Errorf(herald.ECONFLICT, "event %s was changed by another ingest", eventID)
+	}
+	return classify(err, "replan event %s", eventID)
+}
+
 // MarkEventQueued records that every job of an event is on the queue, so
 // that the event sent again queues nothing.
 func (s *Store) MarkEventQueued(ctx context.Context, project, eventID string) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,8 @@ type Store interface {
 	ListWebhooks(ctx context.Context, project string) ([]*herald.Webhook, error)
 	ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, expires time.Time) (recorded []herald.CallRef, duplicate, queued bool, err error)
 	CreateCall(ctx context.Context, c *herald.Call) (bool, error)
+	GetCall(ctx context.Context, project, id string) (*herald.Call, error)
+	ReplanEvent(ctx context.Context, project, eventID string, old, calls []herald.CallRef) error
 	MarkEventQueued(ctx context.Context, project, eventID string) error
 }
 
@@ -327,6 +330,10 @@ func (h *Handler) ingest(ctx context.Context, raw json.RawMessage) Result {
 				"status", res.Status, "calls", len(refs), "duration_ms", time.Since(start).Milliseconds())
 			return res
 		}
+		if refs, err = h.replanMissing(ctx, ev, refs, now); err != nil {
+			return h.failed(ctx, ev, err)
+		}
+		res.Calls = refs
 	}
 
 	// Write every call (a no-op for those already there, when an earlier
@@ -369,6 +376,46 @@ func (h *Handler) ingest(ctx context.Context, raw json.RawMessage) Result {
 	h.log.InfoContext(ctx, "event ingested", "project", ev.ProjectID, "event_id", ev.EventID,
 		"status", res.Status, "calls", len(refs), "duration_ms", time.Since(start).Milliseconds())
 	return res
+}
+
+// replanAfter is how old a planned call may be and still be written with
+// its planned id: longer than an ingest invocation runs (30 s), shorter
+// than the time after which an hour's call count is kept (closeMargin in
+// shared/dynamo, 2 minutes).
+const replanAfter = time.Minute
+
+// replanMissing gives a new id, of now, to each call an earlier ingest of the
+// event planned more than replanAfter ago and never wrote. Written with its
+// planned time, such a call would land in an hour whose count may already
+// be kept, and meta.total_count would stay short of the list. It is safe:
+// a call that was never written was never queued nor shown (ingest queues
+// only once every call of the event is written), and an invocation that
+// could still write it has long timed out.
+func (h *Handler) replanMissing(ctx context.Context, ev *herald.Event, refs []herald.CallRef, now time.Time) ([]herald.CallRef, error) {
+	planned := slices.Clone(refs)
+	changed := false
+	for i, ref := range refs {
+		at, ok := herald.IDTime(ref.CallID)
+		if ok && now.Sub(at) < replanAfter {
+			continue
+		}
+		_, err := h.store.GetCall(ctx, ev.ProjectID, ref.CallID)
+		if herald.ErrorCode(err) != herald.ENOTFOUND {
+			if err != nil {
+				return nil, err
+			}
+			continue // written: it stays as it is
+		}
+		planned[i].CallID = herald.NewID(now)
+		changed = true
+	}
+	if !changed {
+		return refs, nil
+	}
+	if err := h.store.ReplanEvent(ctx, ev.ProjectID, ev.EventID, refs, planned); err != nil {
+		return nil, err
+	}
+	return planned, nil
 }
 
 func (h *Handler) failed(ctx context.Context, ev *herald.Event, err error) Result {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -193,14 +194,22 @@ func (failingQueue) SendAll(context.Context, []herald.Job) error {
 	return errors.New("injected: SQS unreachable")
 }
 
-// failingStore fails CreateCall after n successes: a crash half way through
-// writing an event's calls.
+// failingStore fails CreateCall after n successes, or for the calls of one
+// webhook: a crash half way through writing an event's calls.
 type failingStore struct {
 	*dynamo.Store
-	left atomic.Int32
+	left    atomic.Int32
+	failFor string // a webhook id: its calls fail, after the others are written
 }
 
 func (s *failingStore) CreateCall(ctx context.Context, c *herald.Call) (bool, error) {
+	if s.failFor != "" {
+		if c.WebhookID != s.failFor {
+			return s.Store.CreateCall(ctx, c)
+		}
+		time.Sleep(300 * time.Millisecond) // the others finish first
+		return false, errors.New("injected: crash while writing calls")
+	}
 	if s.left.Add(-1) < 0 {
 		return false, errors.New("injected: crash while writing calls")
 	}
@@ -356,4 +365,81 @@ func TestIngestAWSCallsPerEvent(t *testing.T) {
 		t.Errorf("warm cache: %v; want %v", warm, want)
 	}
 	t.Logf("AWS calls per event matching 3 webhooks: cold %v, warm %v", cold, f.env.Calls.Snapshot())
+}
+
+// TestCallsWrittenLateDoNotChangeClosedHours is issue 10's eighth defect:
+// when ingest stopped between recording an event's plan and writing its
+// calls, the CMS sending the event again hours later wrote the missing calls
+// with the times first planned, into hours whose counts were already kept;
+// meta.total_count then stayed short of what a full listing shows. A call
+// is now only ever written within a minute of its id's time: a missing call
+// planned longer ago gets a new id (it never existed, and no job named it).
+func TestCallsWrittenLateDoNotChangeClosedHours(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Now().UTC().Truncate(time.Hour).Add(-5 * time.Hour).Add(20 * time.Minute)
+	clk := herald.ClockFunc(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	store := dynamo.New(f.env.DB, f.env.Table, clk)
+	store.SetRetention(30 * 24 * time.Hour)
+	f.store = store
+	for i := range 2 {
+		f.addWebhook(t, "p1", fmt.Sprint("hook-", i), true, herald.Trigger{EntityType: "item", EventTypes: []string{"publish"}})
+	}
+	handler := func(s ingest.Store) *ingest.Handler {
+		return ingest.New(ingest.Options{Store: s, Queue: f.queue, Clock: clk,
+			Log: slog.New(slog.NewTextHandler(f.logs, nil)), Retention: 30 * 24 * time.Hour})
+	}
+	event := json.RawMessage(recordEvent("p1", "evt-late", "publish", "1"))
+	crashing := &failingStore{Store: store, failFor: f.hooks["hook-1"].ID}
+	if _, err := handler(crashing).Handle(ctx, event); err == nil {
+		t.Fatal("no error from a crash while writing calls")
+	}
+
+	// Hours later, a list keeps the count of that hour, now closed.
+	advance(3 * time.Hour)
+	total := func() (int, int) {
+		page, total, err := store.ListCalls(ctx, "p1", herald.CallQuery{Limit: 500, Desc: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return total, len(page)
+	}
+	if total, listed := total(); total != 1 || listed != 1 {
+		t.Fatalf("before the resend: total %d, listed %d; want 1 call", total, listed)
+	}
+	_ = f.messages(t)
+
+	// The CMS sends the event again.
+	reply, err := handler(store).Handle(ctx, event)
+	if err != nil || reply.Results[0].Status != "duplicate" || len(reply.Results[0].Calls) != 2 {
+		t.Fatalf("resent: %+v, %v", reply, err)
+	}
+	if total, listed := total(); total != listed || total != 2 {
+		t.Errorf("after the resend: meta.total_count %d, a full listing %d; want both 2", total, listed)
+	}
+	queued := map[string]bool{}
+	for _, m := range f.messages(t) {
+		var job herald.Job
+		_ = json.Unmarshal([]byte(*m.Body), &job)
+		queued[job.CallID] = true
+	}
+	for _, ref := range reply.Results[0].Calls {
+		c, err := store.GetCall(ctx, "p1", ref.CallID)
+		if err != nil {
+			t.Fatalf("call %s of the reply: %v", ref.CallID, err)
+		}
+		if late := clk.Now().Sub(c.CreatedAt); late > time.Minute && late < 3*time.Hour {
+			t.Errorf("call %s written %v after its created_at", c.ID, late)
+		}
+		if !queued[ref.CallID] {
+			t.Errorf("call %s was not queued", ref.CallID)
+		}
+	}
+	// And again: the same calls, nothing new.
+	again, err := handler(store).Handle(ctx, event)
+	if err != nil || !slices.Equal(again.Results[0].Calls, reply.Results[0].Calls) {
+		t.Errorf("third send: %+v, %v; want the same calls", again.Results[0], err)
+	}
 }
