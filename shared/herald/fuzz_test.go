@@ -314,6 +314,21 @@ func FuzzTemplate(f *testing.F) {
 		if strings.Count(u.EscapedPath(), "/") != 3 || u.Path != "/in/"+want+"/end" {
 			t.Fatalf("URL template over %q rendered path %q, want /in/<value>/end", value, u.Path)
 		}
+
+		// In the query, a value is one parameter's value: it adds no
+		// parameter and ends none (issue 10, defect 9).
+		target, err = mustRender(t, ParseURLTemplate, `https://hooks.example.com/in/{{entity.id}}?id={{entity.id}}&sig=ours&t={{entity.attributes.title}}#frag`, doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, err = url.Parse(target); err != nil {
+			t.Fatalf("URL template over %q rendered %q, which does not parse: %v", value, target, err)
+		}
+		q := u.Query()
+		if u.Host != "hooks.example.com" || len(q) != 3 || q.Get("id") != want || q.Get("sig") != "ours" || q.Get("t") != want ||
+			len(q["sig"]) != 1 || u.Fragment != "frag" || u.Path != "/in/"+want {
+			t.Fatalf("URL template over %q rendered %q: query %v, fragment %q, path %q", value, target, q, u.Fragment, u.Path)
+		}
 	})
 }
 

@@ -14,13 +14,16 @@ import (
 // Template is a parsed Mustache template: a webhook's custom payload or URL.
 //
 // {{name}} is escaped for where the template puts it (inside a JSON string for
-// payloads, inside a URL path segment for URLs); {{{name}}} and {{& name}}
-// insert the value as is. Objects and arrays render as JSON, null and missing
+// payloads; in a URL, as a path segment before the '?' and as a query value
+// after it); {{{name}}} and {{& name}} insert the value as is. Objects and arrays render as JSON, null and missing
 // values as nothing. Partials are refused: the library would read them from
 // the file system.
 type Template struct {
 	t    *mustache.Template // nil for text without tags, which renders to itself
 	text string
+	// query is a URL template's query (and fragment): rendered after the
+	// rest, with tags escaped as query values.
+	query *Template
 }
 
 // ErrPartial is returned for a template that uses a partial tag.
@@ -31,9 +34,47 @@ func ParseTemplate(src string) (*Template, error) {
 	return parseTemplate(src, jsonEscape)
 }
 
-// ParseURLTemplate parses a URL template.
+// ParseURLTemplate parses a URL template. Its tags are escaped by where
+// they stand: before the first '?' as a path segment (url.PathEscape), after
+// it as a query value (url.QueryEscape), so that a value can neither add a
+// path segment nor a query parameter ("1&sig=x" stays one value). A
+// section cannot span the '?', since its two sides escape differently; a
+// template that changes its delimiters is escaped as a query value
+// throughout, the stricter of the two.
 func ParseURLTemplate(src string) (*Template, error) {
-	return parseTemplate(src, url.PathEscape)
+	if strings.Contains(src, "{{=") {
+		return parseTemplate(src, url.QueryEscape)
+	}
+	at := queryStart(src)
+	if at < 0 {
+		return parseTemplate(src, url.PathEscape)
+	}
+	path, err := parseTemplate(src[:at], url.PathEscape)
+	if err == nil {
+		path.query, err = parseTemplate(src[at:], url.QueryEscape)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w (a section cannot span the '?' that starts the query)", err)
+	}
+	return path, nil
+}
+
+// queryStart returns the index of the first '?' of a URL template that is
+// not inside a tag, or -1.
+func queryStart(src string) int {
+	for i := 0; i < len(src); i++ {
+		switch {
+		case strings.HasPrefix(src[i:], "{{"):
+			end := strings.Index(src[i+2:], "}}")
+			if end < 0 {
+				return -1 // an unclosed tag: the parser says what is wrong
+			}
+			i += end + 3
+		case src[i] == '?':
+			return i
+		}
+	}
+	return -1
 }
 
 func parseTemplate(src string, escape mustache.EscapeFunc) (*Template, error) {
@@ -60,18 +101,26 @@ func (t *Template) Render(doc []byte) (string, error) {
 }
 
 func (t *Template) render(rc *renderContext) (string, error) {
-	if t.t == nil {
-		return t.text, nil
+	out := t.text
+	if t.t != nil {
+		ctx, err := rc.get()
+		if err != nil {
+			return "", err
+		}
+		var buf bytes.Buffer
+		if err := t.t.FRender(&buf, ctx); err != nil {
+			return "", fmt.Errorf("render template: %w", err)
+		}
+		out = buf.String()
 	}
-	ctx, err := rc.get()
-	if err != nil {
-		return "", err
+	if t.query != nil {
+		rest, err := t.query.render(rc)
+		if err != nil {
+			return "", err
+		}
+		out += rest
 	}
-	var buf bytes.Buffer
-	if err := t.t.FRender(&buf, ctx); err != nil {
-		return "", fmt.Errorf("render template: %w", err)
-	}
-	return buf.String(), nil
+	return out, nil
 }
 
 // renderContext is a JSON document as templates read it, decoded once, on

@@ -56,3 +56,36 @@ func TestTemplateRefusesPartials(t *testing.T) {
 		}
 	}
 }
+
+// TestURLTagsCannotInjectQueryParameters is issue 10's ninth defect: URL
+// tags were escaped with url.PathEscape wherever they stood, which leaves
+// '&', '=' and '?' alone, so a value "1&sig=x" in the query added a
+// parameter. A tag in the query is escaped as a query value; in the path,
+// as a path segment.
+func TestURLTagsCannotInjectQueryParameters(t *testing.T) {
+	doc := []byte(`{"entity":{"id":"1&sig=x","title":"a b/c?d#e"}}`)
+	tests := map[string]struct{ src, want string }{
+		"query value":       {"https://x.example/hook?id={{entity.id}}&sig=mine", "https://x.example/hook?id=1%26sig%3Dx&sig=mine"},
+		"path segment":      {"https://x.example/{{entity.id}}/{{entity.title}}", "https://x.example/1&sig=x/a%20b%2Fc%3Fd%23e"},
+		"both":              {"https://x.example/{{entity.title}}?q={{entity.title}}", "https://x.example/a%20b%2Fc%3Fd%23e?q=a+b%2Fc%3Fd%23e"},
+		"no query":          {"https://x.example/a?b", "https://x.example/a?b"},
+		"tag before query":  {"https://x.example/{{entity.id}}?x=1", "https://x.example/1&sig=x?x=1"},
+		"raw stays raw":     {"https://x.example/hook?{{{entity.id}}}", "https://x.example/hook?1&sig=x"},
+		"fragment as query": {"https://x.example/?a=1#{{entity.id}}", "https://x.example/?a=1#1%26sig%3Dx"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			tmpl, err := ParseURLTemplate(tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tmpl.Render(doc)
+			if err != nil || got != tc.want {
+				t.Errorf("rendered %q (%v); want %q", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := ParseURLTemplate("https://x.example/{{#entity}}a?b{{/entity}}"); err == nil {
+		t.Error("a section across the '?' parsed; each part of the URL is escaped its own way, so it cannot")
+	}
+}
