@@ -217,7 +217,9 @@ func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, l
 	}
 	c.Attempts = append(c.Attempts, att)
 	rec := h.schedule(c, hook, trigger, job.Retry, att, herald.RetryAfterTime(started.Add(result.Duration), result.RetryAfter))
-	rec.ResendDone = trigger == herald.TriggerManual
+	if trigger == herald.TriggerManual {
+		rec.ServedResend = job.ResendID
+	}
 
 	if err := h.store.RecordAttempt(ctx, c, leaseID, rec); err != nil {
 		if herald.ErrorCode(err) == herald.ECONFLICT {

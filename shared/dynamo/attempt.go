@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -100,7 +101,23 @@ func (s *Store) ClaimAttempt(ctx context.Context, job herald.Job, leaseID string
 // answer was lost, and which the SDK sent again, recognizes its own write
 // when the condition refuses the second: without that, the attempt would
 // count as lost and the call's next retry would never be queued.
+//
+// A manual attempt clears the resend it served, and only that one: if
+// another resend was asked for meanwhile, it stays pending (the record is
+// written again without the clearing).
 func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID string, rec herald.Recording) error {
+	err := s.recordAttempt(ctx, c, leaseID, rec, rec.ServedResend != "")
+	if errors.Is(err, errResendReplaced) {
+		err = s.recordAttempt(ctx, c, leaseID, rec, false)
+	}
+	return err
+}
+
+// errResendReplaced is a record refused because the call's pending resend
+// is no longer the one the attempt served.
+var errResendReplaced = errors.New("another resend was asked for")
+
+func (s *Store) recordAttempt(ctx context.Context, c *herald.Call, leaseID string, rec herald.Recording, clearResend bool) error {
 	attempts := c.Attempts
 	if len(attempts) > herald.MaxStoredAttempts {
 		attempts = attempts[len(attempts)-herald.MaxStoredAttempts:]
@@ -126,7 +143,7 @@ func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 		Set("attempts", string(encoded)).
 		Set("recorded_lease", leaseID).
 		Remove("lease_id").Remove("lease_until")
-	if rec.ResendDone {
+	if clearResend {
 		u.Remove("resend_id").Remove("resend_at")
 	}
 	if rec.Park && c.NextAuto != nil && c.NextRetryAt != nil {
@@ -135,6 +152,9 @@ func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 		u.Remove("GSI2PK").Remove("GSI2SK")
 	}
 	cond := u.Name("lease_id") + " = " + u.Value(leaseID)
+	if clearResend {
+		cond += " AND " + u.Name("resend_id") + " = " + u.Value(rec.ServedResend)
+	}
 	if u.err != nil {
 		return u.err
 	}
@@ -150,8 +170,11 @@ func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if item, refused := refusedItem(err); refused {
-		if stringAttr(item, "recorded_lease") == leaseID {
+		switch {
+		case stringAttr(item, "recorded_lease") == leaseID:
 			return nil
+		case stringAttr(item, "lease_id") == leaseID && clearResend:
+			return errResendReplaced
 		}
 		return herald.Errorf(herald.ECONFLICT, "lost the lease on call %s", c.ID)
 	}

@@ -152,7 +152,7 @@ func TestResendIsPendingOnce(t *testing.T) {
 	if err != nil || res != herald.Claimed {
 		t.Fatalf("claim of the pending resend = %v, %v", res, err)
 	}
-	if err := store.RecordAttempt(ctx, got, "l", herald.Recording{ResendDone: true}); err != nil {
+	if err := store.RecordAttempt(ctx, got, "l", herald.Recording{ServedResend: "r1"}); err != nil {
 		t.Fatal(err)
 	}
 	if queued, _ := store.RequestResend(ctx, "p1", c.ID, "r4"); !queued {
@@ -162,6 +162,44 @@ func TestResendIsPendingOnce(t *testing.T) {
 	clock.Advance(6 * time.Minute)
 	if queued, _ := store.RequestResend(ctx, "p1", c.ID, "r5"); !queued {
 		t.Errorf("a stale pending resend still blocks")
+	}
+}
+
+// TestSecondResendSurvivesTheFirstsRecord is issue 10's tenth defect:
+// recording a resend removed resend_id whatever it held, so a second
+// resend asked while the first was being sent (once the first had waited
+// long enough to be taken over) was wiped, and its job then dropped as
+// stale. The record removes only its own resend.
+func TestSecondResendSurvivesTheFirstsRecord(t *testing.T) {
+	store, _, clock := newStore(t)
+	ctx := context.Background()
+	c := putCall(t, store, "p1", "w1", t0, "item", "update")
+	if queued, err := store.RequestResend(ctx, "p1", c.ID, "r1"); err != nil || !queued {
+		t.Fatalf("first resend = %v, %v", queued, err)
+	}
+	// r1's message waits in the queue past the takeover time, then is
+	// claimed; meanwhile someone asks again.
+	clock.Advance(6 * time.Minute)
+	got, res, err := store.ClaimAttempt(ctx, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r1"}, "lease-1", time.Minute)
+	if err != nil || res != herald.Claimed {
+		t.Fatalf("claim of r1 = %v, %v", res, err)
+	}
+	if queued, err := store.RequestResend(ctx, "p1", c.ID, "r2"); err != nil || !queued {
+		t.Fatalf("second resend = %v, %v; want it queued (r1 was pending for 6 minutes)", queued, err)
+	}
+	got.Status = herald.StatusSuccess
+	if err := store.RecordAttempt(ctx, got, "lease-1", herald.Recording{ServedResend: "r1"}); err != nil {
+		t.Fatalf("record of r1: %v", err)
+	}
+	after, err := store.GetCall(ctx, "p1", c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ResendID != "r2" || after.Status != herald.StatusSuccess {
+		t.Errorf("after r1's record: resend %q, status %s; want r2 still pending and r1's outcome recorded", after.ResendID, after.Status)
+	}
+	if _, res, err := store.ClaimAttempt(ctx, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r2"}, "lease-2", time.Minute); err != nil || res != herald.Claimed {
+		t.Errorf("claim of r2 = %v, %v; want Claimed: the second resend is sent", res, err)
 	}
 }
 

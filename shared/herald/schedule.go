@@ -23,8 +23,9 @@ type Recording struct {
 	// due-retries index for the sweeper, because it is further away than a
 	// queue delay reaches.
 	Park bool
-	// ResendDone clears the pending resend the attempt served.
-	ResendDone bool
+	// ServedResend is the id of the manual resend the attempt served: it is
+	// cleared, unless another resend was asked for meanwhile.
+	ServedResend string
 }
 
 // ParkedRetry is a retry waiting, in storage, until it is close enough to
