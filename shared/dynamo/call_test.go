@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
@@ -322,5 +323,27 @@ func TestWritesSurviveTheirOwnRetry(t *testing.T) {
 	// refused.
 	if err := store.RecordAttempt(ctx, got, "lease-b", herald.Recording{}); herald.ErrorCode(err) != herald.ECONFLICT {
 		t.Errorf("record without the lease: %v; want ECONFLICT", err)
+	}
+}
+
+// TestMarkEventQueuedNeedsTheEvent (issue 10): marking an event that is
+// not recorded creates nothing; before, it wrote a stub item with no calls,
+// which made the event, sent again, look done.
+func TestMarkEventQueuedNeedsTheEvent(t *testing.T) {
+	store, env, _ := newStore(t)
+	ctx := context.Background()
+	if err := store.MarkEventQueued(ctx, "p1", "evt-never"); err == nil {
+		t.Error("MarkEventQueued of an unrecorded event: no error")
+	}
+	out, err := env.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &env.Table, Key: map[string]ddbtypes.AttributeValue{
+		"PK": &ddbtypes.AttributeValueMemberS{Value: "E#p1#evt-never"}, "SK": &ddbtypes.AttributeValueMemberS{Value: "E"}}})
+	if err != nil || out.Item != nil {
+		t.Errorf("after MarkEventQueued of an unrecorded event: item %v, %v; want none", out.Item, err)
+	}
+	if _, _, _, err := store.ClaimEvent(ctx, "p1", "evt-1", nil, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.MarkEventQueued(ctx, "p1", "evt-1"); err != nil {
+		t.Errorf("MarkEventQueued of a recorded event: %v", err)
 	}
 }

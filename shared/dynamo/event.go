@@ -110,9 +110,15 @@ func (s *Store) MarkEventQueued(ctx context.Context, project, eventID string) er
 		TableName:        aws.String(s.table),
 		Key:              key(eventKey(project, eventID), "E"),
 		UpdateExpression: aws.String("SET queued = :t"),
+		// Never create a stub: an event item without its calls would make
+		// the event, sent again, look done while it produced nothing.
+		ConditionExpression: aws.String("attribute_exists(PK)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":t": &types.AttributeValueMemberBOOL{Value: true},
 		},
 	})
+	if isConditionFailed(err) {
+		return fmt.Errorf("mark event %s queued: the event is not recorded", eventID)
+	}
 	return classify(err, "mark event %s queued", eventID)
 }
