@@ -185,8 +185,12 @@ func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, l
 			att.ErrorKind, att.Error = renderErr.Kind, renderErr.Msg
 		case rerr != nil:
 			return rerr
+		case h.sign(hook, c, req, started) != nil:
+			// Unsigned, a receiver that verifies would drop it, and one
+			// that does not would trust it: it is not sent at all.
+			att.ErrorKind, att.Error = herald.ErrKindSigning, "the webhook's signing secret cannot be used; rotate it"
+			h.log.ErrorContext(ctx, "webhook has an unusable signing secret", "project", c.ProjectID, "webhook_id", hook.ID, "call_id", c.ID)
 		default:
-			h.sign(hook, c, req, started)
 			c.RequestURL = req.URL
 			c.RequestHeaders = herald.MaskHeaders(req.Header)
 			c.RequestPayload, c.RequestPayloadTruncated = capString(req.Body, herald.MaxStoredRequestBody)
@@ -254,6 +258,11 @@ func (h *Handler) schedule(c *herald.Call, hook *herald.Webhook, trigger string,
 		}
 		return herald.Recording{}
 	case trigger == herald.TriggerManual:
+		if c.NextAuto != nil && c.NextRetryAt == nil {
+			// Never attempted: the first attempt is still due, on its way.
+			c.Status = herald.StatusPending
+			return herald.Recording{}
+		}
 		if c.NextAuto != nil {
 			c.Status = herald.StatusRescheduled
 			return herald.Recording{Park: c.Parked}
@@ -281,8 +290,9 @@ func (h *Handler) schedule(c *herald.Call, hook *herald.Webhook, trigger string,
 
 // sign adds the Standard Webhooks headers: the call id as webhook-id (the
 // same on every attempt, so receivers can drop duplicates), this attempt's
-// time, and a signature with each valid secret.
-func (h *Handler) sign(hook *herald.Webhook, c *herald.Call, req *herald.OutgoingRequest, at time.Time) {
+// time, and a signature with each valid secret. A secret that cannot be
+// parsed is an error: the call is not sent unsigned.
+func (h *Handler) sign(hook *herald.Webhook, c *herald.Call, req *herald.OutgoingRequest, at time.Time) error {
 	var keys [][]byte
 	for _, s := range []string{hook.Secret.Current, hook.Secret.Previous} {
 		if s == "" || (s == hook.Secret.Previous && !at.Before(hook.Secret.PreviousExpiresAt)) {
@@ -290,8 +300,7 @@ func (h *Handler) sign(hook *herald.Webhook, c *herald.Call, req *herald.Outgoin
 		}
 		key, err := signing.ParseSecret(s)
 		if err != nil {
-			h.log.Error("webhook has an unusable signing secret", "webhook_id", hook.ID)
-			continue
+			return fmt.Errorf("signing secret of webhook %s: %w", hook.ID, err)
 		}
 		keys = append(keys, key)
 	}
@@ -300,6 +309,7 @@ func (h *Handler) sign(hook *herald.Webhook, c *herald.Call, req *herald.Outgoin
 	if len(keys) > 0 {
 		req.Header.Set("webhook-signature", signing.SignatureHeader(keys, c.ID, at, req.Body))
 	}
+	return nil
 }
 
 func (h *Handler) logAttempt(ctx context.Context, c *herald.Call, att herald.Attempt) {

@@ -338,6 +338,35 @@ func TestRetryAfterOnlyFrom429And503(t *testing.T) {
 	}
 }
 
+// TestUnusableSecretIsNotSentUnsigned (issue 10): a webhook whose signing
+// secret cannot be parsed (written by hand, or damaged) used to be sent
+// without a signature; the attempt now fails with error kind "signing" and
+// nothing leaves Herald.
+func TestUnusableSecretIsNotSentUnsigned(t *testing.T) {
+	f := newFixture(t, nil)
+	old := *f.hook
+	broken := *f.hook
+	broken.Secret.Current = "whsec_not base64!"
+	if err := f.store.UpdateWebhook(context.Background(), &old, &broken); err != nil {
+		t.Fatal(err)
+	}
+	c := f.newCall(t)
+	f.deliver(t, first(c))
+	if n := len(f.rcv.got()); n != 0 {
+		t.Fatalf("the receiver got %d requests from a webhook without a usable secret", n)
+	}
+	rec := f.call(t, c.ID)
+	if len(rec.Attempts) != 1 || rec.Attempts[0].ErrorKind != herald.ErrKindSigning || rec.LastSentAt != nil {
+		t.Fatalf("attempts %+v, last sent %v; want one attempt with error kind signing, never sent", rec.Attempts, rec.LastSentAt)
+	}
+	if rec.Status != herald.StatusRescheduled {
+		t.Errorf("status %s; want rescheduled (rotating the secret mends it before the retry)", rec.Status)
+	}
+	if strings.Contains(f.logs.String(), "not base64") {
+		t.Errorf("the secret was logged")
+	}
+}
+
 func TestDuplicateMessagesSendOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	c := f.newCall(t)

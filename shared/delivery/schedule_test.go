@@ -99,6 +99,11 @@ func TestScheduleOutcomes(t *testing.T) {
 		"retry before expiry is made": {call: herald.Call{ExpiresAt: now.Add(24 * time.Hour)}, hook: &herald.Webhook{AutoRetry: true},
 			trigger: herald.TriggerAuto, retry: 4, att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindHTTPStatus},
 			wantStatus: herald.StatusRescheduled, wantNext: ptr(5), wantDelay: 5 * time.Hour},
+		// A failed resend of a call never attempted leaves it pending: its
+		// first attempt is still due, and nothing is scheduled (issue 10).
+		"manual failure before the first attempt": {call: herald.Call{Status: herald.StatusPending, NextAuto: ptr(0)},
+			hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerManual,
+			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindRefused}, wantStatus: herald.StatusPending, wantNext: ptr(0)},
 		"manual failure of a finished call": {call: herald.Call{Status: herald.StatusSuccess},
 			hook: &herald.Webhook{AutoRetry: true}, trigger: herald.TriggerManual,
 			att: herald.Attempt{StartedAt: now, ErrorKind: herald.ErrKindRefused}, wantStatus: herald.StatusFailed},
@@ -116,7 +121,9 @@ func TestScheduleOutcomes(t *testing.T) {
 				t.Errorf("next retry %d scheduled; want none", *c.NextAuto)
 			case tc.wantNext != nil && (c.NextAuto == nil || *c.NextAuto != *tc.wantNext):
 				t.Errorf("next retry = %v; want %d", c.NextAuto, *tc.wantNext)
-			case tc.wantNext != nil && c.NextRetryAt.Sub(now) != tc.wantDelay:
+			case tc.wantNext != nil && *tc.wantNext == 0 && c.NextRetryAt != nil:
+				t.Errorf("next_retry_at %v before the first attempt; want none", c.NextRetryAt)
+			case tc.wantNext != nil && *tc.wantNext > 0 && c.NextRetryAt.Sub(now) != tc.wantDelay:
 				t.Errorf("due in %v; want %v", c.NextRetryAt.Sub(now), tc.wantDelay)
 			}
 			if tc.trigger == herald.TriggerManual && c.AttemptedAutoRetries != before {

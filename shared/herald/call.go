@@ -45,6 +45,7 @@ const (
 	ErrKindBlocked    = "blocked"     // the address is private, loopback, ...
 	ErrKindInvalidURL = "invalid_url" // the rendered URL is not an http(s) URL
 	ErrKindRender     = "render"      // the custom payload failed to render
+	ErrKindSigning    = "signing"     // the webhook's signing secret cannot be used
 	ErrKindNetwork    = "network"     // any other transport error
 	ErrKindNoWebhook  = "webhook_deleted"
 	ErrKindDisabled   = "webhook_disabled"
