@@ -1,0 +1,410 @@
+// Package iam_test holds each function's IAM policy in template.yaml to the
+// AWS calls its code makes: it runs every kind of work a function does, with
+// SDK clients that record each call as the IAM action it needs, and compares
+// that with the actions the template grants. An action the code needs and
+// the template lacks fails on AWS with AccessDenied; one the template grants
+// and no code uses is a permission to take away (least privilege).
+package iam_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/heraldhq/herald/shared/delivery"
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/httpapi"
+	"github.com/heraldhq/herald/shared/ingest"
+	"github.com/heraldhq/herald/shared/sender"
+	"github.com/heraldhq/herald/shared/signing"
+	"github.com/heraldhq/herald/shared/sqs"
+	"github.com/heraldhq/herald/test/testenv"
+	"github.com/heraldhq/herald/tools/localstack"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+// actions records the IAM actions an SDK configuration's calls need, and
+// whether any went to a table's index.
+type actions struct {
+	mu      sync.Mutex
+	seen    map[string]bool
+	onIndex bool
+}
+
+func (a *actions) add(action string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seen[action] = true
+}
+
+// attach records every call of cfg's clients as the actions IAM checks for
+// it: a transaction needs the action of each of its items, a batch send the
+// action of a single send.
+func (a *actions) attach(cfg *aws.Config) {
+	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("HeraldIAM",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				service, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
+				switch p := in.Parameters.(type) {
+				case *dynamodb.TransactWriteItemsInput:
+					for _, it := range p.TransactItems {
+						switch {
+						case it.Put != nil:
+							a.add("dynamodb:PutItem")
+						case it.Delete != nil:
+							a.add("dynamodb:DeleteItem")
+						case it.Update != nil:
+							a.add("dynamodb:UpdateItem")
+						case it.ConditionCheck != nil:
+							a.add("dynamodb:ConditionCheckItem")
+						}
+					}
+				case *dynamodb.QueryInput:
+					a.add("dynamodb:Query")
+					if p.IndexName != nil {
+						a.mu.Lock()
+						a.onIndex = true
+						a.mu.Unlock()
+					}
+				case *awssqs.SendMessageBatchInput:
+					a.add("sqs:SendMessage")
+				default:
+					a.add(strings.ToLower(service) + ":" + op)
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	})
+}
+
+func (a *actions) sorted() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for k := range a.seen {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// granted reads a function's policy in template.yaml: its actions, and
+// whether it grants them on the table's indexes.
+func granted(t *testing.T, function string) (acts []string, onIndex bool) {
+	t.Helper()
+	tmpl, err := localstack.LoadTemplate("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, ok := tmpl.Resources[function]
+	if !ok {
+		t.Fatalf("template.yaml has no %s", function)
+	}
+	raw, _ := json.Marshal(res.Properties["Policies"])
+	var policies []struct {
+		Statement []struct {
+			Action   any `json:"Action"`
+			Resource any `json:"Resource"` // one ARN or a list`
+		} `json:"Statement"`
+	}
+	if err := json.Unmarshal(raw, &policies); err != nil {
+		t.Fatalf("%s's Policies: %v", function, err)
+	}
+	for _, p := range policies {
+		for _, st := range p.Statement {
+			switch a := st.Action.(type) {
+			case string:
+				acts = append(acts, a)
+			case []any:
+				for _, x := range a {
+					acts = append(acts, fmt.Sprint(x))
+				}
+			}
+			if b, _ := json.Marshal(st.Resource); strings.Contains(string(b), "/index/*") {
+				onIndex = true
+			}
+		}
+	}
+	slices.Sort(acts)
+	return slices.Compact(acts), onIndex
+}
+
+// check compares what a function's work used with what its policy grants.
+func check(t *testing.T, function string, used *actions) {
+	t.Helper()
+	want, wantIndex := granted(t, function)
+	got := used.sorted()
+	for _, a := range got {
+		if !slices.Contains(want, a) {
+			t.Errorf("%s calls %s, which template.yaml does not grant it", function, a)
+		}
+	}
+	for _, a := range want {
+		if !slices.Contains(got, a) {
+			t.Errorf("template.yaml grants %s %s, which its code never calls", function, a)
+		}
+	}
+	if used.onIndex != wantIndex {
+		t.Errorf("%s queries an index: %v; its policy covers the table's indexes: %v", function, used.onIndex, wantIndex)
+	}
+	t.Logf("%s: %v", function, got)
+}
+
+// recorded returns DynamoDB and SQS clients on env whose calls go to used.
+func recorded(env *testenv.Env, used *actions) (*dynamodb.Client, *awssqs.Client) {
+	cfg := testenv.AWSConfig(env.Moto.URL)
+	used.attach(&cfg)
+	return dynamodb.NewFromConfig(cfg), awssqs.NewFromConfig(cfg)
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newWebhook(t *testing.T, store *dynamo.Store, project, name, url string, now time.Time) *herald.Webhook {
+	t.Helper()
+	w, err := herald.NewWebhook(project, herald.NewID(now), herald.WebhookInput{
+		Name: herald.Some(name), URL: herald.Some(url),
+		CustomPayload: herald.Some[*string](nil), Headers: herald.Some(map[string]string{}),
+		Events:        herald.Some([]herald.Trigger{{EntityType: "item", EventTypes: []string{"publish"}}}),
+		HTTPBasicUser: herald.Some[*string](nil), HTTPBasicPassword: herald.Some[*string](nil),
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Secret.Current = signing.NewSecret()
+	if err := store.CreateWebhook(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func event(id string) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"project_id":"p1","event_id":%q,"environment":"main","entity_type":"item","event_type":"publish",
+		"event_triggered_at":"2026-11-26T10:54:09Z","entity":{"id":"1","type":"item"}}`, id))
+}
+
+// halfStore fails the first call of every event it writes: an ingest that
+// stopped half way.
+type halfStore struct{ *dynamo.Store }
+
+func (s halfStore) CreateCall(ctx context.Context, c *herald.Call) (bool, error) {
+	return false, fmt.Errorf("injected: stopped while writing calls")
+}
+
+// TestIngestPolicy runs ingest's work: a new event, one that matches
+// nothing, the same event again, and an event whose first ingest stopped
+// before its calls were written, sent again minutes later.
+func TestIngestPolicy(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	clk := &clock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	fixtures := dynamo.New(env.DB, env.Table, clk)
+	newWebhook(t, fixtures, "p1", "a", "https://example.com/a", clk.Now())
+	newWebhook(t, fixtures, "p1", "b", "https://example.com/b", clk.Now())
+
+	used := &actions{seen: map[string]bool{}}
+	db, q := recorded(env, used)
+	store := dynamo.New(db, env.Table, clk)
+	handler := func(s ingest.Store) *ingest.Handler {
+		return ingest.New(ingest.Options{Store: s, Queue: sqs.New(q, env.QueueURL), Clock: clk,
+			Log: slog.New(slog.DiscardHandler), Retention: 30 * 24 * time.Hour})
+	}
+	for _, id := range []string{"evt-1", "evt-1"} {
+		if _, err := handler(store).Handle(ctx, event(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := handler(store).Handle(ctx, json.RawMessage(`{"project_id":"p1","event_id":"evt-x","environment":"main","entity_type":"upload","event_type":"create","event_triggered_at":"2026-11-26T10:54:09Z","entity":{"id":"1","type":"upload"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handler(halfStore{store}).Handle(ctx, event("evt-2")); err == nil {
+		t.Fatal("an ingest that stopped half way reported no error")
+	}
+	clk.advance(5 * time.Minute)
+	if _, err := handler(store).Handle(ctx, event("evt-2")); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "IngestFunction", used)
+}
+
+// TestDeliveryPolicy runs delivery's work: a first attempt that succeeds,
+// one that fails and queues its retry, a retry parked and swept, a resend,
+// and a call whose webhook was deleted.
+func TestDeliveryPolicy(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	clk := &clock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	fixtures := dynamo.New(env.DB, env.Table, clk)
+	status := http.StatusOK
+	var mu sync.Mutex
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	defer rcv.Close()
+	hook := newWebhook(t, fixtures, "p1", "a", rcv.URL, clk.Now())
+	gone := newWebhook(t, fixtures, "p1", "gone", rcv.URL, clk.Now())
+
+	used := &actions{seen: map[string]bool{}}
+	db, q := recorded(env, used)
+	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := delivery.New(dynamo.New(db, env.Table, clk), sqs.New(q, env.QueueURL), send, clk, slog.New(slog.DiscardHandler))
+	newCall := func(w *herald.Webhook) *herald.Call {
+		ev := &herald.Event{ProjectID: "p1", EventID: herald.NewID(clk.Now()), Environment: "main", EntityType: "item", EventType: "publish",
+			EventTriggeredAt: clk.Now(), Entity: json.RawMessage(`{"id":"1","type":"item"}`)}
+		c := herald.NewCall(herald.NewID(clk.Now()), w, ev, clk.Now(), 30*24*time.Hour)
+		if _, err := fixtures.CreateCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	deliver := func(job herald.Job) {
+		body, _ := json.Marshal(job)
+		res, err := h.HandleSQS(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: herald.NewID(clk.Now()), Body: string(body)}}})
+		if err != nil || len(res.BatchItemFailures) > 0 {
+			t.Fatalf("deliver %+v: %v %v", job, err, res.BatchItemFailures)
+		}
+	}
+	ok := newCall(hook)
+	deliver(herald.Job{ProjectID: "p1", CallID: ok.ID, Trigger: herald.TriggerFirst})
+	mu.Lock()
+	status = http.StatusInternalServerError
+	mu.Unlock()
+	failing := newCall(hook)
+	deliver(herald.Job{ProjectID: "p1", CallID: failing.ID, Trigger: herald.TriggerFirst})
+	for retry := 1; retry <= 3; retry++ { // the third waits 30 minutes: parked
+		clk.advance(10 * time.Minute)
+		if retry == 3 {
+			clk.advance(25 * time.Minute)
+			if _, err := h.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deliver(herald.Job{ProjectID: "p1", CallID: failing.ID, Trigger: herald.TriggerAuto, Retry: retry})
+	}
+	if _, err := fixtures.RequestResend(ctx, "p1", ok.ID, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(herald.Job{ProjectID: "p1", CallID: ok.ID, Trigger: herald.TriggerManual, ResendID: "r1"})
+	orphan := newCall(gone)
+	if err := fixtures.DeleteWebhook(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	deliver(herald.Job{ProjectID: "p1", CallID: orphan.ID, Trigger: herald.TriggerFirst})
+	check(t, "DeliveryFunction", used)
+}
+
+// TestAPIPolicy runs every route of the API, with a list whose count keeps
+// the counts of closed hours.
+func TestAPIPolicy(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	clk := &clock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	fixtures := dynamo.New(env.DB, env.Table, clk)
+	token := herald.NewToken()
+	if err := fixtures.PutToken(ctx, herald.HashToken(token), "p1", ""); err != nil {
+		t.Fatal(err)
+	}
+	used := &actions{seen: map[string]bool{}}
+	db, q := recorded(env, used)
+	store := dynamo.New(db, env.Table, clk)
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Webhooks: store, Calls: store, Tokens: store,
+		Queue: sqs.New(q, env.QueueURL), Clock: clk, Log: slog.New(slog.DiscardHandler), NewSecret: signing.NewSecret}))
+	defer srv.Close()
+	do := func(method, path string, body any) map[string]any {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			raw, _ := json.Marshal(body)
+			rd = strings.NewReader(string(raw))
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, rd)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		if res.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, out)
+		}
+		return out
+	}
+	doc := func(attrs map[string]any) map[string]any {
+		return map[string]any{"data": map[string]any{"type": "webhook", "attributes": attrs}}
+	}
+	created := do("POST", "/webhooks", doc(map[string]any{"name": "a", "url": "https://example.com/a", "custom_payload": nil,
+		"headers": map[string]any{}, "events": []any{map[string]any{"entity_type": "item", "event_types": []any{"publish"}}},
+		"http_basic_user": nil, "http_basic_password": nil}))
+	id := created["data"].(map[string]any)["id"].(string)
+	do("GET", "/webhooks", nil)
+	do("GET", "/webhooks/"+id, nil)
+	do("PUT", "/webhooks/"+id, map[string]any{"data": map[string]any{"type": "webhook", "id": id, "attributes": map[string]any{"enabled": false}}})
+	do("PUT", "/webhooks/"+id, map[string]any{"data": map[string]any{"type": "webhook", "id": id, "attributes": map[string]any{"name": "renamed"}}})
+	do("GET", "/webhooks/"+id+"/secret", nil)
+	do("POST", "/webhooks/"+id+"/secret/rotate", nil)
+	// Calls two hours back, so that counting keeps the closed hours.
+	hook, err := fixtures.GetWebhook(ctx, "p1", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var callID string
+	for i := range 3 {
+		at := clk.Now().Add(-2*time.Hour + time.Duration(i)*time.Minute)
+		ev := &herald.Event{ProjectID: "p1", EventID: fmt.Sprint("evt-", i), Environment: "main", EntityType: "item", EventType: "publish",
+			EventTriggeredAt: at, Entity: json.RawMessage(`{"id":"1","type":"item"}`)}
+		c := herald.NewCall(herald.NewID(at), hook, ev, at, 30*24*time.Hour)
+		if _, err := fixtures.CreateCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		callID = c.ID
+	}
+	do("GET", "/webhook_calls", nil)
+	do("GET", "/webhook_calls?order_by=last_sent_at_desc&filter[ids]="+callID, nil)
+	do("GET", "/webhook_calls/"+callID, nil)
+	do("POST", "/webhook_calls/"+callID+"/resend_webhook", nil)
+	do("POST", "/webhook_payload_preview", map[string]any{"data": map[string]any{"type": "webhook_payload_preview",
+		"attributes": map[string]any{"url": "https://example.com/", "entity_type": "item", "event_type": "publish"}}})
+	do("DELETE", "/webhooks/"+id, nil)
+	check(t, "ApiFunction", used)
+}
