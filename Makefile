@@ -206,8 +206,10 @@ security-lint: $(BIN)/gosec $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 	$(BIN)/gosec -quiet ./...
 
+# go.mod must be tidy: every requirement used, direct ones marked direct.
 lint: vet staticcheck sam-validate
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 
 clean:
 	rm -rf .build .aws-sam .herald
