@@ -27,7 +27,7 @@ func main() {
 	clock := herald.SystemClock{}
 	handler := ingest.New(ingest.Options{
 		Store:     dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),
-		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg), settings.QueueURL),
+		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg), settings.FirstQueueURL),
 		Clock:     clock,
 		Log:       config.Logger(os.Stdout, settings.LogLevel),
 		Retention: settings.Retention,

@@ -23,7 +23,8 @@ import (
 // Settings are what the template's Environment.Variables give every function.
 type Settings struct {
 	TableName           string
-	QueueURL            string
+	QueueURL            string // retries and resends
+	FirstQueueURL       string // first attempts (FIFO)
 	LogLevel            slog.Level
 	Stage               string
 	Retention           time.Duration
@@ -33,16 +34,20 @@ type Settings struct {
 // FromEnv reads Settings from environment variables, through getenv.
 func FromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{
-		TableName: getenv("TABLE_NAME"),
-		QueueURL:  getenv("DELIVERY_QUEUE_URL"),
-		Stage:     getenv("HERALD_STAGE"),
-		Retention: 30 * 24 * time.Hour,
+		TableName:     getenv("TABLE_NAME"),
+		QueueURL:      getenv("DELIVERY_QUEUE_URL"),
+		FirstQueueURL: getenv("FIRST_ATTEMPT_QUEUE_URL"),
+		Stage:         getenv("HERALD_STAGE"),
+		Retention:     30 * 24 * time.Hour,
 	}
 	if s.TableName == "" {
 		return s, fmt.Errorf("TABLE_NAME is not set")
 	}
 	if s.QueueURL == "" {
 		return s, fmt.Errorf("DELIVERY_QUEUE_URL is not set")
+	}
+	if s.FirstQueueURL == "" {
+		return s, fmt.Errorf("FIRST_ATTEMPT_QUEUE_URL is not set")
 	}
 	if err := s.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
 		return s, fmt.Errorf("LOG_LEVEL: %w", err)

@@ -24,7 +24,7 @@ func TestRetentionOutlivesTheRetrySchedule(t *testing.T) {
 	if min := time.Duration(herald.MinRetentionDays) * 24 * time.Hour; min < herald.RetrySpan()+24*time.Hour {
 		t.Errorf("minimum retention %v; the schedule spans %v and needs a day's margin", min, herald.RetrySpan())
 	}
-	base := map[string]string{"TABLE_NAME": "t", "DELIVERY_QUEUE_URL": "q"}
+	base := map[string]string{"TABLE_NAME": "t", "DELIVERY_QUEUE_URL": "q", "FIRST_ATTEMPT_QUEUE_URL": "f.fifo"}
 	tests := map[string]struct {
 		days    string
 		wantErr bool

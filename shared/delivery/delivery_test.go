@@ -156,24 +156,44 @@ func (f *fixture) newCall(t *testing.T) *herald.Call {
 		PreviousEntity:  json.RawMessage(`{"id":"293467","type":"item","attributes":{"name":"Ire"}}`),
 		RelatedEntities: json.RawMessage(`[{"id":"1423","type":"item_type"}]`)}
 	c := herald.NewCall(herald.NewID(now), f.hook, ev, now, 30*24*time.Hour)
+	doc, err := herald.MarshalPayload(c.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.store.ClaimEvent(context.Background(), "p1", ev.EventID, []herald.CallRef{{WebhookID: f.hook.ID, CallID: c.ID}}, doc, c.ExpiresAt); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.store.CreateCall(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
+// message is a job as the event source mapping hands it over, received for
+// the first time.
 func message(job herald.Job) events.SQSMessage {
+	return receivedN(job, 1)
+}
+
+// received is a job as received for the n-th time.
+func receivedN(job herald.Job, n int) events.SQSMessage {
 	body, _ := json.Marshal(job)
-	return events.SQSMessage{MessageId: herald.NewID(time.Now()), Body: string(body)}
+	return events.SQSMessage{MessageId: herald.NewID(time.Now()), Body: string(body),
+		Attributes: map[string]string{"ApproximateReceiveCount": fmt.Sprint(n)}}
 }
 
 func (f *fixture) deliver(t *testing.T, jobs ...herald.Job) events.SQSEventResponse {
 	t.Helper()
-	var ev events.SQSEvent
+	var msgs []events.SQSMessage
 	for _, j := range jobs {
-		ev.Records = append(ev.Records, message(j))
+		msgs = append(msgs, message(j))
 	}
-	res, err := f.handler.HandleSQS(context.Background(), ev)
+	return f.deliverMessages(t, msgs...)
+}
+
+func (f *fixture) deliverMessages(t *testing.T, msgs ...events.SQSMessage) events.SQSEventResponse {
+	t.Helper()
+	res, err := f.handler.HandleSQS(context.Background(), events.SQSEvent{Records: msgs})
 	if err != nil {
 		t.Fatalf("HandleSQS: %v", err)
 	}
@@ -189,8 +209,16 @@ func (f *fixture) call(t *testing.T, id string) *herald.Call {
 	return c
 }
 
+// first is the first-attempt job ingest queues for a call: it carries the
+// call's webhook, types, event and payload.
 func first(c *herald.Call) herald.Job {
-	return herald.Job{ProjectID: c.ProjectID, CallID: c.ID, Trigger: herald.TriggerFirst}
+	doc, err := herald.MarshalPayload(c.Payload)
+	if err != nil {
+		panic(err)
+	}
+	return herald.Job{ProjectID: c.ProjectID, CallID: c.ID, Trigger: herald.TriggerFirst,
+		WebhookID: c.WebhookID, EntityType: c.EntityType, EventType: c.EventType, EventID: c.EventID,
+		ExpiresAt: c.ExpiresAt.Unix(), Payload: doc}
 }
 
 func TestDeliverySendsWhatTheContractSays(t *testing.T) {
@@ -367,25 +395,47 @@ func TestUnusableSecretIsNotSentUnsigned(t *testing.T) {
 	}
 }
 
+// TestDuplicateMessagesSendOnce: copies of one job send once. A retry's job
+// is on the standard queue, which may hand out copies at the same time: the
+// claim lets one send. A first attempt's job is on the FIFO queue, which
+// hands out one copy at a time: one received again (the function stopped
+// before its message was deleted) or queued again for an event sent again
+// claims the attempt, and finds it made.
 func TestDuplicateMessagesSendOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	c := f.newCall(t)
-	var inFlight atomic.Int32
+	var fail atomic.Bool
+	fail.Store(true)
 	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) {
-		inFlight.Add(1)
 		time.Sleep(100 * time.Millisecond)
+		if fail.Load() {
+			http.Error(w, "down", 500)
+			return
+		}
 		_, _ = w.Write([]byte("ok"))
 	})
-	res := f.deliver(t, first(c), first(c), first(c))
+	if res := f.deliver(t, first(c)); len(res.BatchItemFailures) != 0 {
+		t.Fatalf("first attempt: %v", res.BatchItemFailures)
+	}
+	replay := first(c)
+	replay.Replay = true
+	f.deliverMessages(t, receivedN(first(c), 2), message(replay))
 	if n := len(f.rcv.got()); n != 1 {
-		t.Errorf("three copies of one job sent %d requests; want 1", n)
+		t.Fatalf("the first attempt received again and replayed sent %d requests; want 1", n)
+	}
+
+	fail.Store(false)
+	retry := herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerAuto, Retry: 1}
+	res := f.deliver(t, retry, retry, retry)
+	if n := len(f.rcv.got()); n != 2 {
+		t.Errorf("three copies of a retry's job: %d requests in all; want 2 (the first attempt, one retry)", n)
 	}
 	// The copies that found the lease held come back; they are then stale.
 	if len(res.BatchItemFailures) > 2 {
 		t.Errorf("%d failures", len(res.BatchItemFailures))
 	}
-	f.deliver(t, first(c))
-	if n := len(f.rcv.got()); n != 1 {
+	f.deliver(t, retry)
+	if n := len(f.rcv.got()); n != 2 {
 		t.Errorf("a late copy sent again: %d requests", n)
 	}
 }
@@ -446,6 +496,8 @@ func TestResend(t *testing.T) {
 	if err := f.store.UpdateWebhook(ctx, cur, upd); err != nil {
 		t.Fatal(err)
 	}
+	// Delivery reads a webhook at most WebhookTTL ago.
+	f.clock.Set(f.clock.Now().Add(delivery.WebhookTTL + time.Second))
 	f.store.RequestResend(ctx, "p1", c.ID, "r2")
 	f.deliver(t, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r2"})
 	rec = f.call(t, c.ID)
@@ -496,6 +548,7 @@ func TestDeletedAndDisabledWebhooksAreNotSent(t *testing.T) {
 	if err := f.store.DeleteWebhook(ctx, off); err != nil {
 		t.Fatal(err)
 	}
+	f.clock.Set(f.clock.Now().Add(delivery.WebhookTTL + time.Second)) // the cached webhook expires
 	f.deliver(t, first(c2))
 	if rec := f.call(t, c2.ID); rec.Status != herald.StatusFailed || rec.Attempts[0].ErrorKind != herald.ErrKindNoWebhook {
 		t.Errorf("deleted: %+v", rec)
@@ -555,12 +608,20 @@ func TestAWSCallsPerDeliveredCall(t *testing.T) {
 	c := f.newCall(t)
 	f.env.Calls.Reset()
 	f.deliver(t, first(c))
-	got := f.env.Calls.Snapshot()
-	want := map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.UpdateItem": 2}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("one first-attempt success: %v; want %v", got, want)
+	cold := f.env.Calls.Snapshot()
+	// No claim (the call was created claimed for this job) and no payload
+	// read (the job carries it): the webhook read, then the record.
+	if want := map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.UpdateItem": 1}; fmt.Sprint(cold) != fmt.Sprint(want) {
+		t.Errorf("one first-attempt success, webhook not cached: %v; want %v", cold, want)
 	}
-	t.Logf("AWS calls per first-attempt success: %v", got)
+	c2 := f.newCall(t)
+	f.env.Calls.Reset()
+	f.deliver(t, first(c2))
+	warm := f.env.Calls.Snapshot()
+	if want := map[string]int{"DynamoDB.UpdateItem": 1}; fmt.Sprint(warm) != fmt.Sprint(want) {
+		t.Errorf("one first-attempt success, webhook cached: %v; want %v", warm, want)
+	}
+	t.Logf("AWS calls per first-attempt success: %v (webhook cached), %v (not)", warm, cold)
 }
 
 // failOnceQueue fails its first Send, as SQS does when it throttles past
@@ -606,7 +667,7 @@ func TestRetryQueuedAfterFailedSend(t *testing.T) {
 		t.Fatalf("delayed messages after the failed send: %s; want 0", got)
 	}
 	// The message comes back after its visibility timeout.
-	if res := f.deliver(t, first(c)); len(res.BatchItemFailures) != 0 {
+	if res := f.deliverMessages(t, receivedN(first(c), 2)); len(res.BatchItemFailures) != 0 {
 		t.Fatalf("the returning job failed: %v", res.BatchItemFailures)
 	}
 	if got := delayed(); got != "1" {

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -19,72 +18,77 @@ import (
 // ClaimAttempt takes the lease on the attempt a job names, with a conditional
 // write, before anything is sent: an automatic attempt only if it is still
 // the one due, a manual one only if its resend is still pending, and either
-// only while no other attempt holds the lease. The lease outlives the send
-// timeout; if its holder crashes, the attempt can be claimed again once it
-// expires, and that resend carries the same webhook-id.
+// only while no other attempt holds the lease. A first attempt may also take
+// over the lease the call was created with (herald.FirstAttemptLease): its
+// job comes here only when it is not the job's first delivery (a crash), or
+// it comes late, or again for an event sent again. The lease outlives the
+// send timeout; if its holder crashes, the attempt can be claimed again once
+// it expires, and that resend carries the same webhook-id.
 //
-// For herald.Stale and herald.Busy the call is returned as it stands, so the caller can see
-// why.
+// For herald.Stale and herald.Busy the call is returned as it stands, so the
+// caller can see why. The call comes without its event's payload.
 func (s *Store) ClaimAttempt(ctx context.Context, job herald.Job, leaseID string, lease time.Duration) (*herald.Call, herald.ClaimResult, error) {
 	if lookup(job.ProjectID, job.CallID, "webhook call") != nil {
 		return nil, herald.Gone, nil // no call has such a key
 	}
 	now := s.clock.Now()
-	u := newUpdate()
-	u.Set("lease_id", leaseID).
-		Set("lease_until", now.Add(lease).UnixMilli()).
-		SetExpr("attempt_count", u.Name("attempt_count")+" + "+u.Value(1))
-	free := fmt.Sprintf("(attribute_not_exists(%s) OR %s < %s)", u.Name("lease_until"), u.Name("lease_until"), u.Value(now.UnixMilli()))
+	values := map[string]types.AttributeValue{
+		":lease": avS(leaseID), ":until": avN(now.Add(lease).UnixMilli()), ":now": avN(now.UnixMilli()), ":one": avN(1),
+	}
+	free := "(attribute_not_exists(lu) OR lu < :now)"
 	var cond string
-	if job.Trigger == herald.TriggerManual {
-		cond = u.Name("resend_id") + " = " + u.Value(job.ResendID)
-	} else {
-		cond = u.Name("next_auto") + " = " + u.Value(job.Retry)
+	switch {
+	case job.Trigger == herald.TriggerManual:
+		cond = "rid = :rid AND " + free
+		values[":rid"] = avS(job.ResendID)
+	case job.Retry == 0:
+		cond = "na = :retry AND (" + free + " OR lid = :first)"
+		values[":retry"], values[":first"] = avN(0), avS(herald.FirstAttemptLease)
+	default:
+		cond = "na = :retry AND " + free
+		values[":retry"] = avN(int64(job.Retry))
 	}
-	cond += " AND " + free
-	if u.err != nil {
-		return nil, herald.Gone, u.err
-	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	in := &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       key(callKey(job.ProjectID, job.CallID), "C"),
-		UpdateExpression:          aws.String(u.Expression()),
+		Key:                       key(callPK(job.ProjectID, job.CallID), job.CallID),
+		UpdateExpression:          aws.String("SET lid = :lease, lu = :until ADD n :one"),
 		ConditionExpression:       aws.String("attribute_exists(PK) AND " + cond),
-		ExpressionAttributeNames:  u.names,
-		ExpressionAttributeValues: u.Values(),
+		ExpressionAttributeValues: values,
 		ReturnValues:              types.ReturnValueAllNew,
 		// Why not, if refused: the item as the condition saw it.
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if err == nil {
-		c, err := fromCallItem(out.Attributes)
-		if err != nil {
-			return nil, herald.Gone, err
-		}
-		return c, herald.Claimed, nil
 	}
-	item, refused := refusedItem(err)
+	out, err := s.db.UpdateItem(ctx, in)
+	if err == nil {
+		c, err := callFromItem(out.Attributes)
+		return c, herald.Claimed, err
+	}
+	raw, refused := refusedItem(err)
 	if !refused {
 		return nil, herald.Gone, classify(err, "claim attempt on call %s", job.CallID)
 	}
-	if item == nil {
-		return nil, herald.Gone, nil
+	if raw == nil {
+		// Not there: perhaps a call of an older version's shape, moved
+		// now, then claimed as any other.
+		moved, err := s.migrateOne(ctx, job.ProjectID, job.CallID)
+		if err != nil || moved == nil {
+			return nil, herald.Gone, err
+		}
+		return s.ClaimAttempt(ctx, job, leaseID, lease)
 	}
-	it, err := unmarshalCallItem(item)
+	c, err := callFromItem(raw)
 	if err != nil {
 		return nil, herald.Gone, err
 	}
-	c, err := it.call()
-	if err != nil {
-		return nil, herald.Gone, err
-	}
-	held := it.LeaseUntil >= now.UnixMilli()
-	if held && it.LeaseID == leaseID {
+	it := item(raw)
+	until, _ := it.n(attrLeaseUntil)
+	held := until >= now.UnixMilli()
+	if held && it.s(attrLeaseID) == leaseID {
 		// Our own claim: its first answer was lost and the SDK sent it
 		// again, which the condition refused.
 		return c, herald.Claimed, nil
 	}
-	wanted := c.ResendID == job.ResendID && job.Trigger == herald.TriggerManual ||
+	wanted := job.Trigger == herald.TriggerManual && c.ResendID == job.ResendID ||
 		job.Trigger != herald.TriggerManual && c.NextAuto != nil && *c.NextAuto == job.Retry
 	if wanted && held {
 		return c, herald.Busy, nil
@@ -97,10 +101,10 @@ func (s *Store) ClaimAttempt(ctx context.Context, job herald.Job, leaseID string
 // attempt history. It fails with ECONFLICT if the lease was lost meanwhile
 // (the attempt ran past its lease and someone else claimed the call).
 //
-// The record names its lease (recorded_lease), so that a record whose first
-// answer was lost, and which the SDK sent again, recognizes its own write
-// when the condition refuses the second: without that, the attempt would
-// count as lost and the call's next retry would never be queued.
+// The record names its lease (rl), so that a record whose first answer was
+// lost, and which the SDK sent again, recognizes its own write when the
+// condition refuses the second: without that, the attempt would count as
+// lost and the call's next retry would never be queued.
 //
 // A manual attempt clears the resend it served, and only that one: if
 // another resend was asked for meanwhile, it stays pending (the record is
@@ -118,49 +122,74 @@ func (s *Store) RecordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 var errResendReplaced = errors.New("another resend was asked for")
 
 func (s *Store) recordAttempt(ctx context.Context, c *herald.Call, leaseID string, rec herald.Recording, clearResend bool) error {
-	attempts := c.Attempts
-	if len(attempts) > herald.MaxStoredAttempts {
-		attempts = attempts[len(attempts)-herald.MaxStoredAttempts:]
-	}
-	encoded, err := json.Marshal(attempts)
-	if err != nil {
-		return fmt.Errorf("encode attempts of call %s: %w", c.ID, err)
-	}
 	u := newUpdate()
-	u.Set("status", string(c.Status)).
-		Set("attempted_auto_retries", c.AttemptedAutoRetries).
-		Set("last_sent_at", formatTime(c.LastSentAt)).
-		Set("next_retry_at", formatTime(c.NextRetryAt)).
-		Set("next_auto", c.NextAuto).
-		Set("request_url", c.RequestURL).
-		Set("request_headers", nonNil(c.RequestHeaders)).
-		Set("request_payload", packedText(c.RequestPayload)).
-		Set("request_payload_truncated", c.RequestPayloadTruncated).
-		Set("response_status", c.ResponseStatus).
-		Set("response_headers", c.ResponseHeaders).
-		Set("response_payload", pack(c.ResponsePayload)).
-		Set("response_payload_truncated", c.ResponsePayloadTruncated).
-		Set("attempts", string(encoded)).
-		Set("recorded_lease", leaseID).
-		Remove("lease_id").Remove("lease_until")
+	u.Set(attrStatus, avS(string(c.Status))).
+		Set(attrAttemptCount, avN(int64(c.AttemptCount))).
+		Set(attrAttempts, avS(encodeAttempts(c.Attempts))).
+		Set(attrRecorded, avS(leaseID)).
+		Remove(attrLeaseID).Remove(attrLeaseUntil)
+	u.SetOrRemove(attrAutoRetries, c.AttemptedAutoRetries != 0, avN(int64(c.AttemptedAutoRetries)))
+	if c.NextAuto != nil {
+		u.Set(attrNextAuto, avN(int64(*c.NextAuto)))
+	} else {
+		u.Remove(attrNextAuto)
+	}
+	if c.NextRetryAt != nil {
+		u.Set(attrNextRetry, avN(c.NextRetryAt.UnixMilli()))
+	} else {
+		u.Remove(attrNextRetry)
+	}
+	if c.LastSentAt != nil {
+		// The request and response of the latest attempt that was sent; an
+		// attempt that sent nothing (a deleted webhook, a template that
+		// does not render) leaves the last ones as they were.
+		headers, signature := storedHeaders(c.RequestHeaders)
+		u.Set(attrLastSent, avN(c.LastSentAt.UnixMilli())).Set(attrReqURL, avS(c.RequestURL))
+		u.SetOrRemove(attrReqHeaders, len(headers) > 0, avMap(headers))
+		u.SetOrRemove(attrReqSig, signature != "", avS(signature))
+		if c.CustomBody {
+			body, err := packedText(c.RequestPayload).MarshalDynamoDBAttributeValue()
+			if err != nil {
+				return fmt.Errorf("pack request of call %s: %w", c.ID, err)
+			}
+			u.Set(attrReqBody, body)
+		} else {
+			u.Remove(attrReqBody)
+		}
+		u.SetOrRemove(attrReqTrunc, c.RequestPayloadTruncated, avBool(true))
+		u.SetOrRemove(attrRespStatus, c.ResponseStatus != nil, func() types.AttributeValue {
+			if c.ResponseStatus == nil {
+				return nil
+			}
+			return avN(int64(*c.ResponseStatus))
+		}())
+		u.SetOrRemove(attrRespHeaders, c.ResponseHeaders != nil, avMap(c.ResponseHeaders))
+		if c.ResponsePayload != nil {
+			body, err := packedText(*c.ResponsePayload).MarshalDynamoDBAttributeValue()
+			if err != nil {
+				return fmt.Errorf("pack response of call %s: %w", c.ID, err)
+			}
+			u.Set(attrRespBody, body)
+		} else {
+			u.Remove(attrRespBody)
+		}
+		u.SetOrRemove(attrRespTrunc, c.ResponsePayloadTruncated, avBool(true))
+	}
 	if clearResend {
-		u.Remove("resend_id").Remove("resend_at")
+		u.Remove(attrResendID).Remove(attrResendAt)
 	}
 	if rec.Park && c.NextAuto != nil && c.NextRetryAt != nil {
-		u.Set("GSI2PK", dueKey(c.ID)).Set("GSI2SK", dueSK(*c.NextRetryAt, *c.NextAuto, c.ID))
+		u.Set("GSI2PK", avS(dueKey(c.ID))).Set("GSI2SK", avS(dueSK(*c.NextRetryAt, *c.NextAuto, c.ID)))
 	} else {
 		u.Remove("GSI2PK").Remove("GSI2SK")
 	}
-	cond := u.Name("lease_id") + " = " + u.Value(leaseID)
+	cond := u.Name(attrLeaseID) + " = " + u.Value(avS(leaseID))
 	if clearResend {
-		cond += " AND " + u.Name("resend_id") + " = " + u.Value(rec.ServedResend)
+		cond += " AND " + u.Name(attrResendID) + " = " + u.Value(avS(rec.ServedResend))
 	}
-	if u.err != nil {
-		return u.err
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       key(callKey(c.ProjectID, c.ID), "C"),
+		Key:                       key(callPK(c.ProjectID, c.ID), c.ID),
 		UpdateExpression:          aws.String(u.Expression()),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  u.names,
@@ -169,16 +198,25 @@ func (s *Store) recordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 		// write that was refused was this one's first copy.
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if item, refused := refusedItem(err); refused {
+	if raw, refused := refusedItem(err); refused {
+		it := item(raw)
 		switch {
-		case stringAttr(item, "recorded_lease") == leaseID:
+		case it.s(attrRecorded) == leaseID && (leaseID != herald.FirstAttemptLease || recordedAs(it, c)):
 			return nil
-		case stringAttr(item, "lease_id") == leaseID && clearResend:
+		case it.s(attrLeaseID) == leaseID && clearResend:
 			return errResendReplaced
 		}
 		return herald.Errorf(herald.ECONFLICT, "lost the lease on call %s", c.ID)
 	}
 	return classify(err, "record attempt on call %s", c.ID)
+}
+
+// recordedAs reports whether an item already holds the record of the
+// attempt c carries: the lease a first attempt records under is the same for
+// every call, so its own write is told by the attempt it stored.
+func recordedAs(it item, c *herald.Call) bool {
+	n, _ := it.n(attrAttemptCount)
+	return int(n) == c.AttemptCount && it.s(attrAttempts) == encodeAttempts(c.Attempts)
 }
 
 // resendTakeover is how long a pending resend blocks another: long enough for
@@ -189,25 +227,20 @@ const resendTakeover = 5 * time.Minute
 // RequestResend marks a manual resend as pending, unless one already is:
 // queued is false then, and the pending one serves both requests.
 func (s *Store) RequestResend(ctx context.Context, project, id, resendID string) (queued bool, err error) {
-	if err := lookup(project, id, "webhook call"); err != nil {
-		return false, err
+	if _, err := s.readCall(ctx, project, id); err != nil {
+		return false, err // not found (or moved from an older shape first)
 	}
 	now := s.clock.Now()
-	u := newUpdate()
-	u.Set("resend_id", resendID).Set("resend_at", now.UnixMilli())
-	cond := fmt.Sprintf("attribute_exists(PK) AND %s > %s AND (attribute_not_exists(%s) OR %s < %s)",
-		u.Name("expires_at"), u.Value(now.Unix()),
-		u.Name("resend_id"), u.Name("resend_at"), u.Value(now.Add(-resendTakeover).UnixMilli()))
-	if u.err != nil {
-		return false, u.err
-	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       key(callKey(project, id), "C"),
-		UpdateExpression:          aws.String(u.Expression()),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  u.names,
-		ExpressionAttributeValues: u.Values(),
+		TableName:        aws.String(s.table),
+		Key:              key(callPK(project, id), id),
+		UpdateExpression: aws.String("SET rid = :rid, rat = :now"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND expires_at > :nowsec AND " +
+			"(attribute_not_exists(rid) OR rat < :stale)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":rid": avS(resendID), ":now": avN(now.UnixMilli()), ":nowsec": avN(now.Unix()),
+			":stale": avN(now.Add(-resendTakeover).UnixMilli()),
+		},
 	})
 	if err == nil {
 		return true, nil
@@ -215,7 +248,7 @@ func (s *Store) RequestResend(ctx context.Context, project, id, resendID string)
 	if !isConditionFailed(err) {
 		return false, classify(err, "request resend of call %s", id)
 	}
-	if _, err := s.GetCall(ctx, project, id); err != nil {
+	if _, err := s.readCall(ctx, project, id); err != nil {
 		return false, err
 	}
 	return false, nil
@@ -234,60 +267,66 @@ func (s *Store) DueShards() int { return dueShards }
 // the first). A sweep pages through a shard with it, so that a retry it has
 // queued but not yet unparked is not read twice.
 func (s *Store) DueRetries(ctx context.Context, shard int, until time.Time, after *herald.ParkedRetry, limit int) ([]herald.ParkedRetry, error) {
-	pk := duePrefix + strconv.Itoa(shard)
-	in := &dynamodb.QueryInput{
+	from := " " // before every key: they start with a year
+	if after != nil {
+		from = after.Key + "\x00" // the first key after it
+	}
+	res, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
 		IndexName:              aws.String("GSI2"),
-		KeyConditionExpression: aws.String("GSI2PK = :pk AND GSI2SK < :bound"),
+		KeyConditionExpression: aws.String("GSI2PK = :pk AND GSI2SK BETWEEN :from AND :bound"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":    &types.AttributeValueMemberS{Value: pk},
-			":bound": &types.AttributeValueMemberS{Value: until.UTC().Format(herald.TimeFormat) + "$"}, // '$' sorts after '#'
+			":pk":    avS(duePrefix + strconv.Itoa(shard)),
+			":from":  avS(from),
+			":bound": avS(until.UTC().Format(herald.TimeFormat) + "$"), // '$' sorts after '#'
 		},
 		Limit: aws.Int32(int32(min(limit, 1000))), // #nosec G115 -- at most 1,000
-	}
-	if after != nil {
-		in.ExclusiveStartKey = map[string]types.AttributeValue{
-			"PK":     &types.AttributeValueMemberS{Value: callKey(after.ProjectID, after.CallID)},
-			"SK":     &types.AttributeValueMemberS{Value: "C"},
-			"GSI2PK": &types.AttributeValueMemberS{Value: pk},
-			"GSI2SK": &types.AttributeValueMemberS{Value: after.Key},
-		}
-	}
-	res, err := s.db.Query(ctx, in)
+	})
 	if err != nil {
 		return nil, classify(err, "query due retries")
 	}
 	out := make([]herald.ParkedRetry, 0, len(res.Items))
-	for _, item := range res.Items {
-		r, err := parkedFromItem(item)
+	for _, raw := range res.Items {
+		r, legacy, err := parkedFromItem(raw)
 		if err != nil {
 			return nil, err
+		}
+		if legacy {
+			// Parked by an older version: moved first, so that the
+			// job and the unpark find it where they look.
+			if _, err := s.migrateOne(ctx, r.ProjectID, r.CallID); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, r)
 	}
 	return out, nil
 }
 
-func parkedFromItem(item map[string]types.AttributeValue) (herald.ParkedRetry, error) {
-	pk, _ := item["PK"].(*types.AttributeValueMemberS)
-	sk, _ := item["GSI2SK"].(*types.AttributeValueMemberS)
-	if pk == nil || sk == nil {
-		return herald.ParkedRetry{}, fmt.Errorf("due index item without keys")
+func parkedFromItem(raw map[string]types.AttributeValue) (r herald.ParkedRetry, legacy bool, err error) {
+	it := item(raw)
+	sk := it.s("GSI2SK")
+	parts := strings.Split(sk, "#")
+	if len(parts) != 3 {
+		return r, false, fmt.Errorf("malformed due index item %q", sk)
 	}
-	project, id, ok := callRefFromKey(pk.Value)
-	parts := strings.Split(sk.Value, "#")
-	if !ok || len(parts) != 3 {
-		return herald.ParkedRetry{}, fmt.Errorf("malformed due index item %q", sk.Value)
+	project, ok := projectOfLog(it.s("PK"))
+	id := it.s("SK")
+	if !ok {
+		if project, id, ok = legacyCallRef(it.s("PK")); !ok {
+			return r, false, fmt.Errorf("due index item %q of an unknown key %q", sk, it.s("PK"))
+		}
+		legacy = true
 	}
 	due, err := time.Parse(herald.TimeFormat, parts[0])
 	if err != nil {
-		return herald.ParkedRetry{}, fmt.Errorf("due index item %q: %w", sk.Value, err)
+		return r, false, fmt.Errorf("due index item %q: %w", sk, err)
 	}
 	retry, err := strconv.Atoi(parts[1])
 	if err != nil {
-		return herald.ParkedRetry{}, fmt.Errorf("due index item %q: %w", sk.Value, err)
+		return r, false, fmt.Errorf("due index item %q: %w", sk, err)
 	}
-	return herald.ParkedRetry{ProjectID: project, CallID: id, Retry: retry, Due: due, Key: sk.Value}, nil
+	return herald.ParkedRetry{ProjectID: project, CallID: id, Retry: retry, Due: due, Key: sk}, legacy, nil
 }
 
 // Unpark takes a retry out of the due index once its message is on the
@@ -295,31 +334,14 @@ func parkedFromItem(item map[string]types.AttributeValue) (herald.ParkedRetry, e
 // nothing.
 func (s *Store) Unpark(ctx context.Context, r herald.ParkedRetry) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.table),
-		Key:                 key(callKey(r.ProjectID, r.CallID), "C"),
-		UpdateExpression:    aws.String("REMOVE GSI2PK, GSI2SK"),
-		ConditionExpression: aws.String("GSI2SK = :sk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":sk": &types.AttributeValueMemberS{Value: r.Key},
-		},
+		TableName:                 aws.String(s.table),
+		Key:                       key(callPK(r.ProjectID, r.CallID), r.CallID),
+		UpdateExpression:          aws.String("REMOVE GSI2PK, GSI2SK"),
+		ConditionExpression:       aws.String("GSI2SK = :sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sk": avS(r.Key)},
 	})
 	if isConditionFailed(err) {
 		return nil
 	}
 	return classify(err, "unpark call %s", r.CallID)
-}
-
-// stringAttr reads a string attribute of an item; "" if it is absent.
-func stringAttr(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func nonNil(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
@@ -56,8 +55,10 @@ func TestCallCreateIsOnce(t *testing.T) {
 	if err != nil || got.Status != herald.StatusPending || got.NextAuto == nil || *got.NextAuto != 0 {
 		t.Errorf("GetCall = %+v, %v", got, err)
 	}
-	if string(got.Payload.Entity) != `{"id":"1","type":"item"}` || !got.CreatedAt.Equal(c.CreatedAt) {
-		t.Errorf("payload %s created %v", got.Payload.Entity, got.CreatedAt)
+	// The payload lives in the event item, once per event; the call
+	// names its event.
+	if got.EventID != c.EventID || got.EventID == "" || !got.CreatedAt.Equal(c.CreatedAt) {
+		t.Errorf("event %q (want %q), created %v", got.EventID, c.EventID, got.CreatedAt)
 	}
 	if _, err := store.GetCall(ctx, "p2", c.ID); herald.ErrorCode(err) != herald.ENOTFOUND {
 		t.Errorf("another project's call: %v", err)
@@ -145,6 +146,12 @@ func TestResendIsPendingOnce(t *testing.T) {
 	if _, err := store.RequestResend(ctx, "p2", c.ID, "r3"); herald.ErrorCode(err) != herald.ENOTFOUND {
 		t.Errorf("resend in another project: %v", err)
 	}
+	// While the call's first attempt holds the lease it was created with,
+	// the resend waits for it.
+	if _, res, _ := store.ClaimAttempt(ctx, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r1"}, "l", time.Minute); res != herald.Busy {
+		t.Errorf("claim of a resend while the first attempt holds the lease = %v; want Busy", res)
+	}
+	clock.Advance(herald.FirstAttemptHold + time.Second)
 	// A stale job for the first resend id and one for another id.
 	if _, res, _ := store.ClaimAttempt(ctx, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerManual, ResendID: "r2"}, "l", time.Minute); res != herald.Stale {
 		t.Errorf("claim of a resend that is not pending = %v; want Stale", res)
@@ -323,27 +330,5 @@ func TestWritesSurviveTheirOwnRetry(t *testing.T) {
 	// refused.
 	if err := store.RecordAttempt(ctx, got, "lease-b", herald.Recording{}); herald.ErrorCode(err) != herald.ECONFLICT {
 		t.Errorf("record without the lease: %v; want ECONFLICT", err)
-	}
-}
-
-// TestMarkEventQueuedNeedsTheEvent (issue 10): marking an event that is
-// not recorded creates nothing; before, it wrote a stub item with no calls,
-// which made the event, sent again, look done.
-func TestMarkEventQueuedNeedsTheEvent(t *testing.T) {
-	store, env, _ := newStore(t)
-	ctx := context.Background()
-	if err := store.MarkEventQueued(ctx, "p1", "evt-never"); err == nil {
-		t.Error("MarkEventQueued of an unrecorded event: no error")
-	}
-	out, err := env.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &env.Table, Key: map[string]ddbtypes.AttributeValue{
-		"PK": &ddbtypes.AttributeValueMemberS{Value: "E#p1#evt-never"}, "SK": &ddbtypes.AttributeValueMemberS{Value: "E"}}})
-	if err != nil || out.Item != nil {
-		t.Errorf("after MarkEventQueued of an unrecorded event: item %v, %v; want none", out.Item, err)
-	}
-	if _, _, _, err := store.ClaimEvent(ctx, "p1", "evt-1", nil, t0.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.MarkEventQueued(ctx, "p1", "evt-1"); err != nil {
-		t.Errorf("MarkEventQueued of a recorded event: %v", err)
 	}
 }

@@ -201,7 +201,7 @@ func (s *Store) countByHour(ctx context.Context, project string, lq *listQuery, 
 	for shard := 0; shard < callShards; shard++ {
 		g.Go(guard.Func(func() error {
 			in := span.input(s.table, logKey(project, shard), true)
-			in.ProjectionExpression = aws.String("GSI1SK")
+			in.ProjectionExpression = aws.String("#sk")
 			p := dynamodb.NewQueryPaginator(s.db, in)
 			local := map[string]int{}
 			for p.HasMorePages() {
@@ -210,7 +210,7 @@ func (s *Store) countByHour(ctx context.Context, project string, lq *listQuery, 
 					return classify(err, "count activity log by hour")
 				}
 				for _, item := range out.Items {
-					sk, _ := item["GSI1SK"].(*types.AttributeValueMemberS)
+					sk, _ := item["SK"].(*types.AttributeValueMemberS)
 					if sk == nil {
 						continue
 					}

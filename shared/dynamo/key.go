@@ -8,8 +8,8 @@ import (
 	"github.com/heraldhq/herald/shared/herald"
 )
 
-// Key formats. Every item has PK and SK; calls also carry GSI1 keys (the
-// activity log) and, while a retry is parked, GSI2 keys (due retries).
+// Key formats. Every item has PK and SK; a call also carries GSI2 keys
+// while a retry of it is parked (due retries).
 const (
 	projectPrefix = "P#"
 	webhookPrefix = "W#"
@@ -65,12 +65,12 @@ func nameSK(name string) string { return namePrefix + strings.ToLower(name) }
 
 func tokenKey(hash string) string { return tokenPrefix + hash }
 
-// Calls. A call lives under its project and id, so a read is one GetItem and
-// another project's id is simply not found. The activity log (GSI1) spreads a
-// project's calls over callShards partition keys, so a busy project's writes
-// are not funnelled into one key; listing merges the shards newest first.
+// Calls. A call lives in its project's activity log: partition
+// L#<project>#<shard>, sort key its id. The shard derives from the id, so a
+// read by id is one GetItem, another project's id is simply not found, and
+// a busy project's writes spread over callShards partition keys; listing
+// merges the shards newest first. No index is written for it.
 const (
-	callPrefix  = "C#"
 	logPrefix   = "L#"
 	duePrefix   = "DUE#"
 	eventPrefix = "E#"
@@ -78,7 +78,14 @@ const (
 	dueShards   = 4
 )
 
-func callKey(project, id string) string { return callPrefix + project + "#" + id }
+// callPK is the partition of a call.
+func callPK(project, id string) string { return logKey(project, callShard(id)) }
+
+// Calls written before the lean data path lived under C#<project>#<id>,
+// SK "C", indexed by an index since removed (GSI1); migrate.go moves them.
+const legacyCallPrefix = "C#"
+
+func legacyCallKey(project, id string) string { return legacyCallPrefix + project + "#" + id }
 
 // callShard spreads calls over shards by the value of the last digit of
 // their ULID, which is random: 32 values, two per shard.
@@ -109,10 +116,20 @@ func dueKey(id string) string {
 
 func eventKey(project, eventID string) string { return eventPrefix + project + "#" + eventID }
 
-// callRefFromKey splits a call's PK into project and id; the id is the last
-// 26 characters (a ULID), so a project id may contain anything.
-func callRefFromKey(pk string) (project, id string, ok bool) {
-	rest, ok := strings.CutPrefix(pk, callPrefix)
+// projectOfLog returns the project of an activity-log partition key.
+func projectOfLog(pk string) (string, bool) {
+	rest, ok := strings.CutPrefix(pk, logPrefix)
+	i := strings.LastIndexByte(rest, '#')
+	if !ok || i <= 0 {
+		return "", false
+	}
+	return rest[:i], true
+}
+
+// legacyCallRef splits a legacy call's PK into project and id; the id is
+// the last 26 characters (a ULID).
+func legacyCallRef(pk string) (project, id string, ok bool) {
+	rest, ok := strings.CutPrefix(pk, legacyCallPrefix)
 	if !ok || len(rest) < 28 || rest[len(rest)-27] != '#' {
 		return "", "", false
 	}

@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
@@ -23,16 +23,28 @@ import (
 // refused with advice to narrow it (by created_at, say).
 const MaxSortedScan = 50000
 
-// indexItem is a call as the activity-log index (GSI1) holds it: keys and the
-// attributes filters and orderings read.
+// indexItem is what a listing reads of a call before it reads the page:
+// its keys and what orderings sort on (times in epoch ms, 0 for none).
 type indexItem struct {
-	PK          string `dynamodbav:"PK"`
-	SK          string `dynamodbav:"SK"`
-	GSI1PK      string `dynamodbav:"GSI1PK"`
-	GSI1SK      string `dynamodbav:"GSI1SK"`
-	WebhookID   string `dynamodbav:"webhook_id"`
-	LastSentAt  string `dynamodbav:"last_sent_at"`
-	NextRetryAt string `dynamodbav:"next_retry_at"`
+	PK, SK      string
+	WebhookID   string
+	LastSentAt  int64
+	NextRetryAt int64
+}
+
+// indexProjection is what a listing's queries ask for; filters read the
+// whole item all the same.
+const indexProjection = "PK, SK, " + attrWebhook + ", " + attrLastSent + ", " + attrNextRetry
+
+func indexItems(raws []map[string]types.AttributeValue) []indexItem {
+	out := make([]indexItem, len(raws))
+	for i, raw := range raws {
+		it := item(raw)
+		ls, _ := it.n(attrLastSent)
+		nr, _ := it.n(attrNextRetry)
+		out[i] = indexItem{PK: it.s("PK"), SK: it.s("SK"), WebhookID: it.s(attrWebhook), LastSentAt: ls, NextRetryAt: nr}
+	}
+	return out
 }
 
 // listQuery is a CallQuery turned into DynamoDB terms: the key bounds of the
@@ -58,39 +70,36 @@ func newListQuery(q herald.CallQuery, now time.Time) (*listQuery, error) {
 		lq.upper = ulidBound(ms, 'Z')
 	}
 	u := newUpdate()
-	conds := []string{u.Name("expires_at") + " > " + u.Value(now.Unix())}
+	conds := []string{u.Name(attrExpires) + " > " + u.Value(avN(now.Unix()))}
 	eq := func(attr, v string) {
 		if v != "" {
-			conds = append(conds, u.Name(attr)+" = "+u.Value(v))
+			conds = append(conds, u.Name(attr)+" = "+u.Value(avS(v)))
 		}
 	}
-	eq("webhook_id", q.WebhookID)
-	eq("entity_type", q.EntityType)
-	eq("event_type", q.EventType)
-	eq("status", string(q.Status))
-	// Stored times have milliseconds: t > T is t > T's millisecond, and
-	// t < T is t < T rounded up to the next millisecond.
+	eq(attrWebhook, q.WebhookID)
+	eq(attrEntityType, q.EntityType)
+	eq(attrEventType, q.EventType)
+	eq(attrStatus, string(q.Status))
+	// Stored times are epoch milliseconds: t > T is t > T's millisecond,
+	// and t < T is t < T rounded up to the next millisecond.
 	after := func(attr string, t *time.Time) {
 		if t != nil {
-			conds = append(conds, u.Name(attr)+" > "+u.Value(t.UTC().Truncate(time.Millisecond).Format(herald.TimeFormat)))
+			conds = append(conds, u.Name(attr)+" > "+u.Value(avN(t.Truncate(time.Millisecond).UnixMilli())))
 		}
 	}
 	before := func(attr string, t *time.Time) {
 		if t != nil {
-			up := t.UTC().Truncate(time.Millisecond)
+			up := t.Truncate(time.Millisecond)
 			if !up.Equal(*t) {
 				up = up.Add(time.Millisecond)
 			}
-			conds = append(conds, u.Name(attr)+" < "+u.Value(up.Format(herald.TimeFormat)))
+			conds = append(conds, u.Name(attr)+" < "+u.Value(avN(up.UnixMilli())))
 		}
 	}
-	after("last_sent_at", q.LastSentAfter)
-	before("last_sent_at", q.LastSentBefore)
-	after("next_retry_at", q.NextRetryAfter)
-	before("next_retry_at", q.NextRetryBefore)
-	if u.err != nil {
-		return nil, u.err
-	}
+	after(attrLastSent, q.LastSentAfter)
+	before(attrLastSent, q.LastSentBefore)
+	after(attrNextRetry, q.NextRetryAfter)
+	before(attrNextRetry, q.NextRetryBefore)
 	lq.filter = strings.Join(conds, " AND ")
 	lq.names, lq.values = u.names, u.values
 	return lq, nil
@@ -107,15 +116,19 @@ func (lq *listQuery) input(table, pk string, forward bool) *dynamodb.QueryInput 
 	for k, v := range lq.values {
 		values[k] = v
 	}
-	values[":pk"] = &types.AttributeValueMemberS{Value: pk}
-	values[":lo"] = &types.AttributeValueMemberS{Value: lq.lower}
-	values[":hi"] = &types.AttributeValueMemberS{Value: lq.upper}
+	values[":pk"] = avS(pk)
+	values[":lo"] = avS(lq.lower)
+	values[":hi"] = avS(lq.upper)
+	names := make(map[string]string, len(lq.names)+3)
+	for k, v := range lq.names {
+		names[k] = v
+	}
+	names["#pk"], names["#sk"] = "PK", "SK"
 	return &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
-		IndexName:                 aws.String("GSI1"),
-		KeyConditionExpression:    aws.String("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi"),
+		KeyConditionExpression:    aws.String("#pk = :pk AND #sk BETWEEN :lo AND :hi"),
 		FilterExpression:          aws.String(lq.filter),
-		ExpressionAttributeNames:  lq.names,
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 		ScanIndexForward:          aws.Bool(forward),
 	}
@@ -193,6 +206,7 @@ func (s *Store) mergeShards(ctx context.Context, project string, lq *listQuery, 
 	for i := range cursors {
 		in := lq.input(s.table, logKey(project, i), forward)
 		in.Limit = aws.Int32(pageSize)
+		in.ProjectionExpression = aws.String(indexProjection)
 		cursors[i] = &shardCursor{db: s.db, in: in}
 		g.Go(guard.Func(func() error { return cursors[i].fill(gctx) }))
 	}
@@ -209,7 +223,7 @@ func (s *Store) mergeShards(ctx context.Context, project string, lq *listQuery, 
 			if len(c.buf) == 0 {
 				continue
 			}
-			if best < 0 || (c.buf[0].GSI1SK > cursors[best].buf[0].GSI1SK) != forward {
+			if best < 0 || (c.buf[0].SK > cursors[best].buf[0].SK) != forward {
 				best = i
 			}
 		}
@@ -241,11 +255,7 @@ func (c *shardCursor) fill(ctx context.Context) error {
 		if err != nil {
 			return classify(err, "query activity log")
 		}
-		var items []indexItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return fmt.Errorf("unmarshal activity log: %w", err)
-		}
-		c.buf = items
+		c.buf = indexItems(out.Items)
 		c.in.ExclusiveStartKey = out.LastEvaluatedKey
 		c.done = out.LastEvaluatedKey == nil
 	}
@@ -288,16 +298,15 @@ func (s *Store) scanShards(ctx context.Context, project string, lq *listQuery) (
 	g, gctx := errgroup.WithContext(ctx)
 	for i := 0; i < callShards; i++ {
 		g.Go(guard.Func(func() error {
-			p := dynamodb.NewQueryPaginator(s.db, lq.input(s.table, logKey(project, i), true))
+			in := lq.input(s.table, logKey(project, i), true)
+			in.ProjectionExpression = aws.String(indexProjection)
+			p := dynamodb.NewQueryPaginator(s.db, in)
 			for p.HasMorePages() {
 				out, err := p.NextPage(gctx)
 				if err != nil {
 					return classify(err, "scan activity log")
 				}
-				var items []indexItem
-				if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-					return fmt.Errorf("unmarshal activity log: %w", err)
-				}
+				items := indexItems(out.Items)
 				mu.Lock()
 				all = append(all, items...)
 				n := len(all)
@@ -313,8 +322,9 @@ func (s *Store) scanShards(ctx context.Context, project string, lq *listQuery) (
 	return all, g.Wait()
 }
 
-// indexByIDs reads the index entries of the given calls that match the query:
-// one small query per id, through the same filter as every listing.
+// indexByIDs reads the given calls that match the query: one GetItem-sized
+// query per id (the id gives its shard), through the same filter as every
+// listing.
 func (s *Store) indexByIDs(ctx context.Context, project string, lq *listQuery, ids []string) ([]indexItem, error) {
 	found := make([][]indexItem, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
@@ -327,26 +337,15 @@ func (s *Store) indexByIDs(ctx context.Context, project string, lq *listQuery, i
 			continue
 		}
 		g.Go(guard.Func(func() error {
-			shards := []int{callShard(id)}
-			if old := legacyCallShard(id); old != shards[0] {
-				shards = append(shards, old) // a call indexed before the shard fix
+			in := lq.input(s.table, callPK(project, id), true)
+			in.ExpressionAttributeValues[":lo"] = avS(id)
+			in.ExpressionAttributeValues[":hi"] = avS(id)
+			in.ProjectionExpression = aws.String(indexProjection)
+			out, err := s.db.Query(gctx, in)
+			if err != nil {
+				return classify(err, "query call %s", id)
 			}
-			for _, shard := range shards {
-				in := lq.input(s.table, logKey(project, shard), true)
-				in.ExpressionAttributeValues[":lo"] = &types.AttributeValueMemberS{Value: id}
-				in.ExpressionAttributeValues[":hi"] = &types.AttributeValueMemberS{Value: id}
-				out, err := s.db.Query(gctx, in)
-				if err != nil {
-					return classify(err, "query call %s", id)
-				}
-				var items []indexItem
-				if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-					return fmt.Errorf("unmarshal activity log: %w", err)
-				}
-				if found[i] = items; len(items) > 0 {
-					return nil
-				}
-			}
+			found[i] = indexItems(out.Items)
 			return nil
 		}))
 	}
@@ -357,8 +356,8 @@ func (s *Store) indexByIDs(ctx context.Context, project string, lq *listQuery, i
 	seen := map[string]bool{}
 	for _, items := range found {
 		for _, it := range items {
-			if !seen[it.GSI1SK] {
-				seen[it.GSI1SK] = true
+			if !seen[it.SK] {
+				seen[it.SK] = true
 				out = append(out, it)
 			}
 		}
@@ -370,29 +369,32 @@ func (s *Store) indexByIDs(ctx context.Context, project string, lq *listQuery, i
 // (and so DatoCMS) sorts NULL: last ascending, first descending. Ties keep
 // creation order, newest first when descending.
 func sortIndex(items []indexItem, q herald.CallQuery) {
-	field := func(it indexItem) string {
-		switch q.OrderBy {
-		case "last_sent_at":
-			return it.LastSentAt
-		case "next_retry_at":
-			return it.NextRetryAt
-		case "webhook_id":
-			return it.WebhookID
-		}
-		return it.GSI1SK
+	var field func(indexItem) (int64, string)
+	switch q.OrderBy {
+	case "last_sent_at":
+		field = func(it indexItem) (int64, string) { return it.LastSentAt, "" }
+	case "next_retry_at":
+		field = func(it indexItem) (int64, string) { return it.NextRetryAt, "" }
+	case "webhook_id":
+		field = func(it indexItem) (int64, string) { return 1, it.WebhookID }
+	default:
+		field = func(it indexItem) (int64, string) { return 1, it.SK }
 	}
 	slices.SortStableFunc(items, func(a, b indexItem) int {
-		fa, fb := field(a), field(b)
+		na, sa := field(a)
+		nb, sb := field(b)
 		c := 0
 		switch {
-		case fa == fb:
-			c = strings.Compare(a.GSI1SK, b.GSI1SK)
-		case fa == "":
+		case na == nb && sa == sb:
+			c = strings.Compare(a.SK, b.SK)
+		case na == 0:
 			c = 1
-		case fb == "":
+		case nb == 0:
 			c = -1
+		case na != nb:
+			c = cmp.Compare(na, nb)
 		default:
-			c = strings.Compare(fa, fb)
+			c = strings.Compare(sa, sb)
 		}
 		if q.Desc {
 			return -c
@@ -409,48 +411,34 @@ func pageOf(items []indexItem, offset, limit int) []indexItem {
 }
 
 // getCalls reads the calls of a page, in the page's order, 100 keys per
-// BatchGetItem, retrying unprocessed keys.
+// BatchGetItem, with their requests as sent.
 func (s *Store) getCalls(ctx context.Context, project string, refs []indexItem) ([]*herald.Call, error) {
-	byKey := make(map[string]*herald.Call, len(refs))
+	byID := make(map[string]*herald.Call, len(refs))
 	for start := 0; start < len(refs); start += 100 {
 		keys := make([]map[string]types.AttributeValue, 0, 100)
 		for _, r := range refs[start:min(start+100, len(refs))] {
 			keys = append(keys, key(r.PK, r.SK))
 		}
-		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 0 {
-				if attempt > 8 {
-					return nil, fmt.Errorf("read calls: keys still unprocessed after %d rounds", attempt)
-				}
-				select {
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				case <-time.After(time.Duration(20<<attempt) * time.Millisecond):
-				}
-			}
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		items, err := s.batchGet(ctx, keys, false, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, raw := range items {
+			c, err := callFromItem(raw)
 			if err != nil {
-				return nil, classify(err, "read calls")
+				return nil, err
 			}
-			for _, item := range out.Responses[s.table] {
-				c, err := fromCallItem(item)
-				if err != nil {
-					return nil, err
-				}
-				if c.ProjectID != project {
-					continue // not this project's, whatever its key says
-				}
-				byKey[callKey(c.ProjectID, c.ID)] = c
+			if c.ProjectID != project {
+				continue // not this project's, whatever its key says
 			}
-			req = out.UnprocessedKeys
+			byID[c.ID] = c
 		}
 	}
 	calls := make([]*herald.Call, 0, len(refs))
 	for _, r := range refs {
-		if c := byKey[r.PK]; c != nil {
+		if c := byID[r.SK]; c != nil {
 			calls = append(calls, c)
 		}
 	}
-	return calls, nil
+	return calls, s.renderBodies(ctx, project, calls)
 }

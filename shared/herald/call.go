@@ -79,8 +79,12 @@ type Call struct {
 	WebhookID  string
 	EntityType string
 	EventType  string
+	EventID    string
 	CreatedAt  time.Time
-	Payload    Payload
+	// Payload is the event's payload: stored once per event, not per call,
+	// and loaded only where a request is rendered (an attempt, or showing
+	// the default payload a call sent).
+	Payload Payload
 
 	Status               Status
 	AttemptedAutoRetries int
@@ -105,6 +109,10 @@ type Call struct {
 	// none is due. ResendID names a manual resend waiting to be sent.
 	NextAuto *int
 	ResendID string
+	// CustomBody says the latest attempt sent a custom payload, which is
+	// stored as RequestPayload; otherwise it sent the default payload,
+	// which is rendered again from the event when shown, not stored.
+	CustomBody bool
 	// Parked says the next retry waits in storage for the sweeper rather
 	// than on the queue.
 	Parked bool
@@ -133,33 +141,61 @@ func NewCall(id string, w *Webhook, ev *Event, now time.Time, retention time.Dur
 		WebhookID:  w.ID,
 		EntityType: ev.EntityType,
 		EventType:  ev.EventType,
+		EventID:    ev.EventID,
 		CreatedAt:  now,
-		Payload: Payload{
-			EventID:              ev.EventID,
-			Environment:          ev.Environment,
-			IsEnvironmentPrimary: ev.IsEnvironmentPrimary,
-			EventTriggeredAt:     ev.EventTriggeredAt,
-			Entity:               ev.Entity,
-			PreviousEntity:       ev.PreviousEntity,
-			RelatedEntities:      ev.RelatedEntities,
-		},
-		Status:    StatusPending,
-		ExpiresAt: now.Add(retention),
-		NextAuto:  new(int),
+		Payload:    ev.Payload(),
+		Status:     StatusPending,
+		ExpiresAt:  now.Add(retention),
+		NextAuto:   new(int),
 	}
 }
+
+// FirstAttemptLease is the lease a call is created with: its first attempt
+// is claimed for the first-attempt job ingest queues with it, so that job
+// needs no claim of its own (one write fewer per delivered webhook), and a
+// resend waits until that attempt is recorded or the lease runs out
+// (FirstAttemptHold).
+const FirstAttemptLease = "first"
+
+// FirstAttemptHold is how long the first-attempt lease holds. A first-attempt
+// job received within FirstAttemptFresh of the call's creation, for the first
+// time, sends under it; one that comes later, again, or for an event sent
+// again claims the attempt as any other job does.
+const (
+	FirstAttemptHold  = 5 * time.Minute
+	FirstAttemptFresh = 4 * time.Minute
+)
 
 // Job is a delivery message: attempt this call now. Auto jobs name the
 // attempt they are for (0 is the first, n the n-th retry) so that a
 // duplicated or late message finds its attempt already claimed and does
 // nothing; manual jobs name their resend request for the same reason.
+//
+// A first-attempt job from ingest also carries what the attempt needs (the
+// call's webhook, types and event, and the event's payload document when it
+// is small enough), so that the attempt reads nothing but the webhook,
+// which is cached.
 type Job struct {
 	ProjectID string `json:"project_id"`
 	CallID    string `json:"call_id"`
 	Trigger   string `json:"trigger"`             // first, auto or manual
 	Retry     int    `json:"retry,omitempty"`     // first and auto: retries done before this attempt
 	ResendID  string `json:"resend_id,omitempty"` // manual
+
+	WebhookID  string          `json:"webhook_id,omitempty"`
+	EntityType string          `json:"entity_type,omitempty"`
+	EventType  string          `json:"event_type,omitempty"`
+	EventID    string          `json:"event_id,omitempty"`
+	ExpiresAt  int64           `json:"expires_at,omitempty"` // the call's, epoch seconds
+	Payload    json.RawMessage `json:"payload,omitempty"`    // the event's payload document
+	// Replay marks a first-attempt job queued again for an event sent
+	// again: its attempt may have been made, so it is claimed, not assumed.
+	Replay bool `json:"replay,omitempty"`
 }
+
+// MaxJobPayload bounds the payload a first-attempt job carries: a message is
+// billed per 64 KB, and a larger payload is read from the table instead.
+const MaxJobPayload = 60 << 10
 
 // DelayedJob is a job that may be received no earlier than Delay from when
 // it is queued.

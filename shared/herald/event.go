@@ -168,3 +168,16 @@ func jsonProblem(err error) string {
 		return "malformed JSON"
 	}
 }
+
+// Payload is the part of the event its calls need to render their requests.
+func (ev *Event) Payload() Payload {
+	return Payload{
+		EventID:              ev.EventID,
+		Environment:          ev.Environment,
+		IsEnvironmentPrimary: ev.IsEnvironmentPrimary,
+		EventTriggeredAt:     ev.EventTriggeredAt,
+		Entity:               ev.Entity,
+		PreviousEntity:       ev.PreviousEntity,
+		RelatedEntities:      ev.RelatedEntities,
+	}
+}

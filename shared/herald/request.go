@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // UserAgent names Herald on every call.
@@ -19,21 +21,94 @@ type OutgoingRequest struct {
 	Body   []byte
 }
 
-// defaultPayload is the body of a call without a custom payload, and the
-// context a custom payload template renders over (CONTRACT §3).
-type defaultPayload struct {
-	SiteID                    string          `json:"site_id"`
-	WebhookID                 string          `json:"webhook_id"`
-	WebhookCallID             string          `json:"webhook_call_id"`
-	Environment               string          `json:"environment"`
-	IsEnvironmentPrimary      bool            `json:"is_environment_primary"`
-	EventTriggeredAt          time.Time       `json:"event_triggered_at"`
-	AttemptedAutoRetriesCount int             `json:"attempted_auto_retries_count"`
-	EntityType                string          `json:"entity_type"`
-	EventType                 string          `json:"event_type"`
-	Entity                    json.RawMessage `json:"entity"`
-	PreviousEntity            json.RawMessage `json:"previous_entity,omitempty"`
-	RelatedEntities           json.RawMessage `json:"related_entities"`
+// DefaultPayload is the body of a call without a custom payload, and the
+// context a custom payload template renders over (CONTRACT §3):
+// {site_id, webhook_id, webhook_call_id, environment, is_environment_primary,
+// event_triggered_at, attempted_auto_retries_count, entity_type, event_type,
+// entity, previous_entity (when there is one), related_entities}.
+//
+// It is built by appending, not by encoding a struct: the entities are
+// passed through as they are stored, in the compact, HTML-escaped form
+// MarshalPayload gives them, so the result is what encoding/json would
+// make of the same fields, byte for byte, without validating the entities
+// again on every attempt. The same call and count always give the same
+// bytes: the activity log renders a sent default payload again rather than
+// storing it.
+func DefaultPayload(c *Call, autoRetries int) []byte {
+	p := &c.Payload
+	b := make([]byte, 0, 320+len(p.Entity)+len(p.PreviousEntity)+len(p.RelatedEntities))
+	b = append(b, `{"site_id":`...)
+	b = appendJSONString(b, c.ProjectID)
+	b = append(b, `,"webhook_id":`...)
+	b = appendJSONString(b, c.WebhookID)
+	b = append(b, `,"webhook_call_id":`...)
+	b = appendJSONString(b, c.ID)
+	b = append(b, `,"environment":`...)
+	b = appendJSONString(b, p.Environment)
+	b = append(b, `,"is_environment_primary":`...)
+	b = strconv.AppendBool(b, p.IsEnvironmentPrimary)
+	b = append(b, `,"event_triggered_at":"`...)
+	b = p.EventTriggeredAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","attempted_auto_retries_count":`...)
+	b = strconv.AppendInt(b, int64(autoRetries), 10)
+	b = append(b, `,"entity_type":`...)
+	b = appendJSONString(b, c.EntityType)
+	b = append(b, `,"event_type":`...)
+	b = appendJSONString(b, c.EventType)
+	b = append(b, `,"entity":`...)
+	b = appendRaw(b, p.Entity)
+	if len(p.PreviousEntity) > 0 {
+		b = append(b, `,"previous_entity":`...)
+		b = append(b, p.PreviousEntity...)
+	}
+	b = append(b, `,"related_entities":`...)
+	if len(p.RelatedEntities) == 0 {
+		b = append(b, "[]"...)
+	} else {
+		b = append(b, p.RelatedEntities...)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as encoding/json writes a string: plain ASCII
+// as is, anything else through the encoder.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			enc, _ := json.Marshal(s) // a string always marshals
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendRaw(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
+}
+
+// MarshalPayload encodes an event's payload document. Its entities come out
+// compact and HTML-escaped, as encoding/json writes them, whatever the CMS
+// sent: the form DefaultPayload passes through.
+func MarshalPayload(p Payload) ([]byte, error) {
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode payload of event %s: %w", p.EventID, err)
+	}
+	return doc, nil
+}
+
+// ParsePayload decodes a payload document MarshalPayload made.
+func ParsePayload(doc []byte) (Payload, error) {
+	var p Payload
+	if err := json.Unmarshal(doc, &p); err != nil {
+		return Payload{}, fmt.Errorf("decode payload document: %w", err)
+	}
+	return p, nil
 }
 
 // RenderRequest renders the request of an attempt at a call with the
@@ -42,20 +117,7 @@ type defaultPayload struct {
 // attempted_auto_retries_count the payload reports. Signing headers are added
 // by the caller.
 func RenderRequest(w *Webhook, c *Call, autoRetries int) (*OutgoingRequest, error) {
-	related := c.Payload.RelatedEntities
-	if len(related) == 0 {
-		related = json.RawMessage("[]")
-	}
-	doc, err := json.Marshal(defaultPayload{
-		SiteID: c.ProjectID, WebhookID: w.ID, WebhookCallID: c.ID,
-		Environment: c.Payload.Environment, IsEnvironmentPrimary: c.Payload.IsEnvironmentPrimary,
-		EventTriggeredAt: c.Payload.EventTriggeredAt, AttemptedAutoRetriesCount: autoRetries,
-		EntityType: c.EntityType, EventType: c.EventType,
-		Entity: c.Payload.Entity, PreviousEntity: c.Payload.PreviousEntity, RelatedEntities: related,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode payload of call %s: %w", c.ID, err)
-	}
+	doc := DefaultPayload(c, autoRetries)
 	body := doc
 	rc := &renderContext{doc: doc}
 	if w.CustomPayload != nil {

@@ -86,7 +86,7 @@ func callJSON(c *herald.Call) callResource {
 		RequestURL: c.RequestURL, RequestHeaders: c.RequestHeaders, RequestPayload: c.RequestPayload,
 		ResponseStatus: c.ResponseStatus, ResponseHeaders: c.ResponseHeaders, ResponsePayload: c.ResponsePayload,
 		AttemptedAutoRetriesCount: c.AttemptedAutoRetries, LastSentAt: optTime(c.LastSentAt), NextRetryAt: optTime(c.NextRetryAt),
-		Status: c.Status, EventID: c.Payload.EventID,
+		Status: c.Status, EventID: c.EventID,
 		RequestPayloadTruncated: c.RequestPayloadTruncated, ResponsePayloadTruncated: c.ResponsePayloadTruncated,
 		Attempts: make([]attemptJSON, len(c.Attempts)), ResendPending: c.ResendID != "",
 	}}

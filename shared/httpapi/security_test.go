@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
@@ -396,14 +397,15 @@ func TestProjectIDsCannotSpellAnotherKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, victim := a.projectWithCall(a.tokenP2, "p2")
-	item, err := a.env.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &a.env.Table, Key: map[string]ddbtypes.AttributeValue{
-		"PK": &ddbtypes.AttributeValueMemberS{Value: "C#p2#" + victim}, "SK": &ddbtypes.AttributeValueMemberS{Value: "C"}}})
-	if err != nil || item.Item == nil {
+	found, err := a.env.DB.Scan(ctx, &dynamodb.ScanInput{TableName: &a.env.Table, FilterExpression: aws.String("SK = :id"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":id": &ddbtypes.AttributeValueMemberS{Value: victim}}})
+	if err != nil || len(found.Items) != 1 {
 		t.Fatalf("read p2's call item: %v", err)
 	}
-	item.Item["PK"] = &ddbtypes.AttributeValueMemberS{Value: "C#205#7#" + victim}
-	item.Item["project"] = &ddbtypes.AttributeValueMemberS{Value: "205#7"}
-	if _, err := a.env.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &a.env.Table, Item: item.Item}); err != nil {
+	item := found.Items[0]
+	pk := item["PK"].(*ddbtypes.AttributeValueMemberS).Value // L#p2#<shard>
+	item["PK"] = &ddbtypes.AttributeValueMemberS{Value: "L#205#7#" + pk[strings.LastIndexByte(pk, '#')+1:]}
+	if _, err := a.env.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &a.env.Table, Item: item}); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/webhook_calls/7%23" + victim, "/webhook_calls/7%23" + victim + "/resend_webhook"} {

@@ -20,14 +20,13 @@ import (
 // Store is what ingest needs of the table.
 type Store interface {
 	ListWebhooks(ctx context.Context, project string) ([]*herald.Webhook, error)
-	ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, expires time.Time) (recorded []herald.CallRef, duplicate, queued bool, err error)
+	ClaimEvent(ctx context.Context, project, eventID string, calls []herald.CallRef, payload []byte, expires time.Time) (recorded []herald.CallRef, duplicate bool, err error)
 	CreateCall(ctx context.Context, c *herald.Call) (bool, error)
-	GetCall(ctx context.Context, project, id string) (*herald.Call, error)
+	CallStates(ctx context.Context, project string, ids []string) (map[string]*herald.Call, error)
 	ReplanEvent(ctx context.Context, project, eventID string, old, calls []herald.CallRef) error
-	MarkEventQueued(ctx context.Context, project, eventID string) error
 }
 
-// Queue is what ingest needs of the delivery queue.
+// Queue is what ingest needs of the first-attempt queue.
 type Queue interface {
 	SendAll(ctx context.Context, jobs []herald.Job) error
 }
@@ -312,70 +311,109 @@ func (h *Handler) ingest(ctx context.Context, raw json.RawMessage) Result {
 	// created_at filters can be key conditions on the id.
 	now := h.clock.Now().Truncate(time.Millisecond)
 	planned := make([]herald.CallRef, len(hooks))
-	byWebhook := make(map[string]*herald.Webhook, len(hooks))
 	for i, w := range hooks {
 		planned[i] = herald.CallRef{WebhookID: w.ID, CallID: herald.NewID(now)}
-		byWebhook[w.ID] = w
 	}
-	refs, duplicate, queued, err := h.store.ClaimEvent(ctx, ev.ProjectID, ev.EventID, planned, now.Add(h.retention))
+	// The payload is encoded once per event, whatever the number of calls:
+	// stored in the event item, and carried by each first-attempt job.
+	doc, err := herald.MarshalPayload(ev.Payload())
+	if err != nil {
+		return h.failed(ctx, ev, err)
+	}
+	refs, duplicate, err := h.store.ClaimEvent(ctx, ev.ProjectID, ev.EventID, planned, doc, now.Add(h.retention))
 	if err != nil {
 		return h.failed(ctx, ev, err)
 	}
 	res.Calls = refs
+	var jobs []herald.Job
 	if duplicate {
 		res.Status = "duplicate"
-		if queued {
-			// Everything was done the first time: nothing new.
-			h.log.InfoContext(ctx, "event ingested", "project", ev.ProjectID, "event_id", ev.EventID,
-				"status", res.Status, "calls", len(refs), "duration_ms", time.Since(start).Milliseconds())
-			return res
-		}
-		if refs, err = h.replanMissing(ctx, ev, refs, now); err != nil {
-			return h.failed(ctx, ev, err)
-		}
+		refs, jobs, err = h.resume(ctx, ev, refs, now)
 		res.Calls = refs
+	} else {
+		jobs, err = h.createCalls(ctx, ev, refs, now, false)
 	}
-
-	// Write every call (a no-op for those already there, when an earlier
-	// ingest of this event stopped half way), queue a first-attempt job for
-	// each, then mark the event queued. A job whose attempt was made already
-	// is dropped by the delivery's claim, so queueing again never sends twice.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for _, ref := range refs {
-		w := byWebhook[ref.WebhookID]
-		if w == nil {
-			// A webhook that matched the first time and no longer does:
-			// the call it got then is the one that counts.
-			w = &herald.Webhook{ID: ref.WebhookID}
-		}
-		// created_at is the id's time, also for a call first planned by an
-		// earlier ingest of this event.
-		created, ok := herald.IDTime(ref.CallID)
-		if !ok {
-			created = now
-		}
-		g.Go(guard.Func(func() error {
-			_, err := h.store.CreateCall(gctx, herald.NewCall(ref.CallID, w, ev, created, h.retention))
-			return err
-		}))
-	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return h.failed(ctx, ev, err)
 	}
-	jobs := make([]herald.Job, len(refs))
-	for i, ref := range refs {
-		jobs[i] = herald.Job{ProjectID: ev.ProjectID, CallID: ref.CallID, Trigger: herald.TriggerFirst}
+	for i := range jobs {
+		if len(doc) <= herald.MaxJobPayload {
+			jobs[i].Payload = doc
+		}
 	}
 	if err := h.queue.SendAll(ctx, jobs); err != nil {
 		return h.failed(ctx, ev, err)
 	}
-	if err := h.store.MarkEventQueued(ctx, ev.ProjectID, ev.EventID); err != nil {
-		return h.failed(ctx, ev, err)
-	}
 	h.log.InfoContext(ctx, "event ingested", "project", ev.ProjectID, "event_id", ev.EventID,
-		"status", res.Status, "calls", len(refs), "duration_ms", time.Since(start).Milliseconds())
+		"status", res.Status, "calls", len(refs), "queued", len(jobs), "duration_ms", time.Since(start).Milliseconds())
 	return res
+}
+
+// createCalls writes the calls refs name, created at their ids' time, and
+// returns the first-attempt job of each. A call that is there already is
+// left as it is (an earlier ingest of the event wrote it); replay marks the
+// jobs of an event sent again, whose delivery claims the attempt instead of
+// assuming it is the first.
+func (h *Handler) createCalls(ctx context.Context, ev *herald.Event, refs []herald.CallRef, now time.Time, replay bool) ([]herald.Job, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	jobs := make([]herald.Job, len(refs))
+	for i, ref := range refs {
+		created, ok := herald.IDTime(ref.CallID)
+		if !ok {
+			created = now
+		}
+		c := herald.NewCall(ref.CallID, &herald.Webhook{ID: ref.WebhookID}, ev, created, h.retention)
+		jobs[i] = herald.Job{ProjectID: ev.ProjectID, CallID: ref.CallID, Trigger: herald.TriggerFirst,
+			WebhookID: ref.WebhookID, EntityType: ev.EntityType, EventType: ev.EventType, EventID: ev.EventID,
+			ExpiresAt: c.ExpiresAt.Unix(), Replay: replay}
+		g.Go(guard.Func(func() error {
+			_, err := h.store.CreateCall(gctx, c)
+			return err
+		}))
+	}
+	return jobs, g.Wait()
+}
+
+// resume finishes what an earlier ingest of the same event left undone.
+// Nothing marks an event done: sent again, it is read again. A call that
+// was never written is written (with a new id when it was planned long ago:
+// replanMissing) and queued; a call written but never attempted is queued
+// again, as a replay the delivery claims (its first job may be on the queue
+// still, or lost with a crash before the send); a call attempted already is
+// left alone. So an event sent again queues nothing for a finished event,
+// and a resumed one sends no call twice.
+func (h *Handler) resume(ctx context.Context, ev *herald.Event, refs []herald.CallRef, now time.Time) ([]herald.CallRef, []herald.Job, error) {
+	ids := make([]string, len(refs))
+	for i, ref := range refs {
+		ids[i] = ref.CallID
+	}
+	states, err := h.store.CallStates(ctx, ev.ProjectID, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	if refs, err = h.replanMissing(ctx, ev, refs, states, now); err != nil {
+		return nil, nil, err
+	}
+	var missing, waiting []herald.CallRef
+	for _, ref := range refs {
+		switch c := states[ref.CallID]; {
+		case c == nil:
+			missing = append(missing, ref)
+		case c.AttemptCount == 0 && c.NextAuto != nil && *c.NextAuto == 0:
+			waiting = append(waiting, ref)
+		}
+	}
+	jobs, err := h.createCalls(ctx, ev, missing, now, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, ref := range waiting {
+		jobs = append(jobs, herald.Job{ProjectID: ev.ProjectID, CallID: ref.CallID, Trigger: herald.TriggerFirst,
+			WebhookID: ref.WebhookID, EntityType: ev.EntityType, EventType: ev.EventType, EventID: ev.EventID,
+			ExpiresAt: states[ref.CallID].ExpiresAt.Unix(), Replay: true})
+	}
+	return refs, jobs, nil
 }
 
 // replanAfter is how old a planned call may be and still be written with
@@ -391,20 +429,13 @@ const replanAfter = time.Minute
 // a call that was never written was never queued nor shown (ingest queues
 // only once every call of the event is written), and an invocation that
 // could still write it has long timed out.
-func (h *Handler) replanMissing(ctx context.Context, ev *herald.Event, refs []herald.CallRef, now time.Time) ([]herald.CallRef, error) {
+func (h *Handler) replanMissing(ctx context.Context, ev *herald.Event, refs []herald.CallRef, written map[string]*herald.Call, now time.Time) ([]herald.CallRef, error) {
 	planned := slices.Clone(refs)
 	changed := false
 	for i, ref := range refs {
 		at, ok := herald.IDTime(ref.CallID)
-		if ok && now.Sub(at) < replanAfter {
+		if ok && now.Sub(at) < replanAfter || written[ref.CallID] != nil {
 			continue
-		}
-		_, err := h.store.GetCall(ctx, ev.ProjectID, ref.CallID)
-		if herald.ErrorCode(err) != herald.ENOTFOUND {
-			if err != nil {
-				return nil, err
-			}
-			continue // written: it stays as it is
 		}
 		planned[i].CallID = herald.NewID(now)
 		changed = true

@@ -36,7 +36,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	env := testenv.New(t)
-	f := &fixture{env: env, store: dynamo.New(env.DB, env.Table, herald.SystemClock{}), queue: sqs.New(env.SQS, env.QueueURL), hooks: map[string]*herald.Webhook{},
+	f := &fixture{env: env, store: dynamo.New(env.DB, env.Table, herald.SystemClock{}), queue: sqs.New(env.SQS, env.FirstURL), hooks: map[string]*herald.Webhook{},
 		logs: testenv.LogWriter(t, "ingest")}
 	return f
 }
@@ -78,8 +78,9 @@ func (f *fixture) messages(t *testing.T) []sqstypes.Message {
 	var out []sqstypes.Message
 	for {
 		res, err := f.env.SQS.ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{
-			QueueUrl: aws.String(f.env.QueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
+			QueueUrl: aws.String(f.env.FirstURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
 			MessageAttributeNames: []string{"All"}, VisibilityTimeout: 60,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -133,9 +134,13 @@ func TestIngestCreatesOneCallPerMatchingWebhook(t *testing.T) {
 			t.Fatalf("GetCall: %v", err)
 		}
 		if c.Status != herald.StatusPending || c.WebhookID != ref.WebhookID || c.EntityType != "item" || c.EventType != "update" ||
-			c.Payload.EventID != "evt-1" || !strings.Contains(string(c.Payload.Entity), "Irene") || c.RequestPayload != "" {
+			c.EventID != "evt-1" || c.RequestPayload != "" {
 			t.Errorf("call %+v", c)
 		}
+	}
+	// The payload is stored once, in the event item.
+	if p, err := f.store.EventPayload(ctx, "p1", "evt-1"); err != nil || !strings.Contains(string(p.Entity), "Irene") {
+		t.Errorf("event payload %s, %v", p.Entity, err)
 	}
 	msgs := f.messages(t)
 	if len(msgs) != 2 {
@@ -146,9 +151,13 @@ func TestIngestCreatesOneCallPerMatchingWebhook(t *testing.T) {
 		if err := json.Unmarshal([]byte(*m.Body), &job); err != nil {
 			t.Fatal(err)
 		}
-		if job.ProjectID != "p1" || job.Trigger != herald.TriggerFirst || job.Retry != 0 ||
-			!slices.ContainsFunc(r.Calls, func(c herald.CallRef) bool { return c.CallID == job.CallID }) {
+		if job.ProjectID != "p1" || job.Trigger != herald.TriggerFirst || job.Retry != 0 || job.Replay || job.EventID != "evt-1" ||
+			!strings.Contains(string(job.Payload), "Irene") || job.EntityType != "item" || job.EventType != "update" ||
+			!slices.ContainsFunc(r.Calls, func(c herald.CallRef) bool { return c.CallID == job.CallID && c.WebhookID == job.WebhookID }) {
 			t.Errorf("job %+v", job)
+		}
+		if m.Attributes["MessageGroupId"] != job.CallID || m.Attributes["MessageDeduplicationId"] != job.CallID {
+			t.Errorf("FIFO attributes %v: each job is its own group, deduplicated by its call", m.Attributes)
 		}
 		if *m.MessageAttributes["project"].StringValue != "p1" || *m.MessageAttributes["call_id"].StringValue != job.CallID ||
 			*m.MessageAttributes["trigger"].StringValue != "first" {
@@ -352,7 +361,7 @@ func TestIngestAWSCallsPerEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	cold := f.env.Calls.Snapshot()
-	want := map[string]int{"DynamoDB.Query": 1, "DynamoDB.PutItem": 4, "DynamoDB.UpdateItem": 1, "SQS.SendMessageBatch": 1}
+	want := map[string]int{"DynamoDB.Query": 1, "DynamoDB.PutItem": 4, "SQS.SendMessageBatch": 1}
 	if fmt.Sprint(cold) != fmt.Sprint(want) {
 		t.Errorf("cold cache, 3 matches: %v; want %v", cold, want)
 	}

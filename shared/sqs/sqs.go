@@ -1,4 +1,6 @@
-// Package sqs puts delivery jobs on the SQS delivery queue.
+// Package sqs puts delivery jobs on Herald's SQS queues: first attempts on
+// the first-attempt queue (FIFO), retries and resends on the delivery queue
+// (standard, with delays).
 package sqs
 
 import (
@@ -6,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,14 +36,21 @@ const batchSize = 10
 // again before giving up.
 const sendRounds = 4
 
-// Queue is the delivery queue.
+// Queue is one of Herald's queues.
 type Queue struct {
 	client Client
 	url    string
+	fifo   bool
 }
 
-// New returns the queue at url.
-func New(client Client, url string) *Queue { return &Queue{client: client, url: url} }
+// New returns the queue at url. A FIFO queue (its name ends in .fifo) is the
+// first-attempt queue: each job is its own message group, so one slow call
+// never holds up another, and is deduplicated by its call id, so a send the
+// SDK repeats after a lost answer, or a job queued again within five minutes,
+// is one message.
+func New(client Client, url string) *Queue {
+	return &Queue{client: client, url: url, fifo: strings.HasSuffix(url, ".fifo")}
+}
 
 // Send puts one job on the queue, to be received no earlier than delay from
 // now (at most MaxDelay).
@@ -92,12 +102,18 @@ func (q *Queue) sendBatch(ctx context.Context, jobs []herald.DelayedJob) error {
 			return fmt.Errorf("encode job for call %s: %w", dj.Job.CallID, err)
 		}
 		id := strconv.Itoa(i)
-		pending[id] = types.SendMessageBatchRequestEntry{
+		entry := types.SendMessageBatchRequestEntry{
 			Id:                aws.String(id),
 			MessageBody:       aws.String(string(body)),
-			DelaySeconds:      delaySeconds(dj.Delay),
 			MessageAttributes: attributes(dj.Job),
 		}
+		if q.fifo {
+			entry.MessageGroupId = aws.String(dj.Job.CallID)
+			entry.MessageDeduplicationId = aws.String(dj.Job.CallID)
+		} else {
+			entry.DelaySeconds = delaySeconds(dj.Delay)
+		}
+		pending[id] = entry
 	}
 	var lastErr error
 	for round := 0; round < sendRounds && len(pending) > 0; round++ {

@@ -286,29 +286,38 @@ func TestDeliveryPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := delivery.New(dynamo.New(db, env.Table, clk), sqs.New(q, env.QueueURL), send, clk, slog.New(slog.DiscardHandler))
-	newCall := func(w *herald.Webhook) *herald.Call {
+	newCall := func(w *herald.Webhook) (*herald.Call, herald.Job) {
 		ev := &herald.Event{ProjectID: "p1", EventID: herald.NewID(clk.Now()), Environment: "main", EntityType: "item", EventType: "publish",
 			EventTriggeredAt: clk.Now(), Entity: json.RawMessage(`{"id":"1","type":"item"}`)}
 		c := herald.NewCall(herald.NewID(clk.Now()), w, ev, clk.Now(), 30*24*time.Hour)
+		doc, _ := herald.MarshalPayload(c.Payload)
+		if _, _, err := fixtures.ClaimEvent(ctx, "p1", ev.EventID, []herald.CallRef{{WebhookID: w.ID, CallID: c.ID}}, doc, c.ExpiresAt); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := fixtures.CreateCall(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		return c
+		return c, herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerFirst, WebhookID: w.ID, EntityType: c.EntityType,
+			EventType: c.EventType, EventID: ev.EventID, ExpiresAt: c.ExpiresAt.Unix(), Payload: doc}
 	}
 	deliver := func(job herald.Job) {
 		body, _ := json.Marshal(job)
-		res, err := h.HandleSQS(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: herald.NewID(clk.Now()), Body: string(body)}}})
+		res, err := h.HandleSQS(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: herald.NewID(clk.Now()), Body: string(body),
+			Attributes: map[string]string{"ApproximateReceiveCount": "1"}}}})
 		if err != nil || len(res.BatchItemFailures) > 0 {
 			t.Fatalf("deliver %+v: %v %v", job, err, res.BatchItemFailures)
 		}
 	}
-	ok := newCall(hook)
-	deliver(herald.Job{ProjectID: "p1", CallID: ok.ID, Trigger: herald.TriggerFirst})
+	ok, okFirst := newCall(hook)
+	deliver(okFirst)
 	mu.Lock()
 	status = http.StatusInternalServerError
 	mu.Unlock()
-	failing := newCall(hook)
-	deliver(herald.Job{ProjectID: "p1", CallID: failing.ID, Trigger: herald.TriggerFirst})
+	failing, failingFirst := newCall(hook)
+	// Received again (the function stopped before the message was
+	// deleted): the first attempt is claimed, not assumed.
+	failingFirst.Replay = true
+	deliver(failingFirst)
 	for retry := 1; retry <= 3; retry++ { // the third waits 30 minutes: parked
 		clk.advance(10 * time.Minute)
 		if retry == 3 {
@@ -323,11 +332,11 @@ func TestDeliveryPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	deliver(herald.Job{ProjectID: "p1", CallID: ok.ID, Trigger: herald.TriggerManual, ResendID: "r1"})
-	orphan := newCall(gone)
+	_, orphanFirst := newCall(gone)
 	if err := fixtures.DeleteWebhook(ctx, gone); err != nil {
 		t.Fatal(err)
 	}
-	deliver(herald.Job{ProjectID: "p1", CallID: orphan.ID, Trigger: herald.TriggerFirst})
+	deliver(orphanFirst)
 	check(t, "DeliveryFunction", used)
 }
 

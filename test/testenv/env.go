@@ -63,8 +63,9 @@ type Env struct {
 	DB       *dynamodb.Client
 	SQS      *sqs.Client
 	Table    string
-	QueueURL string
+	QueueURL string // retries and resends
 	DLQURL   string
+	FirstURL string // first attempts (FIFO)
 	Calls    *Counter
 }
 
@@ -86,7 +87,7 @@ func New(t testing.TB) *Env {
 		Moto: m, AWS: cfg,
 		DB:    dynamodb.NewFromConfig(cfg),
 		SQS:   sqs.NewFromConfig(cfg),
-		Table: res.table, QueueURL: res.queueURL, DLQURL: res.dlqURL,
+		Table: res.table, QueueURL: res.queueURL, DLQURL: res.dlqURL, FirstURL: res.firstURL,
 		Calls: counter,
 	}
 	return e
@@ -102,7 +103,7 @@ func AWSConfig(endpoint string) aws.Config {
 }
 
 type resources struct {
-	table, queueURL, dlqURL string
+	table, queueURL, dlqURL, firstURL string
 }
 
 func createResources(ctx context.Context, m *localstack.Moto, prefix string) (resources, error) {
@@ -119,7 +120,8 @@ func createResources(ctx context.Context, m *localstack.Moto, prefix string) (re
 	}
 	out.queueURL = res.Queues["DeliveryQueue"].URL
 	out.dlqURL = res.Queues["DeliveryDLQ"].URL
-	if out.queueURL == "" || out.dlqURL == "" {
+	out.firstURL = res.Queues["FirstAttemptQueue"].URL
+	if out.queueURL == "" || out.dlqURL == "" || out.firstURL == "" {
 		return resources{}, fmt.Errorf("template queues: %v", res.Queues)
 	}
 	return out, nil

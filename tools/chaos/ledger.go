@@ -11,9 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/heraldhq/herald/shared/dynamo"
@@ -134,10 +132,11 @@ func buildLedger(ctx context.Context, in ledgerInput) (*Ledger, error) {
 			l.problem("event %s ingested again: %s with calls %v; first %v", id, again.Status, again.Calls, first.Calls)
 		}
 	}
-	n, err := countCallItems(ctx, in.db, in.table)
+	stored, err := in.store.ScanCalls(ctx, project)
 	if err != nil {
 		return nil, err
 	}
+	n := len(stored)
 	l.CallItems = n
 	if n != l.ExpectedCalls {
 		l.problem("the table holds %d calls; %d (event, webhook) pairs match", n, l.ExpectedCalls)
@@ -321,26 +320,6 @@ func sameCalls(a, b []herald.CallRef) bool {
 		return out
 	}
 	return slices.Equal(key(a), key(b))
-}
-
-// countCallItems counts the run project's call items with a Scan, straight
-// from moto.
-func countCallItems(ctx context.Context, db *dynamodb.Client, table string) (int, error) {
-	n := 0
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{
-		TableName:                 aws.String(table),
-		Select:                    types.SelectCount,
-		FilterExpression:          aws.String("begins_with(PK, :p) AND SK = :c"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "C#" + project + "#"}, ":c": &types.AttributeValueMemberS{Value: "C"}},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("count call items: %w", err)
-		}
-		n += int(page.Count)
-	}
-	return n, nil
 }
 
 func readCalls(ctx context.Context, store *dynamo.Store, ids []string) (map[string]*herald.Call, error) {

@@ -5,22 +5,16 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
-// storedCall is what the ledger reads of a call item (shared/dynamo's
-// callItem): who it is for and where it stands. Only plain attributes: the
-// payload's storage format is the store's business. A call's event comes
-// from the ingest reply that named it.
+// storedCall is what the ledger reads of a call: who it is for and where it
+// stands. A call's event comes from the ingest reply that named it.
 type storedCall struct {
-	ID        string `dynamodbav:"id"`
-	WebhookID string `dynamodbav:"webhook_id"`
-	Status    string `dynamodbav:"status"`
+	ID        string
+	WebhookID string
+	Status    string
 }
 
 // scanCalls reads every call of a project from the table, strongly
@@ -38,35 +32,15 @@ func (t *target) settle(ctx context.Context, project string, rcv *receiver, acke
 }
 
 func (t *target) scanCalls(ctx context.Context, project string) ([]storedCall, error) {
-	var out []storedCall
-	in := &dynamodb.ScanInput{
-		TableName:                aws.String(t.table),
-		ConsistentRead:           aws.Bool(true),
-		FilterExpression:         aws.String("begins_with(PK, :p) AND SK = :c"),
-		ProjectionExpression:     aws.String("id, webhook_id, #s"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p": &types.AttributeValueMemberS{Value: "C#" + project + "#"},
-			":c": &types.AttributeValueMemberS{Value: "C"},
-		},
+	calls, err := dynamo.New(t.db, t.table, herald.SystemClock{}).ScanCalls(ctx, project)
+	if err != nil {
+		return nil, err
 	}
-	for {
-		page, err := t.db.Scan(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("scan the calls of project %s: %w", project, err)
-		}
-		for _, item := range page.Items {
-			var c storedCall
-			if err := attributevalue.UnmarshalMap(item, &c); err != nil {
-				return nil, fmt.Errorf("read a call of project %s: %w", project, err)
-			}
-			out = append(out, c)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+	out := make([]storedCall, len(calls))
+	for i, c := range calls {
+		out[i] = storedCall{ID: c.ID, WebhookID: c.WebhookID, Status: string(c.Status)}
 	}
+	return out, nil
 }
 
 // Ledger balances what was sent against what the table and the receiver

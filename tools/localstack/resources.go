@@ -115,11 +115,23 @@ func localNames(t *Template, env EnvFile, prefix string) (map[string]string, err
 				continue
 			}
 			if _, named := t.Resources[dlq].Properties["QueueName"]; !named {
-				names[dlq] = names[id] + "-dlq"
+				names[dlq] = strings.TrimSuffix(names[id], ".fifo") + "-dlq"
 			}
 		}
 	}
+	fifoNames(t, names)
 	return names, nil
+}
+
+// fifoNames gives every FIFO queue a name ending in .fifo, as SQS requires
+// (and CloudFormation does for a FIFO queue it names).
+func fifoNames(t *Template, names map[string]string) {
+	for _, id := range t.LogicalIDs(typeQueue) {
+		fifo := fmt.Sprint(t.Resources[id].Properties["FifoQueue"])
+		if (fifo == "true") && !strings.HasSuffix(names[id], ".fifo") {
+			names[id] += ".fifo"
+		}
+	}
 }
 
 func boundByEnv(t *Template, id string) bool {

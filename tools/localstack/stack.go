@@ -522,6 +522,7 @@ func CreateResources(ctx context.Context, motoURL, prefix string) (Resources, er
 	for id := range p.names {
 		names[id] = prefix + "-" + kebab(id)
 	}
+	fifoNames(p.tmpl, names)
 	r, err := newResolver(p.tmpl, p.region, motoAccount, prefix)
 	if err != nil {
 		return Resources{}, err

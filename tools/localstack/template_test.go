@@ -138,7 +138,7 @@ func TestTemplateYAML(t *testing.T) {
 	tmpl := loadTestTemplate(t, repoFile(t, "template.yaml"))
 	for typ, want := range map[string][]string{
 		typeTable:    {"Table"},
-		typeQueue:    {"DeliveryDLQ", "DeliveryQueue"},
+		typeQueue:    {"DeliveryDLQ", "DeliveryQueue", "FirstAttemptDLQ", "FirstAttemptQueue"},
 		typeFunction: {"ApiFunction", "DeliveryFunction", "IngestFunction"},
 	} {
 		if got := tmpl.LogicalIDs(typ); !reflect.DeepEqual(got, want) {
@@ -152,13 +152,16 @@ func TestTemplateYAML(t *testing.T) {
 	r.addTable("Table", "the-table")
 	r.addQueue("DeliveryQueue", "q", "http://moto/123456789012/q", "arn:aws:sqs:us-east-1:123456789012:q")
 	r.addQueue("DeliveryDLQ", "q-dlq", "http://moto/123456789012/q-dlq", "arn:aws:sqs:us-east-1:123456789012:q-dlq")
+	r.addQueue("FirstAttemptQueue", "f.fifo", "http://moto/123456789012/f.fifo", "arn:aws:sqs:us-east-1:123456789012:f.fifo")
+	r.addQueue("FirstAttemptDLQ", "f-dlq.fifo", "http://moto/123456789012/f-dlq.fifo", "arn:aws:sqs:us-east-1:123456789012:f-dlq.fifo")
 	wantEnv := map[string]string{
-		"TABLE_NAME":            "the-table",
-		"DELIVERY_QUEUE_URL":    "http://moto/123456789012/q",
-		"LOG_LEVEL":             "info",
-		"HERALD_STAGE":          "dev",
-		"CALL_RETENTION_DAYS":   "30",
-		"ALLOW_PRIVATE_TARGETS": "false",
+		"TABLE_NAME":              "the-table",
+		"DELIVERY_QUEUE_URL":      "http://moto/123456789012/q",
+		"FIRST_ATTEMPT_QUEUE_URL": "http://moto/123456789012/f.fifo",
+		"LOG_LEVEL":               "info",
+		"HERALD_STAGE":            "dev",
+		"CALL_RETENTION_DAYS":     "30",
+		"ALLOW_PRIVATE_TARGETS":   "false",
 	}
 	for _, fn := range tmpl.LogicalIDs(typeFunction) {
 		spec, err := tmpl.function(r, fn)
@@ -180,8 +183,10 @@ func TestTemplateYAML(t *testing.T) {
 			}
 			continue
 		}
-		wantSQS := []SQSEventSpec{{Name: "Deliveries", Queue: "DeliveryQueue", BatchSize: 10, Window: time.Second,
-			ReportBatchItemFailures: true, MaximumConcurrency: 10}}
+		wantSQS := []SQSEventSpec{
+			{Name: "Deliveries", Queue: "DeliveryQueue", BatchSize: 10, ReportBatchItemFailures: true, MaximumConcurrency: 10},
+			{Name: "FirstAttempts", Queue: "FirstAttemptQueue", BatchSize: 10, ReportBatchItemFailures: true, MaximumConcurrency: 10},
+		}
 		if !reflect.DeepEqual(spec.SQS, wantSQS) {
 			t.Errorf("%s SQS: got %+v, want %+v", fn, spec.SQS, wantSQS)
 		}
@@ -203,9 +208,11 @@ func TestLocalNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"Table":         "herald-local",
-		"DeliveryQueue": "herald-local-delivery",
-		"DeliveryDLQ":   "herald-local-delivery-dlq",
+		"Table":             "herald-local",
+		"DeliveryQueue":     "herald-local-delivery",
+		"DeliveryDLQ":       "herald-local-delivery-dlq",
+		"FirstAttemptQueue": "herald-local-first-attempts.fifo",
+		"FirstAttemptDLQ":   "herald-local-first-attempts-dlq.fifo",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
@@ -215,7 +222,8 @@ func TestLocalNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = map[string]string{"Table": "x-table", "DeliveryQueue": "x-delivery-queue", "DeliveryDLQ": "x-delivery-queue-dlq"}
+	want = map[string]string{"Table": "x-table", "DeliveryQueue": "x-delivery-queue", "DeliveryDLQ": "x-delivery-queue-dlq",
+		"FirstAttemptQueue": "x-first-attempt-queue.fifo", "FirstAttemptDLQ": "x-first-attempt-queue-dlq.fifo"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("without env file: got %v, want %v", got, want)
 	}

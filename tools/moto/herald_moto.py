@@ -9,13 +9,23 @@ serialises DynamoDB requests here. SQS requests are left concurrent: a
 long-poll ReceiveMessage must not hold up everything else, and SQS promises
 only at-least-once delivery anyway.
 
+SQS FIFO deduplication is made to hold as SQS documents it: a message sent
+with a deduplication id already accepted in the last five minutes is
+accepted and dropped, whether or not the first copy was received and
+deleted meanwhile. moto compares only with the messages still in the queue,
+so a send the SDK repeats after a lost answer, once the first copy was
+processed, would come through twice; Herald's first attempts rely on SQS
+not doing that.
+
 Run as moto_server is run: python herald_moto.py -H 127.0.0.1 -p 4566
 """
 
 import threading
+import time
 
 from moto import server
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.sqs import models as sqs_models
 
 _dynamodb = threading.Lock()
 
@@ -31,6 +41,26 @@ class _SerialDynamoDB(DomainDispatcherApplication):
 
 
 server.DomainDispatcherApplication = _SerialDynamoDB
+
+_DEDUPLICATION_SECONDS = 300
+_dedup_lock = threading.Lock()
+_moto_add_message = sqs_models.Queue.add_message
+
+
+def _add_message(queue, message):
+    if queue.fifo_queue and message.deduplication_id:
+        now = time.monotonic()
+        with _dedup_lock:
+            seen = queue.__dict__.setdefault("_herald_dedup", {})
+            for key in [k for k, at in seen.items() if now - at >= _DEDUPLICATION_SECONDS]:
+                del seen[key]
+            if message.deduplication_id in seen:
+                return
+            seen[message.deduplication_id] = now
+    _moto_add_message(queue, message)
+
+
+sqs_models.Queue.add_message = _add_message
 
 if __name__ == "__main__":
     server.main()
