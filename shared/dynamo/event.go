@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,16 +17,55 @@ import (
 // An event item is ingest's idempotency key and the one copy of the event's
 // payload its calls share: E#<project>#<event_id>, SK "E", with
 //
-//	calls      the calls the event produced, JSON [{webhook_id, call_id}]
-//	p          the payload document (herald.MarshalPayload), packed
+//	c          the calls the event produced: "<webhook id>:<call id>", comma-separated
+//	pz         the payload document (herald.MarshalPayload), deflated with payloadDictV1
 //	expires_at its TTL, the calls'
 //
-// Items an older version wrote have no p (each of its calls kept a copy;
-// migrate.go moves it here) and may have `queued`, which nothing reads now.
+// Items an older version wrote hold the calls as JSON in `calls`, no payload
+// (each of its calls kept a copy; migrate.go moves it here, as `p`, packed
+// without a dictionary), and may have `queued`, which nothing reads now.
 const (
-	attrEventCalls   = "calls"
-	attrEventPayload = "p"
+	attrEventRefs       = "c"
+	attrEventPayloadDZ  = "pz"
+	attrEventCalls      = "calls" // older items
+	attrEventPayload    = "p"     // older items, after migration
+	eventPayloadProject = attrEventPayloadDZ + ", " + attrEventPayload
 )
+
+// encodeRefs writes an event's calls compactly: ids are ULIDs, so ':' and
+// ',' cannot appear in them.
+func encodeRefs(refs []herald.CallRef) string {
+	var b strings.Builder
+	for i, r := range refs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(r.WebhookID)
+		b.WriteByte(':')
+		b.WriteString(r.CallID)
+	}
+	return b.String()
+}
+
+// eventRefs reads an event item's calls, in either encoding.
+func eventRefs(it item) ([]herald.CallRef, error) {
+	if s, ok := it[attrEventRefs].(*types.AttributeValueMemberS); ok {
+		var refs []herald.CallRef
+		for _, pair := range strings.Split(s.Value, ",") {
+			w, c, ok := strings.Cut(pair, ":")
+			if !ok {
+				return nil, fmt.Errorf("malformed call %q", pair)
+			}
+			refs = append(refs, herald.CallRef{WebhookID: w, CallID: c})
+		}
+		return refs, nil
+	}
+	var refs []herald.CallRef
+	if err := json.Unmarshal([]byte(it.s(attrEventCalls)), &refs); err != nil {
+		return nil, err
+	}
+	return refs, nil
+}
 
 // ClaimEvent records that an event produces the given calls, with its
 // payload document, unless the event was recorded before: then duplicate
@@ -35,11 +75,7 @@ func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls [
 	if err := checkProject(project); err != nil {
 		return nil, false, err
 	}
-	encoded, err := json.Marshal(calls)
-	if err != nil {
-		return nil, false, fmt.Errorf("encode calls of event %s: %w", eventID, err)
-	}
-	p, err := packedText(payload).MarshalDynamoDBAttributeValue()
+	packed, err := packPayload(payload)
 	if err != nil {
 		return nil, false, fmt.Errorf("pack payload of event %s: %w", eventID, err)
 	}
@@ -47,7 +83,8 @@ func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls [
 		TableName: aws.String(s.table),
 		Item: map[string]types.AttributeValue{
 			"PK": avS(eventKey(project, eventID)), "SK": avS("E"),
-			attrEventCalls: avS(string(encoded)), attrEventPayload: p, attrExpires: avN(expires.Unix()),
+			attrEventRefs: avS(encodeRefs(calls)), attrEventPayloadDZ: &types.AttributeValueMemberB{Value: packed},
+			attrExpires: avN(expires.Unix()),
 		},
 		ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
@@ -61,12 +98,12 @@ func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls [
 		TableName:            aws.String(s.table),
 		Key:                  key(eventKey(project, eventID), "E"),
 		ConsistentRead:       aws.Bool(true),
-		ProjectionExpression: aws.String(attrEventCalls),
+		ProjectionExpression: aws.String(attrEventRefs + ", " + attrEventCalls),
 	})
 	if err != nil {
 		return nil, true, classify(err, "get event %s", eventID)
 	}
-	if err := json.Unmarshal([]byte(item(out.Item).s(attrEventCalls)), &recorded); err != nil {
+	if recorded, err = eventRefs(out.Item); err != nil {
 		return nil, true, fmt.Errorf("decode calls of event %s: %w", eventID, err)
 	}
 	return recorded, true, nil
@@ -76,22 +113,17 @@ func (s *Store) ClaimEvent(ctx context.Context, project, eventID string, calls [
 // they are still those ingest read (old): ECONFLICT if another ingest of the
 // event changed them meanwhile.
 func (s *Store) ReplanEvent(ctx context.Context, project, eventID string, old, calls []herald.CallRef) error {
-	before, err := json.Marshal(old)
-	if err != nil {
-		return fmt.Errorf("encode calls of event %s: %w", eventID, err)
-	}
-	after, err := json.Marshal(calls)
+	oldJSON, err := json.Marshal(old) // as an older version recorded them
 	if err != nil {
 		return fmt.Errorf("encode calls of event %s: %w", eventID, err)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 key(eventKey(project, eventID), "E"),
-		UpdateExpression:    aws.String("SET calls = :new"),
-		ConditionExpression: aws.String("calls = :old"),
+		UpdateExpression:    aws.String("SET c = :new REMOVE calls"),
+		ConditionExpression: aws.String("c = :old OR calls = :oldjson"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":old": avS(string(before)),
-			":new": avS(string(after)),
+			":old": avS(encodeRefs(old)), ":oldjson": avS(string(oldJSON)), ":new": avS(encodeRefs(calls)),
 		},
 	})
 	if isConditionFailed(err) {
@@ -109,7 +141,7 @@ func (s *Store) EventPayload(ctx context.Context, project, eventID string) (hera
 			TableName:            aws.String(s.table),
 			Key:                  key(eventKey(project, eventID), "E"),
 			ConsistentRead:       aws.Bool(consistent),
-			ProjectionExpression: aws.String(attrEventPayload),
+			ProjectionExpression: aws.String(eventPayloadProject),
 		})
 		if err != nil {
 			return herald.Payload{}, classify(err, "get payload of event %s", eventID)
@@ -135,7 +167,7 @@ func (s *Store) EventPayloads(ctx context.Context, project string, eventIDs []st
 		}
 	}
 	for start := 0; start < len(keys); start += 100 {
-		items, err := s.batchGet(ctx, keys[start:min(start+100, len(keys))], false, "PK, "+attrEventPayload)
+		items, err := s.batchGet(ctx, keys[start:min(start+100, len(keys))], false, "PK, "+eventPayloadProject)
 		if err != nil {
 			return nil, err
 		}
@@ -152,6 +184,13 @@ func (s *Store) EventPayloads(ctx context.Context, project string, eventIDs []st
 }
 
 func decodeEventPayload(eventID string, raw map[string]types.AttributeValue) (herald.Payload, error) {
+	if b, ok := raw[attrEventPayloadDZ].(*types.AttributeValueMemberB); ok {
+		doc, err := unpackPayload(b.Value)
+		if err != nil {
+			return herald.Payload{}, fmt.Errorf("payload of event %s: %w", eventID, err)
+		}
+		return herald.ParsePayload(doc)
+	}
 	doc, ok, err := item(raw).packed(attrEventPayload)
 	if err != nil {
 		return herald.Payload{}, fmt.Errorf("payload of event %s: %w", eventID, err)

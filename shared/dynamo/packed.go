@@ -111,3 +111,50 @@ func unpack(p *packedText) *string {
 	s := string(*p)
 	return &s
 }
+
+// An event's payload document is stored deflated with a preset dictionary:
+// the parts of a DatoCMS event that every one of them repeats (the keys of
+// a record's meta and relationships, of a model among the related
+// entities, of the payload itself). Events are small, and a dictionary is
+// where most of their redundancy is: it takes the payload of a 2.3 KB record
+// update from 670 to 500 bytes, and of a model update from 219 to 78
+// (TestPayloadDictionary). The dictionary is part of the stored format:
+// payloadDictV1 is read as long as items written with it live; a new one
+// would be stored under another attribute.
+var payloadDictV1 = []byte(`"publication_scheduled_at":null,"unpublishing_scheduled_at":null,"is_current_version_valid":true,` +
+	`"is_published_version_valid":true,"status":"published","is_valid":true,"current_version":"","stage":null},` +
+	`"relationships":{"item_type":{"data":{"id":"","type":"item_type"}},"creator":{"data":{"id":"","type":"user"}}},` +
+	`"meta":{"created_at":"","updated_at":"","published_at":"","first_published_at":"",` +
+	`"related_entities":[{"id":"","type":"item_type","attributes":{"name":"","api_key":"","singleton":false,"sortable":false,` +
+	`"modular_block":false,"draft_mode_active":false}}],"previous_entity":{"id":"","type":"item","attributes":{` +
+	`{"event_id":"","environment":"main","is_environment_primary":true,"event_triggered_at":"","entity":{"id":"","type":"item","attributes":{`)
+
+// packPayload deflates a payload document with payloadDictV1.
+func packPayload(doc []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	w, err := flate.NewWriterDict(&buf, flate.DefaultCompression, payloadDictV1)
+	if err != nil {
+		return nil, fmt.Errorf("deflate payload: %w", err)
+	}
+	if _, err := w.Write(doc); err != nil {
+		return nil, fmt.Errorf("deflate payload: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("deflate payload: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// unpackPayload inflates what packPayload made, up to maxUnpacked bytes.
+func unpackPayload(b []byte) ([]byte, error) {
+	r := flate.NewReaderDict(bytes.NewReader(b), payloadDictV1)
+	defer r.Close()
+	out, err := io.ReadAll(io.LimitReader(r, maxUnpacked+1))
+	if err != nil {
+		return nil, fmt.Errorf("inflate payload: %w", err)
+	}
+	if len(out) > maxUnpacked {
+		return nil, fmt.Errorf("inflate payload: more than %d bytes", maxUnpacked)
+	}
+	return out, nil
+}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"compress/flate"
 	"crypto/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/heraldhq/herald/shared/herald"
 )
 
 func TestPackedTextRoundTrips(t *testing.T) {
@@ -64,5 +67,44 @@ func TestPackedTextReadsStringsAndRefusesBombs(t *testing.T) {
 	}
 	if err := p.UnmarshalDynamoDBAttributeValue(&types.AttributeValueMemberN{Value: "1"}); err == nil {
 		t.Errorf("a number attribute was accepted")
+	}
+}
+
+// TestPayloadDictionary: the events/ samples' payload documents come back
+// whole from packPayload, each smaller than plain deflate makes it.
+func TestPayloadDictionary(t *testing.T) {
+	files, err := filepath.Glob("../../events/ingest/*-*.json")
+	if err != nil || len(files) < 20 {
+		t.Fatalf("samples: %v %v", files, err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, _, err := herald.ParseEvent(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		doc, err := herald.MarshalPayload(ev.Payload())
+		if err != nil {
+			t.Fatal(err)
+		}
+		packed, err := packPayload(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := unpackPayload(packed)
+		if err != nil || !bytes.Equal(back, doc) {
+			t.Fatalf("%s: round trip: %v", f, err)
+		}
+		var plain bytes.Buffer
+		w, _ := flate.NewWriter(&plain, flate.DefaultCompression)
+		_, _ = w.Write(doc)
+		_ = w.Close()
+		if len(packed) >= plain.Len() {
+			t.Errorf("%s: %d bytes with the dictionary, %d without", filepath.Base(f), len(packed), plain.Len())
+		}
+		t.Logf("%s: %d bytes, %d deflated, %d with the dictionary", filepath.Base(f), len(doc), plain.Len(), len(packed))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/heraldhq/herald/shared/config"
 	"github.com/heraldhq/herald/shared/delivery"
@@ -54,7 +56,7 @@ type Measurement struct {
 	RetrySuccess   phase // per call: the retry that then succeeded
 	Sweep          phase // per sweep (once a minute), nothing parked
 	CallItemBytes  float64
-	CallIndexBytes float64 // GSI1 entry of a call
+	CallIndexBytes float64 // index entries of a delivered call (none today)
 	EventItemBytes float64
 }
 
@@ -63,7 +65,8 @@ type Measurement struct {
 type rig struct {
 	moto     *localstack.Moto
 	table    string
-	queueURL string
+	queueURL string // retries and resends
+	firstURL string // first attempts (FIFO)
 	counter  *testenv.Counter
 	capacity *capacity
 	peekDB   *dynamodb.Client
@@ -93,6 +96,7 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 		r.table = t.Name
 	}
 	r.queueURL = res.Queues["DeliveryQueue"].URL
+	r.firstURL = res.Queues["FirstAttemptQueue"].URL
 
 	plain := testenv.AWSConfig(moto.URL)
 	r.peekDB, r.peekSQS = dynamodb.NewFromConfig(plain), awssqs.NewFromConfig(plain)
@@ -135,7 +139,7 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 		return nil, err
 	}
 	r.queue = &capturingQueue{Queue: sqs.New(q, r.queueURL)}
-	r.ingest = ingest.New(ingest.Options{Store: store, Queue: sqs.New(q, r.queueURL), Clock: clock, Log: log,
+	r.ingest = ingest.New(ingest.Options{Store: store, Queue: sqs.New(q, r.firstURL), Clock: clock, Log: log,
 		Retention: time.Duration(d.RetentionDays) * 24 * time.Hour})
 	r.delivery = delivery.New(store, r.queue, send, clock, log)
 
@@ -201,8 +205,9 @@ func (r *rig) ingestEvents(ctx context.Context, prefix string, n int) (int, erro
 	return n, nil
 }
 
-// drain receives every message on the queue, uncounted (the event source
-// mapping's requests are billed, but made by AWS, and added by the model).
+// drain receives every first-attempt job on the FIFO queue, uncounted (the
+// event source mapping's requests are billed, but made by AWS, and added by
+// the model), with the attributes the mapping passes on.
 func (r *rig) drain(ctx context.Context, want int) ([]events.SQSMessage, error) {
 	var out []events.SQSMessage
 	deadline := time.Now().Add(30 * time.Second)
@@ -210,13 +215,14 @@ func (r *rig) drain(ctx context.Context, want int) ([]events.SQSMessage, error) 
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("drain: %d of %d messages", len(out), want)
 		}
-		res, err := r.peekSQS.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(r.queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 600})
+		res, err := r.peekSQS.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(r.firstURL), MaxNumberOfMessages: 10,
+			VisibilityTimeout: 600, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
 		if err != nil {
 			return nil, fmt.Errorf("drain: %w", err)
 		}
 		for _, m := range res.Messages {
-			out = append(out, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)})
-			if _, err := r.peekSQS.DeleteMessage(ctx, &awssqs.DeleteMessageInput{QueueUrl: aws.String(r.queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+			out = append(out, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), Attributes: m.Attributes})
+			if _, err := r.peekSQS.DeleteMessage(ctx, &awssqs.DeleteMessageInput{QueueUrl: aws.String(r.firstURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				return nil, fmt.Errorf("drain: %w", err)
 			}
 		}
@@ -243,7 +249,8 @@ func jobMessages(jobs []herald.Job) []events.SQSMessage {
 	out := make([]events.SQSMessage, len(jobs))
 	for i, j := range jobs {
 		body, _ := json.Marshal(j)
-		out[i] = events.SQSMessage{MessageId: fmt.Sprintf("retry-%d", i), Body: string(body)}
+		out[i] = events.SQSMessage{MessageId: fmt.Sprintf("retry-%d", i), Body: string(body),
+			Attributes: map[string]string{"ApproximateReceiveCount": "1"}}
 	}
 	return out
 }
@@ -319,7 +326,8 @@ func run(ctx context.Context, d deployment, n, matches int, accounting bool) (Me
 }
 
 // sizeItems reads what the table holds per call and per event once the
-// calls are delivered: the storage the retention period keeps.
+// calls are delivered: the storage the retention period keeps. Calls live in
+// the activity log's partitions (L#…), events under E#….
 func (r *rig) sizeItems(ctx context.Context, m *Measurement) error {
 	tmplIdx := r.capacity.indexes
 	var calls, evs int
@@ -331,7 +339,7 @@ func (r *rig) sizeItems(ctx context.Context, m *Measurement) error {
 			return fmt.Errorf("scan: %w", err)
 		}
 		for _, it := range out.Items {
-			switch typeOf(it) {
+			switch kindOf(it) {
 			case "call":
 				calls++
 				callBytes += itemSize(it)
@@ -390,9 +398,15 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func typeOf(it map[string]ddbtypes.AttributeValue) string {
-	if s, ok := it["type"].(*ddbtypes.AttributeValueMemberS); ok {
-		return s.Value
+func kindOf(it map[string]ddbtypes.AttributeValue) string {
+	pk, _ := it["PK"].(*ddbtypes.AttributeValueMemberS)
+	switch {
+	case pk == nil:
+		return ""
+	case strings.HasPrefix(pk.Value, "L#"):
+		return "call"
+	case strings.HasPrefix(pk.Value, "E#"):
+		return "event"
 	}
 	return ""
 }

@@ -31,8 +31,10 @@ func TestRunCounts(t *testing.T) {
 		{"ingest PutItem (an event claim and a call per match)", m.Ingest.Calls["DynamoDB.PutItem"], events * (1 + matches)},
 		{"ingest SendMessageBatch", m.Ingest.Calls["SQS.SendMessageBatch"], events},
 		{"delivery units", m.FirstSuccess.Units, calls},
-		{"delivery GetItem (the webhook)", m.FirstSuccess.Calls["DynamoDB.GetItem"], calls},
-		{"delivery UpdateItem (claim and record)", m.FirstSuccess.Calls["DynamoDB.UpdateItem"], 2 * calls},
+		{"delivery GetItem (the webhooks, read at the warm-up and cached)", m.FirstSuccess.Calls["DynamoDB.GetItem"], 0},
+		{"delivery UpdateItem (the record: a first attempt claims nothing)", m.FirstSuccess.Calls["DynamoDB.UpdateItem"], calls},
+		{"retry UpdateItem (claim and record)", m.RetrySuccess.Calls["DynamoDB.UpdateItem"], 2 * calls},
+		{"retry GetItem (the event's payload)", m.RetrySuccess.Calls["DynamoDB.GetItem"], calls},
 		{"delivery invocations (one batch)", m.FirstSuccess.Invocations, 1},
 		{"failed attempts queue a retry each", m.FailedAttempt.Calls["SQS.SendMessage"], calls},
 		{"a delivered retry queues nothing", m.RetrySuccess.Calls["SQS.SendMessage"], 0},
@@ -45,17 +47,20 @@ func TestRunCounts(t *testing.T) {
 	// Request units: every write costs at least one unit; the call grows
 	// with its attempts, so the retry's record costs more than the first.
 	_, wru, _, writes := dynamoPer(m.FirstSuccess)
-	if wru < writes || writes != 2 {
-		t.Errorf("first success: %v WRU for %v writes per call", wru, writes)
+	if wru != 1 || writes != 1 {
+		t.Errorf("first success: %v WRU for %v writes per call; want the record, one unit", wru, writes)
 	}
-	rru, _, reads, _ := dynamoPer(m.FirstSuccess)
-	if rru != 1 || reads != 1 {
-		t.Errorf("first success: %v RRU for %v reads per call; want one 1-RRU consistent read", rru, reads)
+	if rru, _, reads, _ := dynamoPer(m.FirstSuccess); rru != 0 || reads != 0 {
+		t.Errorf("first success: %v RRU for %v reads per call; want none", rru, reads)
 	}
-	if _, retryWRU, _, _ := dynamoPer(m.RetrySuccess); retryWRU <= wru {
-		t.Errorf("retry record %v WRU; want more than the first attempt's %v", retryWRU, wru)
+	if _, ingestWRU, _, _ := dynamoPer(m.Ingest); ingestWRU != 1+matches {
+		t.Errorf("ingest: %v WRU per event; want the event and a call per match, one unit each", ingestWRU)
 	}
-	if m.CallItemBytes < 1000 || m.EventItemBytes <= 0 || m.CallIndexBytes <= 0 {
+	if _, retryWRU, _, _ := dynamoPer(m.RetrySuccess); retryWRU != 2 {
+		t.Errorf("retry: %v WRU; want a claim and a record, one unit each", retryWRU)
+	}
+	// Small items: the call holds no payload, the event holds it once.
+	if m.CallItemBytes <= 0 || m.CallItemBytes > 1024 || m.EventItemBytes <= 0 || m.EventItemBytes > 1024 || m.CallIndexBytes != 0 {
 		t.Errorf("sizes: call %v, index %v, event %v", m.CallItemBytes, m.CallIndexBytes, m.EventItemBytes)
 	}
 	if m.Ingest.LogBytes <= 0 || m.FirstSuccess.LogBytes <= 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -8,13 +9,24 @@ import (
 )
 
 // assumptions are what a local run cannot measure: AWS's latencies, the
-// receiver's, and how the CMS batches its invocations.
+// receiver's, how the CMS batches its invocations, how full the event
+// source mappings' batches are, and how the table is billed.
 type assumptions struct {
 	DynamoLatency    time.Duration // one DynamoDB request, in-region
 	SQSLatency       time.Duration // one SQS request
 	ReceiverLatency  time.Duration // a receiver's answer to a POST
 	EventsPerInvoke  int           // events per ingest invocation
 	PlatformLogBytes int           // START, END and REPORT lines per invocation
+	// BatchFill is how many messages a delivery invocation gets on
+	// average: the batch size under steady traffic, down to 1 when calls
+	// trickle in and the batching window is 0 (RetryBatchingWindowSeconds;
+	// first attempts, on a FIFO queue, take no window).
+	BatchFill float64
+	// Provisioned prices the table's capacity as provisioned (BillingMode
+	// PROVISIONED in template.yaml) used at Utilization of what auto scaling
+	// keeps provisioned, instead of on demand.
+	Provisioned bool
+	Utilization float64
 }
 
 // fullVCPUMemoryMB is the memory size at which Lambda gives a function one
@@ -47,25 +59,34 @@ func (md model) cpuShare() float64 { return math.Min(1, float64(md.d.MemoryMB)/f
 
 func (md model) gb() float64 { return float64(md.d.MemoryMB) / 1024 }
 
-// ingestSecondsPerEvent: claim the event, write the calls (concurrently),
-// queue the jobs (ten per request), mark the event queued; plus the CPU the
-// run measured, slowed to the function's share of a vCPU.
+// ingestSecondsPerEvent: claim the event, write its calls (concurrently),
+// queue the jobs (ten per request); plus the CPU the run measured, slowed to
+// the function's share of a vCPU.
 func (md model) ingestSecondsPerEvent() float64 {
 	matches := md.m.Matches
-	wait := 3*md.a.DynamoLatency + time.Duration((matches+9)/10)*md.a.SQSLatency
+	wait := 2*md.a.DynamoLatency + time.Duration((matches+9)/10)*md.a.SQSLatency
 	cpu := md.t.Ingest.CPU.Seconds() / float64(md.t.Ingest.Units)
 	return wait.Seconds() + cpu/md.cpuShare()
 }
 
-// deliverySecondsPerCall: a batch's messages run concurrently, each
-// claiming, reading its webhook, POSTing and recording; the batch's CPU is
-// shared. extraSQS adds a request (queueing a retry).
+// fill is the messages a delivery invocation gets.
+func (md model) fill() float64 {
+	if md.a.BatchFill <= 0 {
+		return float64(md.d.BatchSize)
+	}
+	return math.Min(md.a.BatchFill, float64(md.d.BatchSize))
+}
+
+// deliverySecondsPerCall: a batch's messages run concurrently, each making
+// the DynamoDB requests the run counted for it (one after another), POSTing,
+// and queueing a retry when it fails; the batch's CPU is shared.
 func (md model) deliverySecondsPerCall(p phase, extraSQS bool) float64 {
-	wait := 3*md.a.DynamoLatency + md.a.ReceiverLatency
+	_, _, reads, writes := dynamoPer(p)
+	wait := time.Duration(math.Ceil(reads+writes))*md.a.DynamoLatency + md.a.ReceiverLatency
 	if extraSQS {
 		wait += md.a.SQSLatency
 	}
-	b := float64(md.d.BatchSize)
+	b := md.fill()
 	cpu := p.CPU.Seconds() / float64(p.Units)
 	return (wait.Seconds() + b*cpu/md.cpuShare()) / b
 }
@@ -113,7 +134,7 @@ func (md model) retried() []line {
 
 func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
 	perEvent := 1 / float64(md.m.Matches) // events per call
-	b := float64(md.d.BatchSize)
+	b := md.fill()
 
 	invocations := perEvent/float64(md.a.EventsPerInvoke) + 1/b
 	seconds := md.ingestSecondsPerEvent()*perEvent + md.deliverySecondsPerCall(deliverT, retry != nil)
@@ -121,9 +142,12 @@ func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
 	rru, wru = rru*perEvent, wru*perEvent
 	r2, w2, _, _ := dynamoPer(deliverM)
 	rru, wru = rru+r2, wru+w2
-	// Ingest's batch sends, the handler's own sends, and the event source
-	// mapping's receive and delete, a batch at a time.
-	sqsReq := sqsPer(md.m.Ingest)*perEvent + sqsPer(deliverM) + 2/b
+	// First attempts travel on the FIFO queue: ingest's batch sends and the
+	// event source mapping's receive and delete, a batch at a time. Retries
+	// go on the standard queue: the handler's sends, and the mapping's
+	// receive and delete for them.
+	fifoReq := sqsPer(md.m.Ingest)*perEvent + 2/b
+	stdReq := sqsPer(deliverM)
 	logBytes := float64(md.m.Ingest.LogBytes)/float64(md.m.Ingest.Units)*perEvent + float64(deliverM.LogBytes)/float64(deliverM.Units)
 	if retry != nil {
 		rm, rt := retry[0], retry[1]
@@ -131,26 +155,35 @@ func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
 		seconds += md.deliverySecondsPerCall(rt, false)
 		r3, w3, _, _ := dynamoPer(rm)
 		rru, wru = rru+r3, wru+w3
-		sqsReq += sqsPer(rm) + 2/b
+		stdReq += sqsPer(rm) + 2/b
 		logBytes += float64(rm.LogBytes) / float64(rm.Units)
 	}
 	logBytes += invocations * float64(md.a.PlatformLogBytes)
 
-	// Storage: the call, its activity-log index entry and its share of the
-	// event, each with DynamoDB's 100 bytes of per-item overhead, for the
+	// Storage: the call, any index entry of it, and its share of the event,
+	// each with DynamoDB's 100 bytes of per-item overhead, for the
 	// retention period.
-	const overhead = 100
-	stored := md.m.CallItemBytes + overhead + md.m.CallIndexBytes + overhead + (md.m.EventItemBytes+overhead)*perEvent
+	stored := md.storedPerCall()
 	months := float64(md.d.RetentionDays) / (365.25 / 12)
 	gbMonths := stored / (1 << 30) * months
 
+	writePrice, readPrice, capacityNote := DynamoPerMillionWRU/1e6, DynamoPerMillionRRU/1e6, "on demand"
+	if md.a.Provisioned {
+		// A WCU is a write a second, an RCU a strongly consistent 4 KB
+		// read a second (or two eventually consistent), paid by the hour
+		// whether used or not: a unit used costs the hour's price spread
+		// over the seconds it is used.
+		writePrice = DynamoPerWCUHour / (3600 * md.a.Utilization)
+		readPrice = DynamoPerRCUHour / (3600 * md.a.Utilization)
+		capacityNote = fmt.Sprintf("provisioned, %.0f%% used", 100*md.a.Utilization)
+	}
 	out := []line{
 		{Item: "Lambda requests", PerCall: invocations, Unit: "request", Price: LambdaPerMillionCalls / 1e6,
-			Note: "ingest per event (CMS batch of " + itoa(md.a.EventsPerInvoke) + "), delivery per batch of " + itoa(md.d.BatchSize)},
+			Note: fmt.Sprintf("ingest per event (CMS batch of %d), delivery per batch of %.3g", md.a.EventsPerInvoke, b)},
 		{Item: "Lambda arm64 duration", PerCall: seconds * md.gb(), Unit: "GB-s", Price: LambdaArmPerGBSecond,
 			Note: itoa(md.d.MemoryMB) + " MB; " + ms(seconds) + " billed per webhook"},
-		{Item: "DynamoDB writes", PerCall: wru, Unit: "WRU", Price: DynamoPerMillionWRU / 1e6, Note: "table and GSI writes, from item sizes"},
-		{Item: "DynamoDB reads", PerCall: rru, Unit: "RRU", Price: DynamoPerMillionRRU / 1e6, Note: "from item sizes"},
+		{Item: "DynamoDB writes", PerCall: wru, Unit: "WRU", Price: writePrice, Note: "table and GSI writes, from item sizes; " + capacityNote},
+		{Item: "DynamoDB reads", PerCall: rru, Unit: "RRU", Price: readPrice, Note: "from item sizes; " + capacityNote},
 		{Item: "DynamoDB storage", PerCall: gbMonths, Unit: "GB-month", Price: DynamoPerGBMonth,
 			Note: itoa(int(stored)) + " B kept " + itoa(md.d.RetentionDays) + " days"},
 	}
@@ -158,8 +191,10 @@ func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
 		out = append(out, line{Item: "DynamoDB PITR backups", PerCall: gbMonths, Unit: "GB-month", Price: DynamoPITRPerGBMonth, Note: "point-in-time recovery is on in template.yaml"})
 	}
 	out = append(out,
-		line{Item: "SQS requests", PerCall: sqsReq, Unit: "request", Price: SQSPerMillionRequests / 1e6,
-			Note: "incl. the event source mapping's receive + delete per batch"},
+		line{Item: "SQS FIFO requests", PerCall: fifoReq, Unit: "request", Price: SQSFIFOPerMillionRequests / 1e6,
+			Note: "first attempts: ingest's sends, the event source mapping's receive + delete per batch"},
+		line{Item: "SQS requests", PerCall: stdReq, Unit: "request", Price: SQSPerMillionRequests / 1e6,
+			Note: "retries: the handler's sends, the mapping's receive + delete per batch"},
 		line{Item: "CloudWatch Logs", PerCall: logBytes / (1 << 30), Unit: "GB", Price: LogsPerGBIngested,
 			Note: itoa(int(logBytes)) + " B of log lines"},
 	)
@@ -169,6 +204,18 @@ func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
 		total += out[i].USDPerM
 	}
 	return append(out, line{Item: "Total", USDPerM: total, Subtotal: true})
+}
+
+// storedPerCall is the bytes the table keeps per delivered webhook: its
+// call item, any index entry of it, and its share of the event item, each
+// with DynamoDB's 100 bytes of overhead per item.
+func (md model) storedPerCall() float64 {
+	const overhead = 100
+	stored := md.m.CallItemBytes + overhead + (md.m.EventItemBytes+overhead)/float64(md.m.Matches)
+	if md.m.CallIndexBytes > 0 {
+		stored += md.m.CallIndexBytes + overhead
+	}
+	return stored
 }
 
 // opRow is one kind of AWS call in a phase, per unit.

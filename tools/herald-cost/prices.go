@@ -47,6 +47,19 @@ const (
 	// 100B)"), read 2026-11-27.
 	SQSPerMillionRequests = 0.40
 
+	// SQS FIFO queue, per million requests (first 100 billion a month), each
+	// 64 KB chunk a request. Source: https://aws.amazon.com/sqs/pricing/
+	// ("FIFO Requests: $0.50" per million, us-east-1), read 2026-11-30.
+	SQSFIFOPerMillionRequests = 0.50
+
+	// DynamoDB provisioned capacity, Standard table class, us-east-1: per
+	// write capacity unit-hour and read capacity unit-hour, as AWS has
+	// listed them for years (https://aws.amazon.com/dynamodb/pricing/provisioned/;
+	// the copy of that page read on 2026-11-30 gave the units, not the
+	// figures: check them there).
+	DynamoPerWCUHour = 0.00065
+	DynamoPerRCUHour = 0.00013
+
 	// CloudWatch Logs, Standard log class, per GB ingested: every Lambda
 	// log line lands there. Source: https://aws.amazon.com/cloudwatch/pricing/
 	// (as quoted by hykell.com/knowledge-base/aws-cloudwatch-logs-pricing,
