@@ -170,7 +170,6 @@ func (h *Handler) logAttempt(ctx context.Context, c *herald.Call, att herald.Att
 		"call_status", string(c.Status), "duration_ms", att.DurationMS)
 }
 
-
 // capString keeps the first n bytes of b as valid UTF-8 (DynamoDB strings
 // must be), replacing what is not.
 func capString(b []byte, n int) (string, bool) {

@@ -124,4 +124,3 @@ func (h *Handler) queueParked(ctx context.Context, page []herald.ParkedRetry) (i
 	err := g.Wait()
 	return int(queued.Load()), err
 }
-

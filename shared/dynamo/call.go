@@ -86,7 +86,7 @@ func callFromItem(raw map[string]types.AttributeValue) (*herald.Call, error) {
 	c := &herald.Call{
 		ID: id, ProjectID: project, WebhookID: it.s(attrWebhook), EventID: it.s(attrEvent),
 		EntityType: it.s(attrEntityType), EventType: it.s(attrEventType), CreatedAt: created,
-		Status:    herald.Status(it.s(attrStatus)),
+		Status:     herald.Status(it.s(attrStatus)),
 		RequestURL: it.s(attrReqURL), ResendID: it.s(attrResendID),
 		RequestPayloadTruncated: it.bool(attrReqTrunc), ResponsePayloadTruncated: it.bool(attrRespTrunc),
 		Parked: it.has("GSI2PK"),

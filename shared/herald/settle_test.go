@@ -126,4 +126,3 @@ func TestSettleOutcomes(t *testing.T) {
 		})
 	}
 }
-
