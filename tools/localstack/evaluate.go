@@ -9,8 +9,8 @@ import (
 // parameter values: conditions decided, the resources and outputs whose
 // condition is false left out, every intrinsic function evaluated. A
 // reference to a resource becomes a placeholder naming it ("<DeliveryQueue>",
-// "<DeliveryQueue.Arn>"), except a function's Ref, which is its logical id,
-// as in the local stack.
+// "<DeliveryQueue.Arn>"), except references to functions, which resolve as
+// in the local stack: to the logical id and a Lambda ARN named after it.
 type Deployed struct {
 	Parameters map[string]string
 	Conditions map[string]bool
