@@ -23,6 +23,11 @@ func nameSK(name string) string { return namePrefix + strings.ToLower(name) }
 
 func tokenKey(hash string) string { return tokenPrefix + hash }
 
+// tokenListKey is the one partition listing every token (SK: its hash), so
+// that listing tokens and revoking one by id never scan the table. It holds
+// one small item per token, written only when a token is made or revoked.
+const tokenListKey = "TOKENS"
+
 // Calls. A call lives under its project and id, so a read is one GetItem and
 // another project's id is simply not found. The activity log (GSI1) spreads a
 // project's calls over callShards partition keys, so a busy project's writes
