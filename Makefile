@@ -30,6 +30,7 @@ help:
 	@echo "make test                     run every test"
 	@echo "make invoke FN=<LogicalId> EVENT=events/<file>.json   run one function against the local stack"
 	@echo "make token PROJECT=<id>       create an API token for a project"
+	@echo "make token-list | token-revoke ID=<id>   list or revoke API tokens (STACK=<name> for a deployed stack)"
 	@echo "make build | lint | clean"
 
 # --- SAM's makefile builder: `sam build` runs these with ARTIFACTS_DIR set. ---
@@ -109,6 +110,20 @@ invoke: tools host-build
 token:
 	@test -n "$(PROJECT)" || { echo "usage: make token PROJECT=<id> [STACK=<stack name>] [LABEL=<text>]"; exit 2; }
 	@$(GO) run ./tools/herald-token -project "$(PROJECT)" $(if $(STACK),-stack "$(STACK)") $(if $(LABEL),-label "$(LABEL)")
+
+# Tokens as ids (the hash's first 12 hex digits), projects, labels and
+# creation times; never the tokens (docs/operations.md, "API tokens").
+.PHONY: token-list token-revoke token-index-legacy
+token-list:
+	@$(GO) run ./tools/herald-token list $(if $(PROJECT),-project "$(PROJECT)") $(if $(STACK),-stack "$(STACK)")
+
+token-revoke:
+	@test -n "$(ID)" || { echo "usage: make token-revoke ID=<id from make token-list> [STACK=<stack name>]"; exit 2; }
+	@$(GO) run ./tools/herald-token revoke -id "$(ID)" $(if $(STACK),-stack "$(STACK)")
+
+# Once, after upgrading a stack whose tokens were made before token lists.
+token-index-legacy:
+	@$(GO) run ./tools/herald-token index-legacy $(if $(STACK),-stack "$(STACK)")
 
 # --- Load (docs/performance-load.md): bounded runs against a local stack on free ports ---
 .PHONY: load load-api

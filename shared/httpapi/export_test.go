@@ -9,7 +9,3 @@ func (s *Server) RouteTable() [][2]string {
 	}
 	return out
 }
-
-// TokenCacheTTL is how long a revoked token may still be accepted by a warm
-// function; docs/operations.md promises it.
-const TokenCacheTTL = tokenCacheTTL
