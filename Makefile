@@ -31,6 +31,7 @@ help:
 	@echo "make invoke FN=<LogicalId> EVENT=events/<file>.json   run one function against the local stack"
 	@echo "make token PROJECT=<id>       create an API token for a project"
 	@echo "make token-list | token-revoke ID=<id>   list or revoke API tokens (STACK=<name> for a deployed stack)"
+	@echo "make redrive STACK=<name>     move a deployed stack's dead-letter messages back to the delivery queue"
 	@echo "make build | lint | clean"
 
 # --- SAM's makefile builder: `sam build` runs these with ARTIFACTS_DIR set. ---
@@ -124,6 +125,14 @@ token-revoke:
 # Once, after upgrading a stack whose tokens were made before token lists.
 token-index-legacy:
 	@$(GO) run ./tools/herald-token index-legacy $(if $(STACK),-stack "$(STACK)")
+
+# Moves a deployed stack's dead-letter messages back to its delivery queue
+# (docs/operations.md, "Redrive"), with the usual AWS credentials and region.
+# RATE=<messages per second> to go slower than SQS would.
+.PHONY: redrive
+redrive:
+	@test -n "$(STACK)" || { echo "usage: make redrive STACK=<stack name> [RATE=<messages per second>]"; exit 2; }
+	@$(GO) run ./tools/herald-redrive -stack "$(STACK)" $(if $(RATE),-rate $(RATE))
 
 # --- Load (docs/performance-load.md): bounded runs against a local stack on free ports ---
 .PHONY: load load-api
