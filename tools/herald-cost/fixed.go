@@ -109,7 +109,7 @@ func reportFixed(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "## Fixed USD per month, whatever the traffic (template.yaml)\n\n")
+	fmt.Fprintf(w, "\n## Fixed USD per month, whatever the traffic (template.yaml)\n\n")
 	for _, sec := range []struct {
 		title string
 		lines []fixedLine
