@@ -30,6 +30,8 @@ help:
 	@echo "make test                     run every test"
 	@echo "make invoke FN=<LogicalId> EVENT=events/<file>.json   run one function against the local stack"
 	@echo "make token PROJECT=<id>       create an API token for a project"
+	@echo "make token-list | token-revoke ID=<id>   list or revoke API tokens (STACK=<name> for a deployed stack)"
+	@echo "make redrive STACK=<name>     move a deployed stack's dead-letter messages back to the delivery queue"
 	@echo "make build | lint | clean"
 
 # --- SAM's makefile builder: `sam build` runs these with ARTIFACTS_DIR set. ---
@@ -110,6 +112,28 @@ token:
 	@test -n "$(PROJECT)" || { echo "usage: make token PROJECT=<id> [STACK=<stack name>] [LABEL=<text>]"; exit 2; }
 	@$(GO) run ./tools/herald-token -project "$(PROJECT)" $(if $(STACK),-stack "$(STACK)") $(if $(LABEL),-label "$(LABEL)")
 
+# Tokens as ids (the hash's first 12 hex digits), projects, labels and
+# creation times; never the tokens (docs/operations.md, "API tokens").
+.PHONY: token-list token-revoke token-index-legacy
+token-list:
+	@$(GO) run ./tools/herald-token list $(if $(PROJECT),-project "$(PROJECT)") $(if $(STACK),-stack "$(STACK)")
+
+token-revoke:
+	@test -n "$(ID)" || { echo "usage: make token-revoke ID=<id from make token-list> [STACK=<stack name>]"; exit 2; }
+	@$(GO) run ./tools/herald-token revoke -id "$(ID)" $(if $(STACK),-stack "$(STACK)")
+
+# Once, after upgrading a stack whose tokens were made before token lists.
+token-index-legacy:
+	@$(GO) run ./tools/herald-token index-legacy $(if $(STACK),-stack "$(STACK)")
+
+# Moves a deployed stack's dead-letter messages back to its delivery queue
+# (docs/operations.md, "Redrive"), with the usual AWS credentials and region.
+# RATE=<messages per second> to go slower than SQS would.
+.PHONY: redrive
+redrive:
+	@test -n "$(STACK)" || { echo "usage: make redrive STACK=<stack name> [RATE=<messages per second>]"; exit 2; }
+	@$(GO) run ./tools/herald-redrive -stack "$(STACK)" $(if $(RATE),-rate $(RATE))
+
 # --- Load (docs/performance-load.md): bounded runs against a local stack on free ports ---
 .PHONY: load load-api
 LOAD_OUT ?= docs/perf
@@ -175,16 +199,39 @@ vet:
 staticcheck: $(BIN)/staticcheck
 	$(BIN)/staticcheck ./...
 
-sam-validate: $(SAM_VENV)/.installed
-	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+# Template variants (docs/operations.md, "Checks"): sam validate, checkov
+# and sam build read a template's parameter defaults, so each variant is a
+# copy of template.yaml with other defaults, written by tools/herald-variant.
+# CI checks the default template and VARIANTS (every option on).
+VARIANTS    ?= all-on
+VARIANT_DIR := $(CURDIR)/.build/variants
+.PHONY: variants
 
-sam-build: $(SAM_VENV)/.installed
+variants:
+	@for v in $(VARIANTS); do $(GO) run ./tools/herald-variant -variant $$v -o $(VARIANT_DIR)/$$v.yaml || exit 1; done
+
+sam-validate: $(SAM_VENV)/.installed variants
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	@for v in $(VARIANTS); do \
+	  echo "sam validate --lint, variant $$v:"; \
+	  $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template-file $(VARIANT_DIR)/$$v.yaml || exit 1; \
+	done
+
+# The variants build in the source tree (no copy of the checkout) with the
+# Go build cache the first build filled: a few seconds each. Their
+# artifacts stay under .build/variants; .aws-sam/build is the default's.
+sam-build: $(SAM_VENV)/.installed variants
 	$(SAM_VENV)/bin/sam build
 	@for fn in $(FUNCTIONS); do \
 	  f=.aws-sam/build/$$fn/bootstrap; \
 	  machine=$$(readelf -h $$f | sed -n 's/^ *Machine: *//p'); \
 	  echo "$$f: $$machine, $$(stat -c %s $$f) bytes"; \
 	  case "$$machine" in *AArch64*) ;; *) echo "$$f is not arm64"; exit 1;; esac; \
+	done
+	@for v in $(VARIANTS); do \
+	  echo "sam build, variant $$v:"; \
+	  $(SAM_VENV)/bin/sam build --template-file $(VARIANT_DIR)/$$v.yaml --base-dir $(CURDIR) \
+	    --build-dir $(VARIANT_DIR)/$$v-build --build-in-source || exit 1; \
 	done
 
 # Security static analysis (docs/security.md): checkov over the template,
@@ -202,8 +249,12 @@ $(CHECKOV_VENV)/.installed: tools/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
 	touch $@
 
-security-lint: $(BIN)/gosec $(CHECKOV_VENV)/.installed
+security-lint: $(BIN)/gosec $(CHECKOV_VENV)/.installed variants
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	@for v in $(VARIANTS); do \
+	  echo "checkov, variant $$v:"; \
+	  $(CHECKOV_VENV)/bin/checkov -f $(VARIANT_DIR)/$$v.yaml --framework cloudformation --skip-download --compact --quiet || exit 1; \
+	done
 	$(BIN)/gosec -quiet ./...
 
 # go.mod must be tidy: every requirement used, direct ones marked direct.

@@ -65,6 +65,11 @@ func nameSK(name string) string { return namePrefix + strings.ToLower(name) }
 
 func tokenKey(hash string) string { return tokenPrefix + hash }
 
+// tokenListKey is the one partition listing every token (SK: its hash), so
+// that listing tokens and revoking one by id never scan the table. It holds
+// one small item per token, written only when a token is made or revoked.
+const tokenListKey = "TOKENS"
+
 // Calls. A call lives in its project's activity log: partition
 // L#<project>#<shard>, sort key its id. The shard derives from the id, so a
 // read by id is one GetItem, another project's id is simply not found, and

@@ -35,3 +35,18 @@ func WellFormedToken(s string) bool {
 	_, err := base64.RawURLEncoding.DecodeString(s[len(TokenPrefix):])
 	return err == nil
 }
+
+// TokenIDLength is how many hex digits of a token's hash name it in token
+// lists and revocations. 48 bits tell thousands of tokens apart, and
+// showing them gives nothing away: the hash is one-way and the token holds
+// 256 random bits.
+const TokenIDLength = 12
+
+// TokenID is the short name of a token, made from its hash: the first
+// TokenIDLength hex digits.
+func TokenID(hash string) string {
+	if len(hash) < TokenIDLength {
+		return hash
+	}
+	return hash[:TokenIDLength]
+}

@@ -51,9 +51,10 @@ type Deps struct {
 	NewSecret func() string // a fresh signing secret for each new webhook
 }
 
-// tokenCacheTTL bounds how long a token stays accepted after it is deleted
-// from the table; it saves one read per request on a warm function.
-const tokenCacheTTL = 30 * time.Second
+// TokenCacheTTL bounds how long a token stays accepted after it is revoked
+// (deleted from the table); it saves one read per request on a warm
+// function. herald-token and docs/operations.md tell operators so.
+const TokenCacheTTL = 30 * time.Second
 
 type cachedProject struct {
 	project string
@@ -182,7 +183,7 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.tokenCache.Store(hash, cachedProject{project, now.Add(tokenCacheTTL)})
+	s.tokenCache.Store(hash, cachedProject{project, now.Add(TokenCacheTTL)})
 	return project, nil
 }
 

@@ -118,33 +118,69 @@ func granted(t *testing.T, function string) (acts []string, onIndex bool) {
 	if !ok {
 		t.Fatalf("template.yaml has no %s", function)
 	}
+	// SAM policies on the function, or the policies of the role it names.
+	type statement struct {
+		Action   any `json:"Action"`
+		Resource any `json:"Resource"` // one ARN or a list
+	}
+	var statements []statement
 	raw, _ := json.Marshal(res.Properties["Policies"])
-	var policies []struct {
-		Statement []struct {
-			Action   any `json:"Action"`
-			Resource any `json:"Resource"` // one ARN or a list`
-		} `json:"Statement"`
+	if role, ok := res.Properties["Role"].(map[string]any); ok {
+		getAtt, _ := role["Fn::GetAtt"].([]any)
+		if len(getAtt) != 2 {
+			t.Fatalf("%s's Role is not a !GetAtt of a role of the template", function)
+		}
+		raw, _ = json.Marshal(tmpl.Resources[fmt.Sprint(getAtt[0])].Properties["Policies"])
+		var policies []struct {
+			PolicyDocument struct{ Statement []statement }
+		}
+		if err := json.Unmarshal(raw, &policies); err != nil {
+			t.Fatalf("%s's role's Policies: %v", function, err)
+		}
+		for _, p := range policies {
+			statements = append(statements, p.PolicyDocument.Statement...)
+		}
+	} else {
+		var policies []struct{ Statement []statement }
+		if err := json.Unmarshal(raw, &policies); err != nil {
+			t.Fatalf("%s's Policies: %v", function, err)
+		}
+		for _, p := range policies {
+			statements = append(statements, p.Statement...)
+		}
 	}
-	if err := json.Unmarshal(raw, &policies); err != nil {
-		t.Fatalf("%s's Policies: %v", function, err)
-	}
-	for _, p := range policies {
-		for _, st := range p.Statement {
-			switch a := st.Action.(type) {
-			case string:
+	for _, st := range statements {
+		var stActs []string
+		switch a := st.Action.(type) {
+		case string:
+			stActs = []string{a}
+		case []any:
+			for _, x := range a {
+				stActs = append(stActs, fmt.Sprint(x))
+			}
+		}
+		for _, a := range stActs {
+			if !platformAction(a) {
 				acts = append(acts, a)
-			case []any:
-				for _, x := range a {
-					acts = append(acts, fmt.Sprint(x))
-				}
 			}
-			if b, _ := json.Marshal(st.Resource); strings.Contains(string(b), "/index/*") {
-				onIndex = true
-			}
+		}
+		if b, _ := json.Marshal(st.Resource); strings.Contains(string(b), "/index/*") {
+			onIndex = true
 		}
 	}
 	slices.Sort(acts)
 	return slices.Compact(acts), onIndex
+}
+
+// platformAction reports whether an action is Lambda's to use on the
+// function's behalf (its event source mappings' polling, its logs, traces
+// and network interfaces), not the code's.
+func platformAction(a string) bool {
+	switch a {
+	case "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes":
+		return true
+	}
+	return strings.HasPrefix(a, "logs:") || strings.HasPrefix(a, "xray:") || strings.HasPrefix(a, "ec2:")
 }
 
 // check compares what a function's work used with what its policy grants.

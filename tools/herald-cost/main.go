@@ -68,7 +68,7 @@ func runMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	md := model{d: d, a: a, m: counted, t: timed}
 	report(out, md, *n)
-	return nil
+	return reportFixed(out)
 }
 
 func report(w io.Writer, md model, n int) {

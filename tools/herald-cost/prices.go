@@ -67,3 +67,53 @@ const (
 	// GB of data collected"), read 2026-11-27.
 	LogsPerGBIngested = 0.50
 )
+
+// Fixed monthly prices: what template.yaml's monitoring and the
+// StaticEgressIp option cost whatever the traffic (fixed.go). Read
+// 2026-11-30; the AWS pages load their figures with scripts, so each is
+// quoted from a page that states the us-east-1 list price.
+const (
+	// NAT gateway, per hour it exists and per GB it processes (either
+	// direction). Source: https://aws.amazon.com/vpc/pricing/ (as quoted by
+	// basavytix.com/blog/aws-nat-gateway-pricing, "$0.045/hr Hourly charge
+	// ... $0.045/GB Data processing charge ... These are the us-east-1
+	// rates"), read 2026-11-30.
+	NATGatewayPerHour = 0.045
+	NATGatewayPerGB   = 0.045
+
+	// A public IPv4 address, an Elastic IP on a NAT gateway included, per
+	// hour. Source: https://aws.amazon.com/vpc/pricing/ (as quoted by
+	// doit.com/aws-public-ipv4-price-increase-the-complete-guide, "every
+	// resource with a Public IP: NAT Gateway, ... would cost an extra
+	// $0.005/Hour"), read 2026-11-30.
+	PublicIPv4PerHour = 0.005
+
+	// An interface VPC endpoint, per hour in each availability zone, and
+	// per GB it processes (first PB a month). Source:
+	// https://aws.amazon.com/privatelink/pricing/ ("First 1 PB $0.01" per
+	// GB; the hourly rate as quoted by awsnegotiations.com/privatelink-cost-analysis,
+	// "$0.01/hour per Interface Endpoint per AZ"), read 2026-11-30.
+	// Gateway endpoints (DynamoDB's) are free.
+	InterfaceEndpointPerAZHour = 0.01
+	InterfaceEndpointPerGB     = 0.01
+
+	// CloudWatch, standard resolution: an alarm per metric it watches (a
+	// metric-math alarm counts each metric), a dashboard, and a custom
+	// metric (first 10,000), each per month. Sources:
+	// https://aws.amazon.com/cloudwatch/pricing/ (free tier: "10 Alarm
+	// metrics", "3 Dashboards for up to 50 metrics per month"); prices as
+	// quoted by c3x.dev/resources/aws/aws_cloudwatch_metric_alarm
+	// ("$0.10/alarm-month for standard resolution"),
+	// factualminds.com/blog/amazon-cloudwatch-pricing-metrics-logs-alarms-dashboards
+	// ("dashboards at $3 each") and cloudonaut.io/aws-cloudwatch-dashboard-cost-efficiency-logs-vs-custom-metrics
+	// ("AWS charges $0.30 per custom metric per month"), read 2026-11-30.
+	AlarmMetricPerMonth  = 0.10
+	DashboardPerMonth    = 3.00
+	CustomMetricPerMonth = 0.30
+
+	// X-Ray, per trace recorded beyond 100,000 a month. Source:
+	// https://aws.amazon.com/xray/pricing/ (German edition: "Die ersten
+	// 100 000 aufgezeichneten Ablaufverfolgungen pro Monat sind kostenfrei
+	// ... 5 USD pro Million"), read 2026-11-30.
+	XRayPerMillionTraces = 5.00
+)

@@ -1,9 +1,15 @@
-// Command herald-token creates an API token for a project, stores its hash,
-// and prints the token once: it cannot be shown again.
+// Command herald-token creates, lists and revokes API tokens. A token is
+// printed once, when it is created; the table keeps only its SHA-256 hash,
+// and lists show a token by its id (the hash's first 12 hex digits).
 //
-//	herald-token -project P [-label L]                  the local stack (`make dev`)
-//	herald-token -project P -stack NAME [-label L]      a deployed stack: its TableName output, with the usual AWS credentials and region
-//	herald-token -project P -table NAME                 that table (locally, or with -stack's credentials)
+//	herald-token [create] -project P [-label L]   create a token; prints it once
+//	herald-token list [-project P]                 every token (of a project): id, project, label, created
+//	herald-token revoke -id ID                     revoke a token by its id
+//	herald-token index-legacy                      list tokens made before token lists existed (once, after upgrading)
+//
+// Each works on the local stack (`make dev`) by default; -stack NAME works
+// on a deployed stack's table (its TableName output) with the usual AWS
+// credentials and region, -table NAME on a table by name.
 package main
 
 import (
@@ -14,15 +20,18 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/heraldhq/herald/shared/config"
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/httpapi"
+	"github.com/heraldhq/herald/tools/deploy"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -39,23 +48,40 @@ func main() {
 	}
 }
 
-// run creates one token. local says where the local stack is when no -stack
-// is given; its zero value reads events/env.json.
+// run runs one subcommand; without one (arguments start with a flag), it
+// creates a token, as the command always did. local says where the local
+// stack is when no -stack is given; its zero value reads events/env.json.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, local localstack.Options) error {
-	fs := flag.NewFlagSet("herald-token", flag.ContinueOnError)
+	cmd := "create"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("herald-token "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	project := fs.String("project", "", "project the token gives access to (required)")
-	label := fs.String("label", "", "what the token is for, stored beside its hash")
 	stack := fs.String("stack", "", "CloudFormation stack to find the table in (TableName output); without it, the local stack")
 	table := fs.String("table", "", "table name, instead of looking it up")
+	var project, label, id *string
+	switch cmd {
+	case "create":
+		project = fs.String("project", "", "project the token gives access to (required)")
+		label = fs.String("label", "", "what the token is for, stored beside its hash")
+	case "list":
+		project = fs.String("project", "", "list only this project's tokens")
+	case "revoke":
+		id = fs.String("id", "", "the token's id, as list shows it (required)")
+	case "index-legacy":
+	default:
+		fmt.Fprintf(stderr, "herald-token: unknown command %q; want create, list, revoke or index-legacy\n", cmd)
+		return flag.ErrHelp
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *project == "" || fs.NArg() > 0 {
+	if fs.NArg() > 0 || (cmd == "create" && *project == "") || (cmd == "revoke" && *id == "") {
 		fs.Usage()
 		return flag.ErrHelp
 	}
-	if p := herald.ProjectIDProblem(*project); p != "" {
+	if p := herald.ProjectIDProblem(*project); p != "" && *project != "" {
 		return fmt.Errorf("project id %q %s", *project, p)
 	}
 
@@ -63,17 +89,56 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, local loc
 	if err != nil {
 		return err
 	}
-	token := herald.NewToken()
 	store := dynamo.New(db, tableName, herald.SystemClock{})
-	if err := store.PutToken(ctx, herald.HashToken(token), *project, *label); err != nil {
-		return fmt.Errorf("store the token in %s: %w", where, err)
+	switch cmd {
+	case "create":
+		token := herald.NewToken()
+		if err := store.PutToken(ctx, herald.HashToken(token), *project, *label); err != nil {
+			return fmt.Errorf("store the token in %s: %w", where, err)
+		}
+		fmt.Fprintf(stderr, "Token %s for project %q stored (as a hash) in %s. It is shown only this once:\n",
+			herald.TokenID(herald.HashToken(token)), *project, where)
+		fmt.Fprintln(stdout, token)
+	case "list":
+		tokens, err := store.ListTokens(ctx, *project)
+		if err != nil {
+			return fmt.Errorf("list the tokens in %s: %w", where, err)
+		}
+		printTokens(stdout, tokens)
+	case "revoke":
+		t, err := store.RevokeToken(ctx, *id)
+		if err != nil {
+			return fmt.Errorf("revoke token %s in %s: %w", *id, where, err)
+		}
+		fmt.Fprintf(stdout, "Revoked token %s of project %q (%s), created %s.\n", t.ID, t.Project, labelText(t.Label), t.CreatedAt.Format(herald.TimeFormat))
+		fmt.Fprintf(stderr, "API functions already running may accept it for up to %s more (their token cache).\n", httpapi.TokenCacheTTL)
+	case "index-legacy":
+		n, err := store.IndexLegacyTokens(ctx, db)
+		if err != nil {
+			return fmt.Errorf("index older tokens in %s: %w", where, err)
+		}
+		fmt.Fprintf(stdout, "Added %d older token(s) to the token list of %s.\n", n, where)
 	}
-	fmt.Fprintf(stderr, "Token for project %q stored (as a hash) in %s. It is shown only this once:\n", *project, where)
-	fmt.Fprintln(stdout, token)
 	return nil
 }
 
-// target is the table to write to and a client for it: the local stack's
+func printTokens(w io.Writer, tokens []dynamo.Token) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPROJECT\tCREATED\tLABEL")
+	for _, t := range tokens {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Project, t.CreatedAt.Format(herald.TimeFormat), t.Label)
+	}
+	_ = tw.Flush() // writes to stdout; nothing to do if that fails
+}
+
+func labelText(label string) string {
+	if label == "" {
+		return "no label"
+	}
+	return "label " + label
+}
+
+// target is the table to work on and a client for it: the local stack's
 // (events/env.json says where), or a deployed stack's.
 func target(ctx context.Context, stack, table string, local localstack.Options) (*dynamodb.Client, string, string, error) {
 	if stack == "" {
@@ -94,25 +159,11 @@ func target(ctx context.Context, stack, table string, local localstack.Options) 
 		return nil, "", "", err
 	}
 	if table == "" {
-		if table, err = stackOutput(ctx, cloudformation.NewFromConfig(cfg), stack, "TableName"); err != nil {
+		outputs, err := deploy.StackOutputs(ctx, cloudformation.NewFromConfig(cfg), stack, "TableName")
+		if err != nil {
 			return nil, "", "", err
 		}
+		table = outputs["TableName"]
 	}
 	return dynamodb.NewFromConfig(cfg), table, fmt.Sprintf("table %s (stack %s, %s)", table, stack, cfg.Region), nil
-}
-
-// stackOutput reads one output of a CloudFormation stack.
-func stackOutput(ctx context.Context, cf *cloudformation.Client, stack, key string) (string, error) {
-	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
-	if err != nil {
-		return "", fmt.Errorf("describe stack %s: %w", stack, err)
-	}
-	for _, s := range out.Stacks {
-		for _, o := range s.Outputs {
-			if aws.ToString(o.OutputKey) == key {
-				return aws.ToString(o.OutputValue), nil
-			}
-		}
-	}
-	return "", fmt.Errorf("stack %s has no %s output", stack, key)
 }

@@ -25,6 +25,10 @@
 //   - The poller's batch size, batching window and ReportBatchItemFailures:
 //     the function's SQS event; the scheduler's input: its Schedule event.
 //
+// Template.Evaluate reads the template as CloudFormation would deploy it
+// with given parameter values (conditions decided, other resources as
+// placeholders), so that tools/deploy can test what each option deploys.
+//
 // What differs from AWS: the sweep schedule runs at Options.SweepInterval
 // rather than the template's rate; Lambda's 6 MB invocation payload limit
 // is not enforced; IAM policies are not; there is no reserved concurrency

@@ -30,18 +30,29 @@ type Template struct {
 		Function map[string]any `yaml:"Function"`
 	} `yaml:"Globals"`
 	Resources map[string]Resource `yaml:"Resources"`
+	Outputs   map[string]Output   `yaml:"Outputs"`
 }
 
 // Parameter is a template parameter; locally it always takes its default.
 type Parameter struct {
-	Type    string `yaml:"Type"`
-	Default any    `yaml:"Default"`
+	Type          string `yaml:"Type"`
+	Default       any    `yaml:"Default"`
+	Description   string `yaml:"Description"`
+	AllowedValues []any  `yaml:"AllowedValues"`
 }
 
 // Resource is one entry of the template's Resources.
 type Resource struct {
 	Type       string         `yaml:"Type"`
+	Condition  string         `yaml:"Condition"`
 	Properties map[string]any `yaml:"Properties"`
+}
+
+// Output is one entry of the template's Outputs.
+type Output struct {
+	Condition   string `yaml:"Condition"`
+	Description string `yaml:"Description"`
+	Value       any    `yaml:"Value"`
 }
 
 // LoadTemplate reads and parses a SAM template file.
@@ -319,6 +330,10 @@ type resolver struct {
 	refs   map[string]string // logical id -> what !Ref gives
 	attrs  map[string]string // "LogicalId.Attribute" -> what !GetAtt gives
 	pseudo map[string]string
+	// symbolic resolves a reference to a resource that has no local
+	// counterpart to a placeholder, "<Id>" or "<Id.Attribute>", rather than
+	// failing: for reading the template as deployed (Evaluate).
+	symbolic bool
 }
 
 func newResolver(t *Template, region, account, stackName string) (*resolver, error) {
@@ -493,6 +508,10 @@ func (r *resolver) intrinsic(name string, arg any) (any, error) {
 			return nil, fmt.Errorf("Fn::Select: index %s out of range", is)
 		}
 		return l[i], nil
+	case "Fn::GetAZs":
+		// The local stack has no zones; three named after the region stand in.
+		region := r.pseudo["AWS::Region"]
+		return []any{region + "a", region + "b", region + "c"}, nil
 	case "Fn::If":
 		args, ok := arg.([]any)
 		if !ok || len(args) != 3 {
@@ -581,6 +600,9 @@ func (r *resolver) ref(id string) (any, error) {
 		return v, nil
 	}
 	if res, ok := r.tmpl.Resources[id]; ok {
+		if r.symbolic {
+			return "<" + id + ">", nil
+		}
 		return nil, fmt.Errorf("!Ref %s: %s has no local counterpart", id, res.Type)
 	}
 	return nil, fmt.Errorf("!Ref %s: no such parameter or resource", id)
@@ -591,6 +613,9 @@ func (r *resolver) getAtt(id, attr string) (any, error) {
 		return v, nil
 	}
 	if res, ok := r.tmpl.Resources[id]; ok {
+		if r.symbolic {
+			return "<" + id + "." + attr + ">", nil
+		}
 		return nil, fmt.Errorf("GetAtt %s.%s: attribute of %s not known locally", id, attr, res.Type)
 	}
 	return nil, fmt.Errorf("GetAtt %s.%s: no such resource", id, attr)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -274,6 +275,79 @@ func TestEnvFile(t *testing.T) {
 			if got := repo.For(fn)[k]; got != want {
 				t.Errorf("events/env.json %s %s: got %q, want %q", fn, k, got, want)
 			}
+		}
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	tmpl, err := ParseTemplate([]byte(`
+Parameters:
+  Option: { Type: String, Default: "off", AllowedValues: ["off", "on"] }
+  Days: { Type: Number, Default: 30 }
+Conditions:
+  IsOn: !Equals [!Ref Option, "on"]
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties: {}
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: !Ref Days
+      LogGroupName: !Sub "/x/${Queue.QueueName}"
+  Extra:
+    Type: AWS::EC2::VPC
+    Condition: IsOn
+    Properties:
+      Zone: !Select [1, !GetAZs ""]
+      Maybe: !If [IsOn, !Ref Queue, !Ref AWS::NoValue]
+Outputs:
+  Always: { Value: !Ref Days }
+  OnlyOn: { Condition: IsOn, Value: !GetAtt Extra.CidrBlock }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		params    map[string]string
+		resources []string
+		outputs   map[string]any
+	}{
+		"defaults": {nil, []string{"Logs", "Queue"}, map[string]any{"Always": "30"}},
+		"on": {map[string]string{"Option": "on", "Days": "7"}, []string{"Extra", "Logs", "Queue"},
+			map[string]any{"Always": "7", "OnlyOn": "<Extra.CidrBlock>"}},
+	} {
+		d, err := tmpl.Evaluate(tc.params)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var got []string
+		for id := range d.Resources {
+			got = append(got, id)
+		}
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, tc.resources) {
+			t.Errorf("%s: resources got %v, want %v", name, got, tc.resources)
+		}
+		if !reflect.DeepEqual(d.Outputs, tc.outputs) {
+			t.Errorf("%s: outputs got %v, want %v", name, d.Outputs, tc.outputs)
+		}
+		if got, want := d.Resources["Logs"].Properties["LogGroupName"], "/x/<Queue.QueueName>"; got != want {
+			t.Errorf("%s: a resource's attribute: got %v, want the placeholder %v", name, got, want)
+		}
+		if extra, ok := d.Resources["Extra"]; ok {
+			want := map[string]any{"Zone": "us-east-1b", "Maybe": "<Queue>"}
+			if !reflect.DeepEqual(extra.Properties, want) {
+				t.Errorf("%s: Extra got %v, want %v", name, extra.Properties, want)
+			}
+		}
+	}
+	for name, params := range map[string]map[string]string{
+		"unknown parameter": {"Nope": "x"},
+		"value not allowed": {"Option": "maybe"},
+	} {
+		if _, err := tmpl.Evaluate(params); err == nil {
+			t.Errorf("%s: got no error", name)
 		}
 	}
 }

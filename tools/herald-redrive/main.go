@@ -1,0 +1,62 @@
+// Command herald-redrive moves the messages of a deployed stack's
+// dead-letter queue back to its delivery queue (SQS StartMessageMoveTask),
+// once whatever made them fail is fixed. That is safe because delivery jobs
+// are idempotent: a job whose attempt was already made finds it done.
+//
+//	herald-redrive -stack NAME [-rate N] [-wait=false]
+//
+// It reads the queues from the stack's outputs (DeliveryDLQArn,
+// DeliveryQueueArn, DeliveryDLQUrl), with the usual AWS credentials and
+// region. `make redrive STACK=NAME` runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/heraldhq/herald/shared/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "herald-redrive:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("herald-redrive", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stack := fs.String("stack", "", "the deployed stack (required)")
+	rate := fs.Int("rate", 0, "most messages moved per second (1-500); 0 lets SQS choose")
+	wait := fs.Bool("wait", true, "follow the move until it ends (Ctrl-C stops following, not the move)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *stack == "" || fs.NArg() > 0 || *rate < 0 || *rate > 500 {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	cfg, err := config.AWS(ctx)
+	if err != nil {
+		return err
+	}
+	r := redriver{cf: cloudformation.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), out: stdout, poll: 5 * time.Second}
+	return r.redrive(ctx, *stack, *rate, *wait)
+}

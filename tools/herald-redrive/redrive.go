@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/heraldhq/herald/tools/deploy"
+)
+
+// queueAPI is the part of SQS a redrive uses.
+type queueAPI interface {
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, opts ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+	StartMessageMoveTask(ctx context.Context, in *sqs.StartMessageMoveTaskInput, opts ...func(*sqs.Options)) (*sqs.StartMessageMoveTaskOutput, error)
+	ListMessageMoveTasks(ctx context.Context, in *sqs.ListMessageMoveTasksInput, opts ...func(*sqs.Options)) (*sqs.ListMessageMoveTasksOutput, error)
+}
+
+var _ queueAPI = (*sqs.Client)(nil)
+
+// redriver moves a stack's dead-letter messages back to the delivery queue.
+type redriver struct {
+	cf   deploy.DescribeStacksAPI
+	sqs  queueAPI
+	out  io.Writer
+	poll time.Duration // between looks at a running move
+}
+
+// Move task statuses that end a task.
+var finished = map[string]bool{"COMPLETED": true, "FAILED": true, "CANCELLED": true}
+
+// redrive starts a move task from the stack's DLQ to its delivery queue,
+// at most rate messages a second (0: SQS's choice), and, with wait, reports
+// its progress until it ends.
+func (r redriver) redrive(ctx context.Context, stack string, rate int, wait bool) error {
+	q, err := deploy.StackOutputs(ctx, r.cf, stack, "DeliveryDLQArn", "DeliveryDLQUrl", "DeliveryQueueArn")
+	if err != nil {
+		return err
+	}
+	dlq, target := q["DeliveryDLQArn"], q["DeliveryQueueArn"]
+	attrs, err := r.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(q["DeliveryDLQUrl"]),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
+	})
+	if err != nil {
+		return fmt.Errorf("count the messages in %s: %w", dlq, err)
+	}
+	waiting := attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)]
+	if n, err := strconv.Atoi(waiting); err == nil && n == 0 {
+		fmt.Fprintf(r.out, "The dead-letter queue %s is empty; nothing to move.\n", dlq)
+		return nil
+	}
+	in := &sqs.StartMessageMoveTaskInput{SourceArn: aws.String(dlq), DestinationArn: aws.String(target)}
+	if rate > 0 {
+		in.MaxNumberOfMessagesPerSecond = aws.Int32(int32(rate)) // #nosec G115 -- checked to be 1-500 by the caller
+	}
+	started, err := r.sqs.StartMessageMoveTask(ctx, in)
+	if err != nil {
+		return fmt.Errorf("start moving %s to %s: %w", dlq, target, err)
+	}
+	handle := aws.ToString(started.TaskHandle)
+	fmt.Fprintf(r.out, "Moving about %s message(s) from %s back to %s (task %s).\n", waiting, dlq, target, handle)
+	if !wait {
+		return nil
+	}
+	last := ""
+	for {
+		list, err := r.sqs.ListMessageMoveTasks(ctx, &sqs.ListMessageMoveTasksInput{SourceArn: aws.String(dlq), MaxResults: aws.Int32(10)})
+		if err != nil {
+			return fmt.Errorf("follow the move of %s: %w", dlq, err)
+		}
+		var task *sqstypes.ListMessageMoveTasksResultEntry
+		for i := range list.Results {
+			if aws.ToString(list.Results[i].TaskHandle) == handle {
+				task = &list.Results[i]
+			}
+		}
+		if task == nil && len(list.Results) > 0 {
+			// SQS names only the running task by its handle; the most
+			// recent entry is ours once it has ended.
+			task = &list.Results[0]
+		}
+		if task != nil {
+			status := aws.ToString(task.Status)
+			line := fmt.Sprintf("%s: %d moved", status, task.ApproximateNumberOfMessagesMoved)
+			if task.ApproximateNumberOfMessagesToMove != nil {
+				line += fmt.Sprintf(" of %d", *task.ApproximateNumberOfMessagesToMove)
+			}
+			if line != last {
+				fmt.Fprintln(r.out, line)
+				last = line
+			}
+			if finished[status] {
+				if status != "COMPLETED" {
+					return fmt.Errorf("the move of %s ended %s: %s", dlq, status, aws.ToString(task.FailureReason))
+				}
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(r.out, "Stopped following; the move goes on (aws sqs list-message-move-tasks --source-arn %s).\n", dlq)
+			return ctx.Err()
+		case <-time.After(r.poll):
+		}
+	}
+}

@@ -1,0 +1,85 @@
+// Command herald-variant writes a copy of template.yaml with other
+// parameter defaults, for the checks that read only a template file
+// (sam validate --lint, checkov, sam build):
+//
+//	herald-variant -variant all-on -o .build/variants/all-on.yaml
+//	herald-variant -set StaticEgressIp=true -o .build/variants/egress.yaml
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/heraldhq/herald/tools/deploy"
+	"github.com/heraldhq/herald/tools/localstack"
+)
+
+func main() {
+	err := run(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "herald-variant:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("herald-variant", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var names []string
+	for n := range deploy.Variants {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	variant := fs.String("variant", "default", "named variant: "+strings.Join(names, ", "))
+	out := fs.String("o", "", "file to write (required)")
+	set := map[string]string{}
+	fs.Func("set", "Name=Value: one more parameter default (repeatable)", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("want Name=Value, not %q", s)
+		}
+		set[k] = v
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	values, ok := deploy.Variants[*variant]
+	if *out == "" || !ok || fs.NArg() > 0 {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	for k, v := range values {
+		if _, given := set[k]; !given {
+			set[k] = v
+		}
+	}
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		return err
+	}
+	src, err := os.ReadFile(filepath.Join(root, "template.yaml")) // #nosec G304 -- the checkout's own template
+	if err != nil {
+		return fmt.Errorf("read template: %w", err)
+	}
+	variantText, err := deploy.WithDefaults(src, set)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o750); err != nil {
+		return fmt.Errorf("create the variant's directory: %w", err)
+	}
+	if err := os.WriteFile(*out, variantText, 0o600); err != nil { // #nosec G703 -- a developer tool writing the file it is told to
+		return fmt.Errorf("write the variant: %w", err)
+	}
+	return nil
+}
