@@ -131,8 +131,8 @@ token-index-legacy:
 # RATE=<messages per second> to go slower than SQS would.
 .PHONY: redrive
 redrive:
-	@test -n "$(STACK)" || { echo "usage: make redrive STACK=<stack name> [RATE=<messages per second>]"; exit 2; }
-	@$(GO) run ./tools/herald-redrive -stack "$(STACK)" $(if $(RATE),-rate $(RATE))
+	@test -n "$(STACK)" || { echo "usage: make redrive STACK=<stack name> [QUEUE=retries|first] [RATE=<messages per second>]"; exit 2; }
+	@$(GO) run ./tools/herald-redrive -stack "$(STACK)" $(if $(QUEUE),-queue $(QUEUE)) $(if $(RATE),-rate $(RATE))
 
 # --- Load (docs/performance-load.md): bounded runs against a local stack on free ports ---
 .PHONY: load load-api

@@ -30,9 +30,9 @@ func TestFixedCosts(t *testing.T) {
 	if got := total(egress); math.Abs(got-want) > 1e-9 {
 		t.Errorf("egress: got %.4f USD a month, want %.4f", got, want)
 	}
-	// Nine single-metric alarms, one on two metrics, one on three; one
+	// Eleven single-metric alarms, one on two metrics, one on three; one
 	// dashboard; eleven custom metrics.
-	want = 14*AlarmMetricPerMonth + DashboardPerMonth + 11*CustomMetricPerMonth
+	want = 16*AlarmMetricPerMonth + DashboardPerMonth + 11*CustomMetricPerMonth
 	if got := total(monitoring); math.Abs(got-want) > 1e-9 {
 		t.Errorf("monitoring: got %.4f USD a month, want %.4f: %+v", got, want, monitoring)
 	}

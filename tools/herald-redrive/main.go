@@ -1,13 +1,15 @@
-// Command herald-redrive moves the messages of a deployed stack's
-// dead-letter queue back to its delivery queue (SQS StartMessageMoveTask),
-// once whatever made them fail is fixed. That is safe because delivery jobs
-// are idempotent: a job whose attempt was already made finds it done.
+// Command herald-redrive moves the messages of one of a deployed stack's
+// dead-letter queues back to its queue (SQS StartMessageMoveTask), once
+// whatever made them fail is fixed. That is safe because delivery jobs are
+// idempotent: a job whose attempt was already made finds it done, and a
+// first-attempt job received before claims its attempt.
 //
-//	herald-redrive -stack NAME [-rate N] [-wait=false]
+//	herald-redrive -stack NAME [-queue retries|first] [-rate N] [-wait=false]
 //
 // It reads the queues from the stack's outputs (DeliveryDLQArn,
-// DeliveryQueueArn, DeliveryDLQUrl), with the usual AWS credentials and
-// region. `make redrive STACK=NAME` runs it.
+// DeliveryQueueArn, DeliveryDLQUrl; FirstAttemptDLQArn, FirstAttemptQueueArn,
+// FirstAttemptDLQUrl), with the usual AWS credentials and region.
+// `make redrive STACK=NAME [QUEUE=first]` runs it.
 package main
 
 import (
@@ -45,11 +47,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	stack := fs.String("stack", "", "the deployed stack (required)")
 	rate := fs.Int("rate", 0, "most messages moved per second (1-500); 0 lets SQS choose")
+	queue := fs.String("queue", "retries", "which dead-letter queue: retries (retries and resends) or first (first attempts)")
 	wait := fs.Bool("wait", true, "follow the move until it ends (Ctrl-C stops following, not the move)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *stack == "" || fs.NArg() > 0 || *rate < 0 || *rate > 500 {
+	if _, known := queuePairs[*queue]; *stack == "" || fs.NArg() > 0 || *rate < 0 || *rate > 500 || !known {
 		fs.Usage()
 		return flag.ErrHelp
 	}
@@ -58,5 +61,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	r := redriver{cf: cloudformation.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), out: stdout, poll: 5 * time.Second}
-	return r.redrive(ctx, *stack, *rate, *wait)
+	return r.redrive(ctx, *stack, *queue, *rate, *wait)
 }

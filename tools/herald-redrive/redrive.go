@@ -34,17 +34,31 @@ type redriver struct {
 // Move task statuses that end a task.
 var finished = map[string]bool{"COMPLETED": true, "FAILED": true, "CANCELLED": true}
 
-// redrive starts a move task from the stack's DLQ to its delivery queue,
-// at most rate messages a second (0: SQS's choice), and, with wait, reports
-// its progress until it ends.
-func (r redriver) redrive(ctx context.Context, stack string, rate int, wait bool) error {
-	q, err := deploy.StackOutputs(ctx, r.cf, stack, "DeliveryDLQArn", "DeliveryDLQUrl", "DeliveryQueueArn")
+// queuePair names, by stack output, a dead-letter queue and the queue its
+// messages go back to.
+type queuePair struct{ dlqARN, dlqURL, target string }
+
+// queuePairs are Herald's two: retries and resends, and first attempts.
+var queuePairs = map[string]queuePair{
+	"retries": {"DeliveryDLQArn", "DeliveryDLQUrl", "DeliveryQueueArn"},
+	"first":   {"FirstAttemptDLQArn", "FirstAttemptDLQUrl", "FirstAttemptQueueArn"},
+}
+
+// redrive starts a move task from one of the stack's DLQs (queue names it:
+// queuePairs) back to its queue, at most rate messages a second (0: SQS's
+// choice), and, with wait, reports its progress until it ends.
+func (r redriver) redrive(ctx context.Context, stack, queue string, rate int, wait bool) error {
+	pair, ok := queuePairs[queue]
+	if !ok {
+		return fmt.Errorf("no queue %q: retries or first", queue)
+	}
+	q, err := deploy.StackOutputs(ctx, r.cf, stack, pair.dlqARN, pair.dlqURL, pair.target)
 	if err != nil {
 		return err
 	}
-	dlq, target := q["DeliveryDLQArn"], q["DeliveryQueueArn"]
+	dlq, target := q[pair.dlqARN], q[pair.target]
 	attrs, err := r.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(q["DeliveryDLQUrl"]),
+		QueueUrl:       aws.String(q[pair.dlqURL]),
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
 	})
 	if err != nil {

@@ -147,7 +147,7 @@ func TestRedrive(t *testing.T) {
 		moves := &moveTasks{Client: s.sqs, results: tc.results, err: tc.startErr}
 		var out bytes.Buffer
 		r := redriver{cf: s.cf, sqs: moves, out: &out, poll: time.Millisecond}
-		err := r.redrive(ctx, s.name, tc.rate, tc.wait)
+		err := r.redrive(ctx, s.name, "retries", tc.rate, tc.wait)
 		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 			t.Errorf("%s: got error %v, want %q", name, err, tc.wantErr)
 		}
@@ -183,13 +183,14 @@ func TestRedriveErrors(t *testing.T) {
 	defer cancel()
 	s := newMotoStack(t, ctx, 0)
 	r := redriver{cf: s.cf, sqs: &moveTasks{Client: s.sqs}, out: &bytes.Buffer{}, poll: time.Millisecond}
-	if err := r.redrive(ctx, "no-such-stack", 0, false); err == nil || !strings.Contains(err.Error(), "describe stack no-such-stack") {
+	if err := r.redrive(ctx, "no-such-stack", "retries", 0, false); err == nil || !strings.Contains(err.Error(), "describe stack no-such-stack") {
 		t.Errorf("an unknown stack: got %v", err)
 	}
 	for name, args := range map[string][]string{
 		"no -stack":     nil,
 		"rate too high": {"-stack", "x", "-rate", "501"},
 		"stray":         {"-stack", "x", "extra"},
+		"unknown queue": {"-stack", "x", "-queue", "all"},
 	} {
 		if err := run(ctx, args, &bytes.Buffer{}, &bytes.Buffer{}); !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("%s: got %v, want the usage", name, err)

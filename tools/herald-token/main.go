@@ -81,8 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, local loc
 		fs.Usage()
 		return flag.ErrHelp
 	}
-	if p := herald.ProjectIDProblem(*project); p != "" && *project != "" {
-		return fmt.Errorf("project id %q %s", *project, p)
+	if project != nil && *project != "" {
+		if p := herald.ProjectIDProblem(*project); p != "" {
+			return fmt.Errorf("project id %q %s", *project, p)
+		}
 	}
 
 	db, tableName, where, err := target(ctx, *stack, *table, local)
