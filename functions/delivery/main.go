@@ -38,11 +38,12 @@ func newHandler(ctx context.Context) (*delivery.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return delivery.New(
-		dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),
-		sqs.New(awssqs.NewFromConfig(awsCfg), settings.QueueURL),
-		send,
-		clock,
-		config.Logger(os.Stdout, settings.LogLevel),
-	), nil
+	return delivery.New(delivery.Deps{
+		Store:   dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),
+		Queue:   sqs.New(awssqs.NewFromConfig(awsCfg), settings.QueueURL),
+		Sender:  send,
+		Clock:   clock,
+		Log:     config.Logger(os.Stdout, settings.LogLevel),
+		Metrics: os.Stdout,
+	}), nil
 }

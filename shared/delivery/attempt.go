@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/metrics"
 	"github.com/heraldhq/herald/shared/sender"
 	"github.com/heraldhq/herald/shared/signing"
 )
@@ -101,6 +102,7 @@ func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, l
 		return err
 	}
 	h.logAttempt(ctx, c, att)
+	h.measure(c, att, sent)
 	if c.NextAuto != nil && !rec.Park && trigger != herald.TriggerManual && c.Status == herald.StatusRescheduled {
 		next := herald.Job{ProjectID: c.ProjectID, CallID: c.ID, Trigger: herald.TriggerAuto, Retry: *c.NextAuto}
 		if err := h.queue.Send(ctx, next, c.NextRetryAt.Sub(h.clock.Now())); err != nil {
@@ -109,6 +111,28 @@ func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, l
 		}
 	}
 	return nil
+}
+
+// measure records an attempt's metrics: its outcome, the POST's duration,
+// and for a first attempt how long after its event it started.
+func (h *Handler) measure(c *herald.Call, att herald.Attempt, sent bool) {
+	outcome := metrics.OutcomeSuccess
+	switch {
+	case !sent:
+		outcome = metrics.OutcomeNotSent
+	case att.Success:
+	case c.Status == herald.StatusRescheduled:
+		outcome = metrics.OutcomeRescheduled
+	default:
+		outcome = metrics.OutcomeFailed
+	}
+	h.metrics.Count(metrics.Deliveries, outcome, 1)
+	if sent {
+		h.metrics.Observe(metrics.AttemptDuration, float64(att.DurationMS))
+	}
+	if att.Trigger == herald.TriggerFirst {
+		h.metrics.Observe(metrics.EndToEndDelay, float64(att.StartedAt.Sub(c.CreatedAt).Milliseconds()))
+	}
 }
 
 // loadPayload gives the call its event's payload: from the job when it

@@ -127,7 +127,7 @@ func newBenchDelivery(b *testing.B) *benchDelivery {
 	}
 	b.Cleanup(send.CloseIdleConnections)
 	f.send = send
-	f.handler = delivery.New(store, sqs.New(&benchkit.SQS{}, "bench-queue"), send, clock, config.Logger(io.Discard, slog.LevelInfo))
+	f.handler = delivery.New(delivery.Deps{Store: store, Queue: sqs.New(&benchkit.SQS{}, "bench-queue"), Sender: send, Clock: clock, Log: config.Logger(io.Discard, slog.LevelInfo)})
 
 	ctx := context.Background()
 	now := clock.Now().Truncate(time.Millisecond)

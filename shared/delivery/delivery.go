@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/metrics"
 	"github.com/heraldhq/herald/shared/sender"
 )
 
@@ -24,6 +27,7 @@ type Store interface {
 	RecordAttempt(ctx context.Context, c *herald.Call, leaseID string, rec herald.Recording) error
 	GetWebhook(ctx context.Context, project, id string) (*herald.Webhook, error)
 	EventPayload(ctx context.Context, project, eventID string) (herald.Payload, error)
+	MarkDeadLettered(ctx context.Context, job herald.Job, reason string) error
 	DueShards() int
 	DueRetries(ctx context.Context, shard int, until time.Time, after *herald.ParkedRetry, limit int) ([]herald.ParkedRetry, error)
 	Unpark(ctx context.Context, r herald.ParkedRetry) error
@@ -40,6 +44,11 @@ type Sender interface {
 	Send(ctx context.Context, req sender.Request) sender.Result
 }
 
+// MaxReceives is how many times SQS hands a job over before its queue's
+// redrive policy moves it to the dead-letter queue (maxReceiveCount in
+// template.yaml, both queues).
+const MaxReceives = 5
+
 // Lease is how long a claimed attempt is ours. It outlasts the send timeout
 // and the writes around it; after a crash, the attempt can be claimed again
 // once it has run out.
@@ -48,19 +57,41 @@ const Lease = 60 * time.Second
 // Handler handles delivery invocations: SQS batches from both queues, and
 // sweeps.
 type Handler struct {
-	store  Store
-	queue  Queue
-	sender Sender
-	clock  herald.Clock
-	log    *slog.Logger
-	hooks  *webhookCache
+	store   Store
+	queue   Queue
+	sender  Sender
+	clock   herald.Clock
+	log     *slog.Logger
+	hooks   *webhookCache
+	metrics *metrics.Recorder
+}
+
+// Deps are a Handler's dependencies, all given at construction.
+type Deps struct {
+	Store  Store
+	Queue  Queue // the delivery queue: retries
+	Sender Sender
+	Clock  herald.Clock
+	Log    *slog.Logger
+	// Metrics receives the embedded-metric-format lines (the function's
+	// stdout); nil writes none.
+	Metrics io.Writer
+	// WebhookTTL is how long a webhook read is reused; WebhookTTL if 0.
+	WebhookTTL time.Duration
 }
 
 // New returns a Handler.
-func New(store Store, queue Queue, s Sender, clock herald.Clock, log *slog.Logger) *Handler {
-	h := &Handler{store: store, queue: queue, sender: s, clock: clock, log: log}
-	h.hooks = newWebhookCache(store.GetWebhook, WebhookTTL)
-	return h
+func New(d Deps) *Handler {
+	ttl := d.WebhookTTL
+	if ttl == 0 {
+		ttl = WebhookTTL
+	}
+	w := d.Metrics
+	if w == nil {
+		w = io.Discard
+	}
+	return &Handler{store: d.Store, queue: d.Queue, sender: d.Sender, clock: d.Clock, log: d.Log,
+		hooks: newWebhookCache(d.Store.GetWebhook, ttl), metrics: metrics.New(w, "DeliveryFunction")}
 }
 
 // errRetryLater marks a message to be received again later.
@@ -82,6 +113,9 @@ func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQS
 		}()
 	}
 	wg.Wait()
+	if err := h.metrics.Flush(h.clock.Now()); err != nil {
+		h.log.ErrorContext(ctx, "could not write metrics", "error", err)
+	}
 	var resp events.SQSEventResponse
 	var internal []error
 	for i, err := range errs {
@@ -91,6 +125,7 @@ func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQS
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
 		if !errors.Is(err, errRetryLater) {
 			internal = append(internal, err)
+			h.lastReceive(ctx, ev.Records[i], err)
 		}
 	}
 	if len(ev.Records) > 0 && len(internal) == len(ev.Records) {
@@ -111,6 +146,29 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 		return h.attempt(ctx, job, firstCall(job), herald.FirstAttemptLease)
 	}
 	return h.deliver(ctx, job)
+}
+
+// lastReceive records, when a job fails on the last receive its queue allows,
+// that its call's attempt went to the dead-letter queue: otherwise the call
+// would show pending, or rescheduled for a time long past, until someone
+// moved the job back. (A function that crashes outright on every receive
+// cannot say so; docs/delivery.md.)
+func (h *Handler) lastReceive(ctx context.Context, msg events.SQSMessage, cause error) {
+	if n, err := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"]); err != nil || n < MaxReceives {
+		return
+	}
+	var job herald.Job
+	if json.Unmarshal([]byte(msg.Body), &job) != nil || job.ProjectID == "" || job.CallID == "" {
+		return
+	}
+	reason := fmt.Sprintf("the delivery job failed on each of its %d receives and was moved to the dead-letter queue; "+
+		"it goes out again when moved back (make redrive), or resend it", MaxReceives)
+	if err := h.store.MarkDeadLettered(ctx, job, reason); err != nil {
+		h.log.ErrorContext(ctx, "could not mark a dead-lettered call", "project", job.ProjectID, "call_id", job.CallID, "error", err)
+		return
+	}
+	h.log.ErrorContext(ctx, "job dead-lettered", "project", job.ProjectID, "call_id", job.CallID,
+		"trigger", job.Trigger, "retry", job.Retry, "error", cause)
 }
 
 // fresh reports whether a job may send the first attempt under the lease

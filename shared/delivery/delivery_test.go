@@ -118,7 +118,7 @@ func newFixture(t *testing.T, configure func(in *herald.WebhookInput)) *fixture 
 		return logs.Write(p)
 	}), nil))
 	f := &fixture{env: env, store: store, clock: clk, rcv: newReceiver(t), logs: logs,
-		handler: delivery.New(store, sqs.New(env.SQS, env.QueueURL), send, clk, log)}
+		handler: delivery.New(delivery.Deps{Store: store, Queue: sqs.New(env.SQS, env.QueueURL), Sender: send, Clock: clk, Log: log})}
 	user, pw := "deploy", testenv.Secret(t, "hunter2-basic")
 	testenv.Secret(t, base64.StdEncoding.EncodeToString([]byte(user+":"+pw)))
 	in := herald.WebhookInput{
@@ -648,7 +648,7 @@ func TestRetryQueuedAfterFailedSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	failing := delivery.New(f.store, &failOnceQueue{Queue: sqs.New(f.env.SQS, f.env.QueueURL)}, send, f.clock, slog.New(slog.DiscardHandler))
+	failing := delivery.New(delivery.Deps{Store: f.store, Queue: &failOnceQueue{Queue: sqs.New(f.env.SQS, f.env.QueueURL)}, Sender: send, Clock: f.clock, Log: slog.New(slog.DiscardHandler)})
 	c := f.newCall(t)
 	msg := message(first(c))
 	res, err := failing.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{msg}})
@@ -678,5 +678,52 @@ func TestRetryQueuedAfterFailedSend(t *testing.T) {
 	}
 	if rec := f.call(t, c.ID); rec.Status != herald.StatusRescheduled || rec.NextAuto == nil || *rec.NextAuto != 1 {
 		t.Errorf("call after healing: %+v", rec)
+	}
+}
+
+// brokenClaims fails every claim, as a store that cannot be reached would.
+type brokenClaims struct{ delivery.Store }
+
+func (brokenClaims) ClaimAttempt(context.Context, herald.Job, string, time.Duration) (*herald.Call, herald.ClaimResult, error) {
+	return nil, herald.Gone, fmt.Errorf("injected: the table is unreachable")
+}
+
+// TestDeadLetteredJobMarksItsCall (issue 13): a job that fails on the last
+// receive its queue allows is moved to the dead-letter queue; its call must
+// not stay pending, or rescheduled for a time long past, until someone
+// moves it back. It is recorded failed, with an attempt that was not sent
+// and says why; moved back, the job still finds its attempt due.
+func TestDeadLetteredJobMarksItsCall(t *testing.T) {
+	f := newFixture(t, nil)
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 500) })
+	c := f.newCall(t)
+	f.deliver(t, first(c)) // fails: retry 1 is due
+	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: f.clock, TotalTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := delivery.New(delivery.Deps{Store: brokenClaims{f.store}, Queue: sqs.New(f.env.SQS, f.env.QueueURL), Sender: send, Clock: f.clock, Log: slog.New(slog.DiscardHandler)})
+	retry := herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerAuto, Retry: 1}
+	for n := 1; n <= delivery.MaxReceives; n++ {
+		res, err := broken.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{receivedN(retry, n)}})
+		if err == nil && len(res.BatchItemFailures) != 1 {
+			t.Fatalf("receive %d: the failure was not reported", n)
+		}
+		rec := f.call(t, c.ID)
+		last := rec.Attempts[len(rec.Attempts)-1]
+		if marked := last.ErrorKind == herald.ErrKindDLQ; marked != (n == delivery.MaxReceives) {
+			t.Fatalf("after receive %d: attempts %+v; want the dead-letter mark on receive %d only", n, rec.Attempts, delivery.MaxReceives)
+		}
+	}
+	rec := f.call(t, c.ID)
+	if rec.Status != herald.StatusFailed || len(rec.Attempts) != 2 || rec.NextAuto == nil || *rec.NextAuto != 1 ||
+		!strings.Contains(rec.Attempts[1].Error, "dead-letter queue") || len(f.rcv.got()) != 1 {
+		t.Fatalf("dead-lettered: status %s, attempts %+v, next %v, %d sent", rec.Status, rec.Attempts, rec.NextAuto, len(f.rcv.got()))
+	}
+	// Moved back once the table is reachable again: the retry is made.
+	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	f.deliver(t, retry)
+	if rec := f.call(t, c.ID); rec.Status != herald.StatusSuccess || len(f.rcv.got()) != 2 {
+		t.Errorf("after the redrive: status %s, %d sent; want success, 2", rec.Status, len(f.rcv.got()))
 	}
 }

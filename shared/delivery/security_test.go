@@ -57,7 +57,7 @@ func (f *fixture) guarded(t *testing.T, resolver sender.Resolver) *delivery.Hand
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(testenv.LogWriter(t, "guarded"), nil))
-	return delivery.New(f.store, sqs.New(f.env.SQS, f.env.QueueURL), s, f.clock, log)
+	return delivery.New(delivery.Deps{Store: f.store, Queue: sqs.New(f.env.SQS, f.env.QueueURL), Sender: s, Clock: f.clock, Log: log})
 }
 
 // useWebhook makes a webhook with the URL the fixture's webhook: it must

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/metrics"
 )
 
 // sweepAhead is how far ahead the sweeper looks for parked retries. With a
@@ -36,28 +37,53 @@ const (
 // Sweep moves parked retries that are due within sweepAhead onto the queue,
 // each with the delay that makes it arrive on time. It returns how many it
 // queued.
+//
+// Each sweep writes SweepBacklog (the retries it found already due) and
+// SweepLag (how late the most overdue was, in seconds), 0 when none was:
+// a sweep that keeps up shows zeros, one that stops shows nothing, which
+// the lag alarm treats as breaching (docs/operations.md).
 func (h *Handler) Sweep(ctx context.Context) (int, error) {
 	until := h.clock.Now().Add(sweepAhead)
 	var budget, queued atomic.Int64
 	budget.Store(maxSweepRetries)
+	var late lateness
 	g, gctx := errgroup.WithContext(ctx)
 	for shard := range h.store.DueShards() {
 		g.Go(guard.Func(func() error {
-			n, err := h.sweepShard(gctx, shard, until, &budget)
+			n, err := h.sweepShard(gctx, shard, until, &budget, &late)
 			queued.Add(int64(n))
 			return err
 		}))
 	}
 	err := g.Wait()
 	if n := queued.Load(); n > 0 {
-		h.log.InfoContext(ctx, "sweep", "queued", n)
+		h.log.InfoContext(ctx, "sweep", "queued", n, "overdue", late.count.Load(), "lag_s", late.worst())
+	}
+	h.metrics.Count(metrics.SweepBacklog, "", float64(late.count.Load()))
+	h.metrics.Observe(metrics.SweepLag, late.worst())
+	if ferr := h.metrics.Flush(h.clock.Now()); ferr != nil {
+		h.log.ErrorContext(ctx, "could not write metrics", "error", ferr)
 	}
 	return int(queued.Load()), err
 }
 
+// lateness counts the retries a sweep found overdue and keeps the worst.
+type lateness struct {
+	count atomic.Int64
+	ms    atomic.Int64 // the most overdue, in milliseconds
+}
+
+func (l *lateness) add(overdue time.Duration) {
+	l.count.Add(1)
+	for cur := l.ms.Load(); overdue.Milliseconds() > cur && !l.ms.CompareAndSwap(cur, overdue.Milliseconds()); cur = l.ms.Load() {
+	}
+}
+
+func (l *lateness) worst() float64 { return float64(l.ms.Load()) / 1000 }
+
 // sweepShard works through one due shard page by page, while the budget and
 // the invocation's time last.
-func (h *Handler) sweepShard(ctx context.Context, shard int, until time.Time, budget *atomic.Int64) (int, error) {
+func (h *Handler) sweepShard(ctx context.Context, shard int, until time.Time, budget *atomic.Int64, late *lateness) (int, error) {
 	queued := 0
 	var after *herald.ParkedRetry
 	for {
@@ -81,7 +107,7 @@ func (h *Handler) sweepShard(ctx context.Context, shard int, until time.Time, bu
 				return queued, nil
 			}
 		}
-		n, err := h.queueParked(ctx, page)
+		n, err := h.queueParked(ctx, page, late)
 		queued += n
 		if err != nil {
 			return queued, err
@@ -92,7 +118,7 @@ func (h *Handler) sweepShard(ctx context.Context, shard int, until time.Time, bu
 
 // queueParked sends a page of parked retries, ten per batch, and unparks
 // each batch once it is on the queue.
-func (h *Handler) queueParked(ctx context.Context, page []herald.ParkedRetry) (int, error) {
+func (h *Handler) queueParked(ctx context.Context, page []herald.ParkedRetry, late *lateness) (int, error) {
 	var queued atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(sweepParallel)
@@ -102,6 +128,9 @@ func (h *Handler) queueParked(ctx context.Context, page []herald.ParkedRetry) (i
 			now := h.clock.Now()
 			jobs := make([]herald.DelayedJob, len(batch))
 			for i, r := range batch {
+				if overdue := now.Sub(r.Due); overdue > 0 {
+					late.add(overdue)
+				}
 				jobs[i] = herald.DelayedJob{
 					Job:   herald.Job{ProjectID: r.ProjectID, CallID: r.CallID, Trigger: herald.TriggerAuto, Retry: r.Retry},
 					Delay: r.Due.Sub(now),

@@ -125,7 +125,7 @@ func TestSweepWorksOffABacklog(t *testing.T) {
 	}
 	q := &jobLog{jobs: map[string]int{}}
 	clk := &clock{now: now}
-	h := delivery.New(idx, q, nil, clk, slog.New(slog.DiscardHandler))
+	h := delivery.New(delivery.Deps{Store: idx, Queue: q, Sender: nil, Clock: clk, Log: slog.New(slog.DiscardHandler)})
 
 	// A sweep with less time left than it needs for a page starts none.
 	short, cancel := context.WithTimeout(context.Background(), time.Second)

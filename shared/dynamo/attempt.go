@@ -345,3 +345,38 @@ func (s *Store) Unpark(ctx context.Context, r herald.ParkedRetry) error {
 	}
 	return classify(err, "unpark call %s", r.CallID)
 }
+
+// MarkDeadLettered records on a call that the job for one of its attempts
+// failed on every receive and is going to a dead-letter queue: the call is
+// failed, with an attempt that was not sent and says why. Its schedule is
+// left as it is, so that the job moved back (make redrive), or a resend,
+// still finds its attempt due. A call that succeeded meanwhile is left
+// alone.
+func (s *Store) MarkDeadLettered(ctx context.Context, job herald.Job, reason string) error {
+	c, err := s.readCall(ctx, job.ProjectID, job.CallID)
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		return nil
+	}
+	if err != nil || c.Status == herald.StatusSuccess {
+		return err
+	}
+	before := encodeAttempts(c.Attempts)
+	c.Attempts = append(c.Attempts, herald.Attempt{Number: max(c.AttemptCount, 1), Trigger: job.Trigger,
+		StartedAt: s.clock.Now().Truncate(time.Millisecond), ErrorKind: herald.ErrKindDLQ, Error: reason})
+	cond := "attribute_not_exists(a)"
+	values := map[string]types.AttributeValue{":s": avS(string(herald.StatusFailed)), ":a": avS(encodeAttempts(c.Attempts))}
+	if len(c.Attempts) > 1 {
+		cond, values[":before"] = "a = :before", avS(before)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(callPK(job.ProjectID, job.CallID), job.CallID),
+		UpdateExpression:          aws.String("SET s = :s, a = :a"),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND " + cond),
+		ExpressionAttributeValues: values,
+	})
+	if isConditionFailed(err) {
+		return nil // an attempt was recorded meanwhile: it says more
+	}
+	return classify(err, "mark call %s dead-lettered", job.CallID)
+}

@@ -42,11 +42,12 @@ const (
 	ErrKindReset      = "reset"
 	ErrKindDNS        = "dns"
 	ErrKindTLS        = "tls"
-	ErrKindBlocked    = "blocked"     // the address is private, loopback, ...
-	ErrKindInvalidURL = "invalid_url" // the rendered URL is not an http(s) URL
-	ErrKindRender     = "render"      // the custom payload failed to render
-	ErrKindSigning    = "signing"     // the webhook's signing secret cannot be used
-	ErrKindNetwork    = "network"     // any other transport error
+	ErrKindBlocked    = "blocked"       // the address is private, loopback, ...
+	ErrKindInvalidURL = "invalid_url"   // the rendered URL is not an http(s) URL
+	ErrKindRender     = "render"        // the custom payload failed to render
+	ErrKindSigning    = "signing"       // the webhook's signing secret cannot be used
+	ErrKindDLQ        = "dead_lettered" // the job failed on every receive and went to a dead-letter queue
+	ErrKindNetwork    = "network"       // any other transport error
 	ErrKindNoWebhook  = "webhook_deleted"
 	ErrKindDisabled   = "webhook_disabled"
 )
