@@ -25,12 +25,13 @@ func main() {
 		os.Exit(1)
 	}
 	clock := herald.SystemClock{}
-	handler := ingest.New(ingest.Options{
+	handler := ingest.New(ingest.Deps{
 		Store:     dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),
 		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg), settings.FirstQueueURL),
 		Clock:     clock,
 		Log:       config.Logger(os.Stdout, settings.LogLevel),
 		Retention: settings.Retention,
+		Metrics:   os.Stdout,
 	})
 	lambda.Start(handler.Handle)
 }

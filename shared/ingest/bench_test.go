@@ -40,7 +40,7 @@ func benchIngest(b *testing.B, webhooks, batch int) {
 	db := benchkit.NewDynamo()
 	queue := &benchkit.SQS{}
 	store := &cachedWebhooks{Store: dynamo.New(db, "bench", herald.ClockFunc(func() time.Time { return now })), hooks: benchProject(b, webhooks, now)}
-	h := ingest.New(ingest.Options{Store: store, Queue: sqs.New(queue, "bench-queue"),
+	h := ingest.New(ingest.Deps{Store: store, Queue: sqs.New(queue, "bench-queue"),
 		Clock: herald.ClockFunc(func() time.Time { return now }), Log: config.Logger(io.Discard, slog.LevelInfo),
 		Retention: 30 * 24 * time.Hour, WebhookTTL: time.Hour})
 

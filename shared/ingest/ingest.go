@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/metrics"
 )
 
 // Store is what ingest needs of the table.
@@ -39,15 +41,19 @@ type Handler struct {
 	log       *slog.Logger
 	retention time.Duration
 	matchers  *matcherCache
+	metrics   *metrics.Recorder
 }
 
-// Options configure a Handler.
-type Options struct {
+// Deps are a Handler's dependencies, all given at construction.
+type Deps struct {
 	Store     Store
-	Queue     Queue
+	Queue     Queue // the first-attempt queue
 	Clock     herald.Clock
 	Log       *slog.Logger
 	Retention time.Duration // how long calls (and events) are kept
+	// Metrics receives the embedded-metric-format lines (the function's
+	// stdout); nil writes none.
+	Metrics io.Writer
 	// WebhookTTL is how long a warm function reuses a project's webhooks
 	// before reading them again. docs/ingest.md says why a few seconds of
 	// staleness is acceptable.
@@ -58,14 +64,19 @@ type Options struct {
 const DefaultWebhookTTL = 5 * time.Second
 
 // New returns a Handler.
-func New(o Options) *Handler {
-	ttl := o.WebhookTTL
+func New(d Deps) *Handler {
+	ttl := d.WebhookTTL
 	if ttl == 0 {
 		ttl = DefaultWebhookTTL
 	}
+	w := d.Metrics
+	if w == nil {
+		w = io.Discard
+	}
 	return &Handler{
-		store: o.Store, queue: o.Queue, clock: o.Clock, log: o.Log, retention: o.Retention,
+		store: d.Store, queue: d.Queue, clock: d.Clock, log: d.Log, retention: d.Retention,
 		matchers: &matcherCache{ttl: ttl, entries: map[string]*matcherEntry{}},
+		metrics:  metrics.New(w, "IngestFunction"),
 	}
 }
 
@@ -132,11 +143,18 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Reply, e
 		switch r.Status {
 		case "accepted", "duplicate":
 			reply.Accepted++
+			h.metrics.Count(metrics.IngestEvents, "", 1)
+			if r.Status == "accepted" {
+				h.metrics.Count(metrics.IngestMatches, "", float64(len(r.Calls)))
+			}
 		case "rejected":
 			reply.Rejected++
 		default:
 			failed = append(failed, r.internal)
 		}
+	}
+	if err := h.metrics.Flush(h.clock.Now()); err != nil {
+		h.log.ErrorContext(ctx, "could not write metrics", "error", err)
 	}
 	if len(failed) > 0 {
 		return reply, fmt.Errorf("%d of %d events not ingested: %w", len(failed), len(raws), errors.Join(failed...))

@@ -42,7 +42,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) handler(store ingest.Store, queue ingest.Queue) *ingest.Handler {
-	return ingest.New(ingest.Options{Store: store, Queue: queue, Clock: herald.SystemClock{},
+	return ingest.New(ingest.Deps{Store: store, Queue: queue, Clock: herald.SystemClock{},
 		Log: slog.New(slog.NewTextHandler(f.logs, nil)), Retention: 24 * time.Hour})
 }
 
@@ -397,7 +397,7 @@ func TestCallsWrittenLateDoNotChangeClosedHours(t *testing.T) {
 		f.addWebhook(t, "p1", fmt.Sprint("hook-", i), true, herald.Trigger{EntityType: "item", EventTypes: []string{"publish"}})
 	}
 	handler := func(s ingest.Store) *ingest.Handler {
-		return ingest.New(ingest.Options{Store: s, Queue: f.queue, Clock: clk,
+		return ingest.New(ingest.Deps{Store: s, Queue: f.queue, Clock: clk,
 			Log: slog.New(slog.NewTextHandler(f.logs, nil)), Retention: 30 * 24 * time.Hour})
 	}
 	event := json.RawMessage(recordEvent("p1", "evt-late", "publish", "1"))

@@ -281,6 +281,68 @@ func TestReceiverFaults(t *testing.T) {
 	if n := len(faults.got()); n != 7 {
 		t.Errorf("the fault receiver got %d requests; want one from each of the seven plain-HTTP webhooks (the redirect not followed)", n)
 	}
+
+	// The functions' metrics, read from their logs as CloudWatch would, say
+	// the same: one event, nine calls, one success and eight rescheduled
+	// (the first retry is two minutes away).
+	want9 := map[string]float64{
+		"IngestFunction IngestEvents": 1, "IngestFunction IngestMatches": 9,
+		"DeliveryFunction Deliveries success": 1, "DeliveryFunction Deliveries rescheduled": 8,
+		"DeliveryFunction AttemptDuration": 9, "DeliveryFunction EndToEndDelay": 9,
+	}
+	var got map[string]float64
+	waitFor(t, "the delivery metrics", 10*time.Second, func() bool {
+		got = emfMetrics(t, e.logs.String())
+		return got["DeliveryFunction Deliveries success"]+got["DeliveryFunction Deliveries rescheduled"] >= 9
+	})
+	for k, v := range want9 {
+		if got[k] != v {
+			t.Errorf("metric %s = %v, want %v (all: %v)", k, got[k], v, got)
+		}
+	}
+	for _, k := range []string{"DeliveryFunction Deliveries failed", "DeliveryFunction Deliveries not_sent"} {
+		if got[k] != 0 {
+			t.Errorf("metric %s = %v, want none", k, got[k])
+		}
+	}
+}
+
+// emfMetrics reads the embedded-metric-format lines of the functions' logs
+// and sums them by "Function Metric[ Outcome]": counts add up, lists of
+// values count their values.
+func emfMetrics(t *testing.T, logs string) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, line := range strings.Split(logs, "\n") {
+		i := strings.Index(line, "{")
+		if i < 0 || !strings.Contains(line, `"_aws":`) {
+			continue
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(line[i:]), &doc); err != nil {
+			t.Fatalf("an EMF line that is not JSON: %s", line)
+		}
+		aws, _ := doc["_aws"].(map[string]any)
+		directives, _ := aws["CloudWatchMetrics"].([]any)
+		for _, d := range directives {
+			for _, m := range d.(map[string]any)["Metrics"].([]any) {
+				name := m.(map[string]any)["Name"].(string)
+				key := doc["Function"].(string) + " " + name
+				if o, ok := doc["Outcome"].(string); ok {
+					key += " " + o
+				}
+				switch v := doc[name].(type) {
+				case float64:
+					out[key] += v
+				case []any:
+					out[key] += float64(len(v))
+				default:
+					t.Fatalf("metric %s has no value in %s", name, line)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // TestPoisonMessageEndsInDLQ: a message the delivery function can never

@@ -274,7 +274,7 @@ func TestIngestPolicy(t *testing.T) {
 	db, q := recorded(env, used)
 	store := dynamo.New(db, env.Table, clk)
 	handler := func(s ingest.Store) *ingest.Handler {
-		return ingest.New(ingest.Options{Store: s, Queue: sqs.New(q, env.QueueURL), Clock: clk,
+		return ingest.New(ingest.Deps{Store: s, Queue: sqs.New(q, env.FirstURL), Clock: clk,
 			Log: slog.New(slog.DiscardHandler), Retention: 30 * 24 * time.Hour})
 	}
 	for _, id := range []string{"evt-1", "evt-1"} {
@@ -321,7 +321,7 @@ func TestDeliveryPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := delivery.New(dynamo.New(db, env.Table, clk), sqs.New(q, env.QueueURL), send, clk, slog.New(slog.DiscardHandler))
+	h := delivery.New(delivery.Deps{Store: dynamo.New(db, env.Table, clk), Queue: sqs.New(q, env.QueueURL), Sender: send, Clock: clk, Log: slog.New(slog.DiscardHandler)})
 	newCall := func(w *herald.Webhook) (*herald.Call, herald.Job) {
 		ev := &herald.Event{ProjectID: "p1", EventID: herald.NewID(clk.Now()), Environment: "main", EntityType: "item", EventType: "publish",
 			EventTriggeredAt: clk.Now(), Entity: json.RawMessage(`{"id":"1","type":"item"}`)}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/shared/metrics"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -266,7 +267,8 @@ func TestLogGroupsKeepLogRetentionDays(t *testing.T) {
 // checkHeraldMetric checks one use of a Herald metric against the contract.
 func checkHeraldMetric(t *testing.T, where, name string, dims map[string]string, functions []string) {
 	t.Helper()
-	sets, ok := Metrics[name]
+	m, ok := metrics.Catalog[name]
+	sets := m.Dimensions
 	if !ok {
 		t.Errorf("%s: metric Herald/%s is not one the functions write", where, name)
 		return
@@ -279,11 +281,11 @@ func checkHeraldMetric(t *testing.T, where, name string, dims map[string]string,
 	if !slices.ContainsFunc(sets, func(s []string) bool { return slices.Equal(s, keys) }) {
 		t.Errorf("%s: Herald/%s with dimensions %v, want one of %v", where, name, keys, sets)
 	}
-	if !slices.Contains(functions, dims["Function"]) || dims["Function"] != MetricFunctions[name] {
-		t.Errorf("%s: Herald/%s Function=%q, want %s, the logical id of the function that writes it", where, name, dims["Function"], MetricFunctions[name])
+	if !slices.Contains(functions, dims["Function"]) || dims["Function"] != m.Function {
+		t.Errorf("%s: Herald/%s Function=%q, want %s, the logical id of the function that writes it", where, name, dims["Function"], m.Function)
 	}
-	if o, ok := dims["Outcome"]; ok && !slices.Contains(Outcomes, o) {
-		t.Errorf("%s: Herald/%s Outcome=%q, want one of %v", where, name, o, Outcomes)
+	if o, ok := dims["Outcome"]; ok && !slices.Contains(metrics.Outcomes, o) {
+		t.Errorf("%s: Herald/%s Outcome=%q, want one of %v", where, name, o, metrics.Outcomes)
 	}
 }
 
@@ -305,7 +307,7 @@ func TestMetricsAlarmsAndDashboard(t *testing.T) {
 			}
 		}
 		for _, m := range stats {
-			if m["Namespace"] != Namespace {
+			if m["Namespace"] != metrics.Namespace {
 				continue
 			}
 			dims := map[string]string{}
@@ -339,7 +341,7 @@ func TestMetricsAlarmsAndDashboard(t *testing.T) {
 		alarmWidget = append(alarmWidget, w.Properties.Alarms...)
 		for _, row := range w.Properties.Metrics {
 			r, _ := row.([]any)
-			if len(r) < 2 || r[0] != Namespace {
+			if len(r) < 2 || r[0] != metrics.Namespace {
 				continue
 			}
 			dims := map[string]string{}
@@ -355,7 +357,7 @@ func TestMetricsAlarmsAndDashboard(t *testing.T) {
 			shown[name] = true
 		}
 	}
-	for name := range Metrics {
+	for name := range metrics.Catalog {
 		if !shown[name] {
 			t.Errorf("the dashboard does not show Herald/%s", name)
 		}
@@ -402,7 +404,7 @@ func TestOperationsDocCoversTheTemplate(t *testing.T) {
 			t.Errorf("docs/operations.md has a runbook for %s, which the template does not define", h)
 		}
 	}
-	for name := range Metrics {
+	for name := range metrics.Catalog {
 		if !strings.Contains(string(doc), "`"+name+"`") {
 			t.Errorf("docs/operations.md does not describe the metric %s", name)
 		}
@@ -417,13 +419,5 @@ func TestOperationsDocCoversTheTemplate(t *testing.T) {
 				t.Errorf("%s has no row for parameter %s", file, name)
 			}
 		}
-	}
-}
-
-func TestCustomMetricCount(t *testing.T) {
-	// Deliveries twice (by function, and by function and each of four
-	// outcomes) and six more metrics by function: 1 + 4 + 6.
-	if got, want := CustomMetricCount(), 11; got != want {
-		t.Errorf("got %d, want %d", got, want)
 	}
 }

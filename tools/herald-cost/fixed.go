@@ -5,7 +5,7 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/heraldhq/herald/tools/deploy"
+	"github.com/heraldhq/herald/shared/metrics"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -61,7 +61,7 @@ func fixedCosts(t *localstack.Template) (monitoring, egress []fixedLine, err err
 		{"alarm metrics", float64(alarmMetrics), "metric-month", AlarmMetricPerMonth,
 			fmt.Sprintf("%d alarms; a metric-math alarm counts each metric it reads", len(d.OfType("AWS::CloudWatch::Alarm")))},
 		{"dashboard", float64(len(d.OfType("AWS::CloudWatch::Dashboard"))), "dashboard-month", DashboardPerMonth, ""},
-		{"Herald custom metrics", float64(deploy.CustomMetricCount()), "metric-month", CustomMetricPerMonth,
+		{"Herald custom metrics", float64(metrics.CustomMetrics()), "metric-month", CustomMetricPerMonth,
 			"written only while there is traffic: a quiet month costs less"},
 	}
 

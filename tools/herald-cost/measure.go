@@ -139,9 +139,9 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 		return nil, err
 	}
 	r.queue = &capturingQueue{Queue: sqs.New(q, r.queueURL)}
-	r.ingest = ingest.New(ingest.Options{Store: store, Queue: sqs.New(q, r.firstURL), Clock: clock, Log: log,
+	r.ingest = ingest.New(ingest.Deps{Store: store, Queue: sqs.New(q, r.firstURL), Clock: clock, Log: log,
 		Retention: time.Duration(d.RetentionDays) * 24 * time.Hour})
-	r.delivery = delivery.New(store, r.queue, send, clock, log)
+	r.delivery = delivery.New(delivery.Deps{Store: store, Queue: r.queue, Sender: send, Clock: clock, Log: log})
 
 	// The project: webhooks that each match every record update, with
 	// the default payload and a signing secret.
