@@ -114,17 +114,13 @@ token:
 
 # Tokens as ids (the hash's first 12 hex digits), projects, labels and
 # creation times; never the tokens (docs/operations.md, "API tokens").
-.PHONY: token-list token-revoke token-index-legacy
+.PHONY: token-list token-revoke
 token-list:
 	@$(GO) run ./tools/herald-token list $(if $(PROJECT),-project "$(PROJECT)") $(if $(STACK),-stack "$(STACK)")
 
 token-revoke:
 	@test -n "$(ID)" || { echo "usage: make token-revoke ID=<id from make token-list> [STACK=<stack name>]"; exit 2; }
 	@$(GO) run ./tools/herald-token revoke -id "$(ID)" $(if $(STACK),-stack "$(STACK)")
-
-# Once, after upgrading a stack whose tokens were made before token lists.
-token-index-legacy:
-	@$(GO) run ./tools/herald-token index-legacy $(if $(STACK),-stack "$(STACK)")
 
 # Moves a deployed stack's dead-letter messages back to its delivery queue
 # (docs/operations.md, "Redrive"), with the usual AWS credentials and region.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -28,6 +29,7 @@ type Store interface {
 	GetWebhook(ctx context.Context, project, id string) (*herald.Webhook, error)
 	EventPayload(ctx context.Context, project, eventID string) (herald.Payload, error)
 	MarkDeadLettered(ctx context.Context, job herald.Job, reason string) error
+	Upgrade(ctx context.Context, maxItems int, margin time.Duration) (herald.UpgradeProgress, error)
 	DueShards() int
 	DueRetries(ctx context.Context, shard int, until time.Time, after *herald.ParkedRetry, limit int) ([]herald.ParkedRetry, error)
 	Unpark(ctx context.Context, r herald.ParkedRetry) error
@@ -64,6 +66,9 @@ type Handler struct {
 	log     *slog.Logger
 	hooks   *webhookCache
 	metrics *metrics.Recorder
+	// upgraded is set once the store reports its upgrade done: the
+	// instance's later sweeps skip even the one read that says so.
+	upgraded atomic.Bool
 }
 
 // Deps are a Handler's dependencies, all given at construction.

@@ -59,12 +59,37 @@ func (h *Handler) Sweep(ctx context.Context) (int, error) {
 	if n := queued.Load(); n > 0 {
 		h.log.InfoContext(ctx, "sweep", "queued", n, "overdue", late.count.Load(), "lag_s", late.worst())
 	}
+	if err == nil {
+		h.upgrade(ctx)
+	}
 	h.metrics.Count(metrics.SweepBacklog, "", float64(late.count.Load()))
 	h.metrics.Observe(metrics.SweepLag, late.worst())
 	if ferr := h.metrics.Flush(h.clock.Now()); ferr != nil {
 		h.log.ErrorContext(ctx, "could not write metrics", "error", ferr)
 	}
 	return int(queued.Load()), err
+}
+
+// upgradeItems bounds the items one sweep's upgrade step scans: about a
+// thousand read units, once, per sweep, until the table is done.
+const upgradeItems = 20000
+
+// upgrade runs a step of the store's upgrade after a deploy (moving what
+// older versions wrote, dynamo/upgrade.go) with what is left of the sweep's
+// time. Its errors are logged: the next sweep goes on from where it was.
+func (h *Handler) upgrade(ctx context.Context) {
+	if h.upgraded.Load() {
+		return
+	}
+	p, err := h.store.Upgrade(ctx, upgradeItems, sweepMargin)
+	if err != nil {
+		h.log.ErrorContext(ctx, "upgrade step failed", "error", err)
+		return
+	}
+	if p.Scanned > 0 {
+		h.log.InfoContext(ctx, "upgrade step", "scanned", p.Scanned, "calls_moved", p.Calls, "tokens_listed", p.Tokens, "done", p.Done)
+	}
+	h.upgraded.Store(p.Done)
 }
 
 // lateness counts the retries a sweep found overdue and keeps the worst.

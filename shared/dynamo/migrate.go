@@ -19,11 +19,11 @@ import (
 // and indexed by GSI1. They are moved to today's shape: the payload to the
 // event item (once per event), the rest to a small call item in the
 // project's activity log, and the old item deleted. A call is moved when it
-// is first touched by id (read, claimed, resent, swept) and by
-// MigrateLegacyCalls, which `make migrate` runs over a whole table after
-// the deploy (docs/operations.md); both are safe to repeat and to run at
-// once. Until a call is moved, lists do not show it. The index that listed
-// them, GSI1, is gone from the template: nothing reads it any more.
+// is first touched by id (read, claimed, resent, swept), and by Upgrade,
+// which the delivery function's sweeps run over the whole table after a
+// deploy (upgrade.go); both are safe to repeat and to run at once. Until a
+// call is moved, lists do not show it. The index that listed them, GSI1,
+// is gone from the template: nothing reads it any more.
 
 // legacyCall is a call item as the older version wrote it.
 type legacyCall struct {
@@ -187,48 +187,10 @@ func convertLegacy(old legacyCall, eventID string) (map[string]types.AttributeVa
 	return n, nil
 }
 
-// MigrateLegacyCalls moves up to limit calls of the older shape, found with
-// a Scan of the table, and says whether any may be left.
-//
-// It needs a client that can Scan, which no function's does: the migration
-// is an operator's tool (tools/herald-migrate), not a function's work.
-func (s *Store) MigrateLegacyCalls(ctx context.Context, limit int) (moved int, more bool, err error) {
-	scanner, ok := s.db.(dynamodb.ScanAPIClient)
-	if !ok {
-		return 0, true, fmt.Errorf("migrate legacy calls: the store's client cannot Scan")
-	}
-	p := dynamodb.NewScanPaginator(scanner, &dynamodb.ScanInput{
-		TableName:                 aws.String(s.table),
-		ProjectionExpression:      aws.String("PK"),
-		FilterExpression:          aws.String("begins_with(PK, :c) AND SK = :sk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":c": avS(legacyCallPrefix), ":sk": avS("C")},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return moved, true, classify(err, "scan legacy calls")
-		}
-		for _, raw := range page.Items {
-			if moved == limit {
-				return moved, true, nil
-			}
-			project, id, ok := legacyCallRef(item(raw).s("PK"))
-			if !ok {
-				continue
-			}
-			if _, err := s.migrateOne(ctx, project, id); err != nil {
-				return moved, true, err
-			}
-			moved++
-		}
-	}
-	return moved, false, nil
-}
-
 // ScanCalls reads every call of a project with a strongly consistent Scan of
 // the whole table: what tools that check a run (the chaos and load ledgers,
-// the cost model) see, whatever a list would show. Like MigrateLegacyCalls
-// it needs a client that can Scan; no function makes one.
+// the cost model) see, whatever a list would show. It needs a client that
+// can Scan.
 func (s *Store) ScanCalls(ctx context.Context, project string) ([]*herald.Call, error) {
 	scanner, ok := s.db.(dynamodb.ScanAPIClient)
 	if !ok {

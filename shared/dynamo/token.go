@@ -202,61 +202,32 @@ func (s *Store) RevokeToken(ctx context.Context, id string) (Token, error) {
 	return t, nil
 }
 
-// Scanner reads a whole table; only IndexLegacyTokens needs it.
-type Scanner interface {
-	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
-}
-
-var _ Scanner = (*dynamodb.Client)(nil)
-
-// IndexLegacyTokens adds to the token list the tokens stored before it
-// existed (a T#<hash> item alone), so that they can be listed and revoked
-// by id; they authenticate either way. It scans the whole table once, so it
-// is a one-off after upgrading, and running it again adds nothing twice.
-// It returns how many tokens it added.
-func (s *Store) IndexLegacyTokens(ctx context.Context, scan Scanner) (int, error) {
-	in := &dynamodb.ScanInput{
-		TableName:        aws.String(s.table),
-		FilterExpression: aws.String("begins_with(PK, :t) AND SK = :sk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":t":  &types.AttributeValueMemberS{Value: tokenPrefix},
-			":sk": &types.AttributeValueMemberS{Value: "T"},
-		},
+// indexLegacyToken adds to the token list a token stored before the list
+// existed (a T#<hash> item alone), so that it can be listed and revoked by
+// id; it authenticates either way. Upgrade finds them; indexing one twice
+// adds nothing.
+func (s *Store) indexLegacyToken(ctx context.Context, raw map[string]types.AttributeValue) (bool, error) {
+	var it tokenItem
+	if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+		return false, classify(err, "decode token")
 	}
-	added := 0
-	for {
-		out, err := scan.Scan(ctx, in)
-		if err != nil {
-			return added, classify(err, "scan for tokens")
-		}
-		for _, item := range out.Items {
-			var it tokenItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return added, classify(err, "decode token")
-			}
-			hash := strings.TrimPrefix(it.PK, tokenPrefix)
-			entry, err := attributevalue.MarshalMap(tokenItem{
-				PK: tokenListKey, SK: hash, Type: "token_entry", Project: it.Project, Label: it.Label, CreatedAt: it.CreatedAt,
-			})
-			if err != nil {
-				return added, classify(err, "marshal token list entry")
-			}
-			_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName: aws.String(s.table), Item: entry, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-			})
-			switch {
-			case isConditionFailed(err): // listed already
-			case err != nil:
-				return added, classify(err, "index token %s", herald.TokenID(hash))
-			default:
-				added++
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return added, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	hash := strings.TrimPrefix(it.PK, tokenPrefix)
+	entry, err := attributevalue.MarshalMap(tokenItem{
+		PK: tokenListKey, SK: hash, Type: "token_entry", Project: it.Project, Label: it.Label, CreatedAt: it.CreatedAt,
+	})
+	if err != nil {
+		return false, classify(err, "marshal token list entry")
 	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: entry, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if isConditionFailed(err) {
+		return false, nil // listed already
+	}
+	if err != nil {
+		return false, classify(err, "index token %s", herald.TokenID(hash))
+	}
+	return true, nil
 }
 
 func key(pk, sk string) map[string]types.AttributeValue {

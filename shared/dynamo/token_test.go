@@ -137,8 +137,8 @@ func TestRevokeAmbiguousID(t *testing.T) {
 }
 
 // Tokens stored before the token list (a T#<hash> item alone) still
-// authenticate; IndexLegacyTokens makes them listable and revocable, once.
-func TestIndexLegacyTokens(t *testing.T) {
+// authenticate; the upgrade makes them listable and revocable, once.
+func TestUpgradeListsOlderTokens(t *testing.T) {
 	store, env, _ := newStore(t)
 	ctx := context.Background()
 	old := herald.NewToken()
@@ -161,9 +161,9 @@ func TestIndexLegacyTokens(t *testing.T) {
 		t.Errorf("before indexing: got %v, want no p1 token listed", listOf(got))
 	}
 	for round, want := range []int{1, 0} {
-		added, err := store.IndexLegacyTokens(ctx, env.DB)
-		if err != nil || added != want {
-			t.Errorf("round %d: added %d (%v), want %d", round+1, added, err, want)
+		p, err := store.Upgrade(ctx, 1000, 0)
+		if err != nil || p.Tokens != want || !p.Done {
+			t.Errorf("round %d: %+v (%v), want %d token(s) listed and done", round+1, p, err, want)
 		}
 	}
 	got, err := store.ListTokens(ctx, "p1")

@@ -240,3 +240,12 @@ const (
 
 // Orderings of the call list.
 var CallOrderings = []string{"created_at", "last_sent_at", "next_retry_at", "webhook_id"}
+
+// UpgradeProgress is what one step of a store's upgrade did: moving what an
+// older version wrote to today's layout, after a deploy.
+type UpgradeProgress struct {
+	Done    bool // the whole table has been seen: nothing is left to move
+	Scanned int  // items read in this step
+	Calls   int  // calls moved
+	Tokens  int  // tokens added to the token list
+}

@@ -34,7 +34,7 @@ func TestEncodingGolden(t *testing.T) {
 	}
 	call := &herald.Call{
 		ID: "01JDX0000000000000000000C1", ProjectID: "205", WebhookID: hook.ID, EntityType: "item", EventType: "publish",
-		CreatedAt: at, Payload: herald.Payload{EventID: "evt_1"}, Status: herald.StatusRescheduled,
+		EventID: "evt_1", CreatedAt: at, Payload: herald.Payload{EventID: "evt_1"}, Status: herald.StatusRescheduled,
 		LastSentAt: &at, NextRetryAt: &later, NextAuto: &next,
 		RequestURL: "https://example.com/1", RequestHeaders: map[string]string{"Authorization": "Basic [redacted]"},
 		RequestPayload: `{"id":"1"}`, ResponseStatus: &status, ResponseHeaders: map[string]string{"Content-Type": "text/plain"},

@@ -265,7 +265,9 @@ func (s halfStore) CreateCall(ctx context.Context, c *herald.Call) (bool, error)
 func TestIngestPolicy(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
-	clk := &clock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	// Beside today's items, an older version's: an event seen again whose
+	// call is of the older shape moves it.
+	clk := &clock{now: env.PutFixture(t, olderItems).Add(time.Hour)}
 	fixtures := dynamo.New(env.DB, env.Table, clk)
 	newWebhook(t, fixtures, "p1", "a", "https://example.com/a", clk.Now())
 	newWebhook(t, fixtures, "p1", "b", "https://example.com/b", clk.Now())
@@ -277,7 +279,7 @@ func TestIngestPolicy(t *testing.T) {
 		return ingest.New(ingest.Deps{Store: s, Queue: sqs.New(q, env.FirstURL), Clock: clk,
 			Log: slog.New(slog.DiscardHandler), Retention: 30 * 24 * time.Hour})
 	}
-	for _, id := range []string{"evt-1", "evt-1"} {
+	for _, id := range []string{"evt-1", "evt-1", "evt-pending"} {
 		if _, err := handler(store).Handle(ctx, event(id)); err != nil {
 			t.Fatal(err)
 		}
@@ -295,13 +297,18 @@ func TestIngestPolicy(t *testing.T) {
 	check(t, "IngestFunction", used)
 }
 
+// olderItems are what the version before the lean data path wrote.
+const olderItems = "../../shared/dynamo/testdata/legacy-items.json"
+
 // TestDeliveryPolicy runs delivery's work: a first attempt that succeeds,
 // one that fails and queues its retry, a retry parked and swept, a resend,
-// and a call whose webhook was deleted.
+// a call whose webhook was deleted, and the upgrade of older items.
 func TestDeliveryPolicy(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
-	clk := &clock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	// Beside today's items, an older version's: the sweep moves its parked
+	// retry, and the upgrade step after it the rest.
+	clk := &clock{now: env.PutFixture(t, olderItems).Add(time.Hour)}
 	fixtures := dynamo.New(env.DB, env.Table, clk)
 	status := http.StatusOK
 	var mu sync.Mutex

@@ -5,7 +5,6 @@
 //	herald-token [create] -project P [-label L]   create a token; prints it once
 //	herald-token list [-project P]                 every token (of a project): id, project, label, created
 //	herald-token revoke -id ID                     revoke a token by its id
-//	herald-token index-legacy                      list tokens made before token lists existed (once, after upgrading)
 //
 // Each works on the local stack (`make dev`) by default; -stack NAME works
 // on a deployed stack's table (its TableName output) with the usual AWS
@@ -69,9 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, local loc
 		project = fs.String("project", "", "list only this project's tokens")
 	case "revoke":
 		id = fs.String("id", "", "the token's id, as list shows it (required)")
-	case "index-legacy":
 	default:
-		fmt.Fprintf(stderr, "herald-token: unknown command %q; want create, list, revoke or index-legacy\n", cmd)
+		fmt.Fprintf(stderr, "herald-token: unknown command %q; want create, list or revoke\n", cmd)
 		return flag.ErrHelp
 	}
 	if err := fs.Parse(args); err != nil {
@@ -114,12 +112,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, local loc
 		}
 		fmt.Fprintf(stdout, "Revoked token %s of project %q (%s), created %s.\n", t.ID, t.Project, labelText(t.Label), t.CreatedAt.Format(herald.TimeFormat))
 		fmt.Fprintf(stderr, "API functions already running may accept it for up to %s more (their token cache).\n", httpapi.TokenCacheTTL)
-	case "index-legacy":
-		n, err := store.IndexLegacyTokens(ctx, db)
-		if err != nil {
-			return fmt.Errorf("index older tokens in %s: %w", where, err)
-		}
-		fmt.Fprintf(stdout, "Added %d older token(s) to the token list of %s.\n", n, where)
 	}
 	return nil
 }

@@ -128,10 +128,6 @@ func TestListAndRevoke(t *testing.T) {
 		t.Errorf("revoking again: got %v, want not found", err)
 	}
 
-	stdout, stderr, err = c.run("index-legacy")
-	if err != nil || !strings.Contains(stdout, "Added 0 older token(s)") {
-		t.Errorf("index-legacy on a new table: got %q %v\n%s", stdout, err, stderr)
-	}
 }
 
 func TestTokenErrors(t *testing.T) {
