@@ -28,6 +28,16 @@ type parkedIndex struct {
 	unparked       map[string]bool        // by key
 	inFlight       atomic.Int32
 	maxInFlight    atomic.Int32
+	upgradeSteps   int // how many steps the table's upgrade takes; 0: none to do
+	upgradeCalls   int
+}
+
+// Upgrade reports the table's upgrade done after upgradeSteps calls.
+func (p *parkedIndex) Upgrade(context.Context, int, time.Duration) (herald.UpgradeProgress, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.upgradeCalls++
+	return herald.UpgradeProgress{Done: p.upgradeCalls >= p.upgradeSteps, Scanned: 1}, nil
 }
 
 func (p *parkedIndex) DueShards() int { return len(p.shards) }
@@ -172,6 +182,22 @@ func TestSweepWorksOffABacklog(t *testing.T) {
 // TestSweepSendsInBatches checks the sweep against moto: parked retries
 // leave the index ten per SendMessageBatch, each delayed to its due time,
 // and no SendMessage is made for them.
+// TestSweepsRunTheUpgradeUntilDone: each sweep runs a step of the table's
+// upgrade, until one says it is done; the instance's later sweeps skip it.
+func TestSweepsRunTheUpgradeUntilDone(t *testing.T) {
+	idx := &parkedIndex{shards: make([][]herald.ParkedRetry, 2), unparked: map[string]bool{}, upgradeSteps: 3}
+	h := delivery.New(delivery.Deps{Store: idx, Queue: &jobLog{jobs: map[string]int{}}, Clock: &clock{now: time.Now()},
+		Log: slog.New(slog.DiscardHandler)})
+	for range 5 {
+		if _, err := h.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if idx.upgradeCalls != 3 {
+		t.Errorf("5 sweeps ran %d upgrade steps; want 3, the last of which said done", idx.upgradeCalls)
+	}
+}
+
 func TestSweepSendsInBatches(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()

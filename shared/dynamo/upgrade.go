@@ -68,7 +68,7 @@ func (s *Store) Upgrade(ctx context.Context, maxItems int, margin time.Duration)
 		in.ExclusiveStartKey = cursor.Value
 	}
 	for p.Scanned < maxItems && !nearDeadline(ctx, margin) {
-		in.Limit = aws.Int32(int32(min(upgradePage, maxItems-p.Scanned)))
+		in.Limit = aws.Int32(int32(min(upgradePage, maxItems-p.Scanned))) // #nosec G115 -- at most upgradePage
 		page, err := scanner.Scan(ctx, in)
 		if err != nil {
 			return p, classify(err, "scan for older items")

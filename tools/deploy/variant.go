@@ -19,6 +19,7 @@ var Variants = map[string]map[string]string{
 		"Tracing":          "Active",
 		"IngestInvokerArn": "arn:aws:iam::123456789012:role/cms",
 		"StaticEgressIp":   "true",
+		"BillingMode":      "PROVISIONED",
 	},
 }
 
