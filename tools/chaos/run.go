@@ -44,7 +44,7 @@ type Config struct {
 	// KillFor is how long kills go on after the last event was ingested.
 	KillFor time.Duration
 
-	// VisibilityTimeout of the delivery queue for the run: how soon a
+	// VisibilityTimeout of both delivery queues for the run: how soon a
 	// message of a killed batch comes back. Longer than delivery.Lease
 	// (60 s), as the template's is, or the message would find the lease
 	// of the killed attempt still held.
@@ -109,9 +109,10 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 			"AWS_ENDPOINT_URL_DYNAMODB": proxy.URL,
 			"AWS_ENDPOINT_URL_SQS":      proxy.URL,
 		}},
-		QueueAttributes: map[string]map[string]string{"DeliveryQueue": {
-			"VisibilityTimeout": strconv.Itoa(int(cfg.VisibilityTimeout / time.Second)),
-		}},
+		QueueAttributes: map[string]map[string]string{
+			"DeliveryQueue":     {"VisibilityTimeout": strconv.Itoa(int(cfg.VisibilityTimeout / time.Second))},
+			"FirstAttemptQueue": {"VisibilityTimeout": strconv.Itoa(int(cfg.VisibilityTimeout / time.Second))},
+		},
 		Logs: cfg.Logs,
 		// The poller's and the emulators' own notes, beside the functions'.
 		Logger: slog.New(slog.NewJSONHandler(cfg.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -168,7 +169,9 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 	killers.Wait()
 	log.Info("kills stopped", "delivery", kills.delivery, "ingest", kills.ingest)
 
-	drained, err := waitDrained(ctx, stack.SQS(), stack.Resources.Queues["DeliveryQueue"].URL, cfg.WaitRetries, cfg.Drain, log)
+	queues := stack.Resources.Queues
+	drained, err := waitDrained(ctx, stack.SQS(), []string{queues["FirstAttemptQueue"].URL, queues["DeliveryQueue"].URL},
+		cfg.WaitRetries, cfg.Drain, log)
 	if err != nil {
 		return nil, err
 	}
@@ -185,9 +188,13 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 	// two reads shows as an attempt the receiver never answered.
 	stack.StopPolling()
 
-	dlq, err := readDLQ(ctx, stack.SQS(), stack.Resources.Queues["DeliveryDLQ"].URL)
-	if err != nil {
-		return nil, err
+	var dlq []dlqMessage
+	for _, name := range []string{"FirstAttemptDLQ", "DeliveryDLQ"} {
+		msgs, err := readDLQ(ctx, stack.SQS(), queues[name].URL)
+		if err != nil {
+			return nil, err
+		}
+		dlq = append(dlq, msgs...)
 	}
 	l, err := buildLedger(ctx, ledgerInput{
 		store: store, db: stack.DynamoDB(), table: table, hooks: hooks,
@@ -491,18 +498,21 @@ func (ing *ingester) ingestBatch(ctx context.Context, b []chaosEvent) ([]ingest.
 	return nil, fmt.Errorf("a batch of %d events was not accepted after %d tries: %w", len(b), maxIngestTries, lastErr)
 }
 
-// waitDrained waits until the delivery queue has no message visible or in
+// waitDrained waits until the delivery queues have no message visible or in
 // flight (and, with retries, none delayed) on three polls in a row.
-func waitDrained(ctx context.Context, client *sqs.Client, queueURL string, retries bool, limit time.Duration, log *slog.Logger) (bool, error) {
+func waitDrained(ctx context.Context, client *sqs.Client, queueURLs []string, retries bool, limit time.Duration, log *slog.Logger) (bool, error) {
 	deadline := time.Now().Add(limit)
 	quiet := 0
 	last := time.Time{}
 	for time.Now().Before(deadline) {
-		c, err := localstack.CountMessages(ctx, client, queueURL)
-		if err != nil {
-			return false, err
+		var visible, inflight, delayed int
+		for _, url := range queueURLs {
+			c, err := localstack.CountMessages(ctx, client, url)
+			if err != nil {
+				return false, err
+			}
+			visible, inflight, delayed = visible+c.Visible, inflight+c.InFlight, delayed+c.Delayed
 		}
-		visible, inflight, delayed := c.Visible, c.InFlight, c.Delayed
 		if time.Since(last) > 15*time.Second {
 			log.Info("draining", "visible", visible, "in_flight", inflight, "delayed", delayed)
 			last = time.Now()

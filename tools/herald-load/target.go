@@ -84,7 +84,7 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	for fn := range stack.Functions {
 		sizes[fn] = stack.Pool(fn).Size()
 	}
-	queueURL := stack.Resources.Queues["DeliveryQueue"].URL
+	queueURL := stack.Resources.Queues["FirstAttemptQueue"].URL // where ingest queues first attempts
 	sqsClient := stack.SQS()
 	depth := func(ctx context.Context) (int, error) {
 		c, err := localstack.CountMessages(ctx, sqsClient, queueURL)
