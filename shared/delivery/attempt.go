@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -171,7 +172,7 @@ func (h *Handler) sign(hook *herald.Webhook, c *herald.Call, req *herald.Outgoin
 		keys = append(keys, key)
 	}
 	req.Header.Set("webhook-id", c.ID)
-	req.Header.Set("webhook-timestamp", fmt.Sprint(at.Unix()))
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
 	if len(keys) > 0 {
 		req.Header.Set("webhook-signature", signing.SignatureHeader(keys, c.ID, at, req.Body))
 	}

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -10,35 +9,71 @@ import (
 // update builds an UpdateItem expression, or the names and values of a
 // condition or filter. Every attribute goes through a name placeholder, so
 // reserved words (status, type) need no care; values are built by the
-// caller (av.go), with no reflection.
+// caller (av.go), with no reflection. It is on every attempt's path, so the
+// expression is appended to two buffers and the placeholders come from
+// tables rather than being formatted each time.
 type update struct {
-	set    []string
-	remove []string
+	set    []byte
+	remove []byte
 	names  map[string]string
 	values map[string]types.AttributeValue
 }
 
 func newUpdate() *update {
-	return &update{names: map[string]string{}, values: map[string]types.AttributeValue{}}
+	return &update{names: make(map[string]string, 24), values: make(map[string]types.AttributeValue, 16)}
 }
+
+// valuePlaceholders are ":v0" to ":v31"; more are formatted.
+var valuePlaceholders = func() []string {
+	ph := make([]string, 32)
+	for i := range ph {
+		ph[i] = ":v" + strconv.Itoa(i)
+	}
+	return ph
+}()
+
+// namePlaceholders are "#" and each attribute a call item has.
+var namePlaceholders = func() map[string]string {
+	ph := map[string]string{}
+	for _, a := range []string{"PK", "SK", "GSI2PK", "GSI2SK", attrWebhook, attrEvent, attrEntityType, attrEventType,
+		attrStatus, attrAttemptCount, attrAutoRetries, attrNextAuto, attrNextRetry, attrLastSent, attrReqURL,
+		attrReqHeaders, attrReqSig, attrReqBody, attrReqTrunc, attrRespStatus, attrRespHeaders, attrRespBody,
+		attrRespTrunc, attrAttempts, attrResendID, attrResendAt, attrLeaseID, attrLeaseUntil, attrRecorded, attrExpires} {
+		ph[a] = "#" + a
+	}
+	return ph
+}()
 
 // Name returns a placeholder for attr, for conditions and expressions.
 func (u *update) Name(attr string) string {
-	ph := "#" + attr
+	ph, ok := namePlaceholders[attr]
+	if !ok {
+		ph = "#" + attr
+	}
 	u.names[ph] = attr
 	return ph
 }
 
 // Value returns a placeholder for v.
 func (u *update) Value(v types.AttributeValue) string {
-	ph := ":v" + strconv.Itoa(len(u.values))
+	var ph string
+	if n := len(u.values); n < len(valuePlaceholders) {
+		ph = valuePlaceholders[n]
+	} else {
+		ph = ":v" + strconv.Itoa(n)
+	}
 	u.values[ph] = v
 	return ph
 }
 
 // Set sets attr to v.
 func (u *update) Set(attr string, v types.AttributeValue) *update {
-	u.set = append(u.set, u.Name(attr)+" = "+u.Value(v))
+	if len(u.set) > 0 {
+		u.set = append(u.set, ", "...)
+	}
+	u.set = append(u.set, u.Name(attr)...)
+	u.set = append(u.set, " = "...)
+	u.set = append(u.set, u.Value(v)...)
 	return u
 }
 
@@ -53,19 +88,25 @@ func (u *update) SetOrRemove(attr string, present bool, v types.AttributeValue) 
 
 // Remove removes attr.
 func (u *update) Remove(attr string) *update {
-	u.remove = append(u.remove, u.Name(attr))
+	if len(u.remove) > 0 {
+		u.remove = append(u.remove, ", "...)
+	}
+	u.remove = append(u.remove, u.Name(attr)...)
 	return u
 }
 
 func (u *update) Expression() string {
-	var parts []string
+	b := make([]byte, 0, len(u.set)+len(u.remove)+12)
 	if len(u.set) > 0 {
-		parts = append(parts, "SET "+strings.Join(u.set, ", "))
+		b = append(append(b, "SET "...), u.set...)
 	}
 	if len(u.remove) > 0 {
-		parts = append(parts, "REMOVE "+strings.Join(u.remove, ", "))
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(append(b, "REMOVE "...), u.remove...)
 	}
-	return strings.Join(parts, " ")
+	return string(b)
 }
 
 func (u *update) Values() map[string]types.AttributeValue {
