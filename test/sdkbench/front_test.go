@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -174,7 +175,11 @@ func serveFront(target string) int {
 			proxy.ServeHTTP(w, r)
 		})
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		// HTTP/1.1 only, as DynamoDB's and SQS's endpoints speak it: the
+		// SDK's transport would otherwise take HTTP/2 and put every call
+		// on one connection.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
 	if certs := os.Getenv(frontTLSEnv); certs != "" {
 		cert, key, _ := strings.Cut(certs, ":")
 		fmt.Printf("https://%s\n", ln.Addr())

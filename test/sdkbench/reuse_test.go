@@ -45,3 +45,56 @@ func TestConnectionsAreReused(t *testing.T) {
 		})
 	}
 }
+
+// TestBurstsReuseConnections checks that the tuned clients keep a
+// connection for each of a burst's calls in flight (inFlight, as ingest and
+// the sweep make), so that the next burst opens none: on AWS each would cost
+// a TLS handshake. The SDK's default keeps 10 and fails this.
+func TestBurstsReuseConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs moto")
+	}
+	tuned := setups[1]
+	if tuned.name != "tuned" {
+		t.Fatalf("setups[1] is %s; want tuned", tuned.name)
+	}
+	f := newFixture(t, connTLS)
+	c, err := tuned.build(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("build clients: %v", err)
+	}
+	get := operations[2]
+	for round := range 3 {
+		// Each call holds its connection until every call of the burst
+		// has one, so that the burst needs inFlight connections at once.
+		var mu sync.Mutex
+		got, opened := 0, 0
+		all := make(chan struct{})
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+			mu.Lock()
+			if !i.Reused {
+				opened++
+			}
+			got++
+			if got == inFlight {
+				close(all)
+			}
+			mu.Unlock()
+			<-all
+		}})
+		var wg sync.WaitGroup
+		errs := make([]error, inFlight)
+		for i := range inFlight {
+			wg.Go(func() { errs[i] = get.call(ctx, c, f) })
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("GetItem: %v", err)
+			}
+		}
+		if round > 0 && opened > 0 {
+			t.Errorf("burst %d opened %d connections; want every call on a kept one", round+1, opened)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -59,8 +60,16 @@ func (s setup) build(ctx context.Context, httpClient aws.HTTPClient) (clients, e
 }
 
 var setups = []setup{
-	{name: "default", config: config.AWS},
+	// As the functions built their clients before shared/config tuned
+	// them: the SDK's defaults.
+	{name: "default", config: untuned},
+	// As they build them with shared/config.
+	{name: "tuned", config: config.AWS,
+		dynamo: []func(*dynamodb.Options){config.DynamoDBOptions},
+		sqs:    []func(*sqs.Options){config.SQSOptions}},
 }
+
+func untuned(ctx context.Context) (aws.Config, error) { return awsconfig.LoadDefaultConfig(ctx) }
 
 // fixture is one test's table and queue in moto, with the items the read
 // benchmarks read already written.
