@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -149,5 +152,46 @@ func TestTuneKeepsConnections(t *testing.T) {
 	Tune(&cfg)
 	if cfg.HTTPClient != other {
 		t.Errorf("Tune replaced an HTTP client it does not know")
+	}
+}
+
+func TestTuneRuntime(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	gc := debug.SetGCPercent(100)
+	limit := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		runtime.GOMAXPROCS(procs)
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	})
+	reset := func() {
+		runtime.GOMAXPROCS(2)
+		debug.SetGCPercent(100)
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
+
+	reset()
+	TuneRuntime(env(map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}))
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("GOMAXPROCS = %d; want 1", got)
+	}
+	if got := debug.SetGCPercent(100); got != GCPercent {
+		t.Errorf("GC percent = %d; want %d", got, GCPercent)
+	}
+	if got, want := debug.SetMemoryLimit(-1), int64(192<<20); got != want {
+		t.Errorf("memory limit = %d; want %d (3/4 of 256 MB)", got, want)
+	}
+
+	// What the environment sets is the operator's.
+	reset()
+	TuneRuntime(env(map[string]string{"GOMAXPROCS": "2", "GOGC": "100", "GOMEMLIMIT": "100MiB", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}))
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Errorf("GOMAXPROCS = %d; want the environment's 2", got)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent = %d; want the environment's 100", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("memory limit = %d; want none set by TuneRuntime", got)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -167,6 +169,44 @@ func (noRetryQuota) GetAttemptToken(context.Context) (func(error) error, error) 
 func (noRetryQuota) GetInitialToken() func(error) error { return noRelease }
 
 var _ aws.RetryerV2 = noRetryQuota{}
+
+// GCPercent is the garbage collector's target a function runs with: a heap
+// may grow to five times what is live before a collection, instead of
+// twice. A function's live heap is a few MB and its SDK calls allocate some
+// 30 KB each, so at Go's default a collection ran every few dozen calls and
+// cost more CPU than the calls' own work; at 400, 19 to 27 % less CPU per
+// call on this machine (test/sdkbench, BenchmarkRuntimeInterleaved). The
+// heap stays far below the function's memory; TuneRuntime caps it anyway.
+const GCPercent = 400
+
+// TuneRuntime sets the Go runtime for a Lambda function, where the runtime's
+// defaults are made for a process with cores of its own: one P (GOMAXPROCS=1)
+// and GCPercent, with a soft memory limit of 3/4 of the function's memory.
+// Each applies only when the environment, read through getenv, does not set
+// it already (GOMAXPROCS, GOGC, GOMEMLIMIT), so the template can overrule it.
+//
+// One P: a function at 256 MB gets about a seventh of a vCPU, which Go sees
+// as two CPUs; with two Ps every call's wake-ups hop between threads (futex
+// wake-ups, a spinning thread looking for work), which cost 22 to 34 % of a
+// call's CPU here. Goroutines still run concurrently: a batch's sends and
+// calls wait on the network, not on a CPU. GCPercent and one P together: 31
+// to 42 % less CPU per SDK call. Call it first thing in main; it changes the
+// whole process.
+func TuneRuntime(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(GCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		// A collection before the heap nears the function's memory,
+		// whatever GCPercent lets it grow to.
+		if mb, err := strconv.Atoi(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")); err == nil && mb > 0 {
+			debug.SetMemoryLimit(int64(mb) << 20 * 3 / 4)
+		}
+	}
+}
 
 // Logger returns the JSON logger every function writes with.
 func Logger(w io.Writer, level slog.Level) *slog.Logger {
