@@ -35,10 +35,7 @@ func BenchmarkSDKConcurrent(b *testing.B) {
 					opened.Add(1)
 				}
 			}})
-			get := operations[2]
-			if get.name != "GetItem" {
-				b.Fatalf("operations[2] is %s; want GetItem", get.name)
-			}
+			get := getItem
 			burst := func() {
 				var wg sync.WaitGroup
 				errs := make([]error, inFlight)

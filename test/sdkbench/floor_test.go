@@ -25,7 +25,7 @@ func BenchmarkHTTPFloor(b *testing.B) {
 					f := newFixture(b, conn)
 					ctx := context.Background()
 					rec := &replayClient{next: awshttp.NewBuildableClient()}
-					c, err := setups[0].build(ctx, rec)
+					c, err := defaultSetup.build(ctx, rec)
 					if err != nil {
 						b.Fatalf("build clients: %v", err)
 					}

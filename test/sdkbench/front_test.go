@@ -51,6 +51,10 @@ const (
 	frontEnv      = "HERALD_SDKBENCH_FRONT_FOR" // moto's URL
 	frontTLSEnv   = "HERALD_SDKBENCH_FRONT_TLS" // certificate and key files, "cert:key"
 	frontCloseEnv = "HERALD_SDKBENCH_FRONT_CLOSE"
+	// The address to listen on; a free port on 127.0.0.1 if unset. Set,
+	// it lets the front stand in for moto before a tool that starts moto
+	// itself (make cost): see docs/performance.md.
+	frontAddrEnv = "HERALD_SDKBENCH_FRONT_ADDR"
 )
 
 var fronts struct {
@@ -162,7 +166,11 @@ func serveFront(target string) int {
 		fmt.Fprintln(os.Stderr, "front:", err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := os.Getenv(frontAddrEnv)
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "front:", err)
 		return 1

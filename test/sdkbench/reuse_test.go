@@ -54,16 +54,13 @@ func TestBurstsReuseConnections(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs moto")
 	}
-	tuned := setups[1]
-	if tuned.name != "tuned" {
-		t.Fatalf("setups[1] is %s; want tuned", tuned.name)
-	}
+	tuned := tunedSetup
 	f := newFixture(t, connTLS)
 	c, err := tuned.build(context.Background(), nil)
 	if err != nil {
 		t.Fatalf("build clients: %v", err)
 	}
-	get := operations[2]
+	get := getItem
 	for round := range 3 {
 		// Each call holds its connection until every call of the burst
 		// has one, so that the burst needs inFlight connections at once.

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if target := os.Getenv(frontEnv); target != "" {
 		os.Exit(serveFront(target))
 	}
+	if name := os.Getenv(coldEnv); name != "" {
+		os.Exit(coldMain(name))
+	}
 	code := testenv.Run(m)
 	stopFronts()
 	os.Exit(code)
@@ -59,15 +62,17 @@ func (s setup) build(ctx context.Context, httpClient aws.HTTPClient) (clients, e
 	return clients{dynamodb.NewFromConfig(cfg, s.dynamo...), sqs.NewFromConfig(cfg, s.sqs...)}, nil
 }
 
-var setups = []setup{
+var (
 	// As the functions built their clients before shared/config tuned
 	// them: the SDK's defaults.
-	{name: "default", config: untuned},
+	defaultSetup = setup{name: "default", config: untuned}
 	// As they build them with shared/config.
-	{name: "tuned", config: config.AWS,
+	tunedSetup = setup{name: "tuned", config: config.AWS,
 		dynamo: []func(*dynamodb.Options){config.DynamoDBOptions},
-		sqs:    []func(*sqs.Options){config.SQSOptions}},
-}
+		sqs:    []func(*sqs.Options){config.SQSOptions}}
+
+	setups = []setup{defaultSetup, tunedSetup}
+)
 
 func untuned(ctx context.Context) (aws.Config, error) { return awsconfig.LoadDefaultConfig(ctx) }
 
@@ -173,12 +178,12 @@ type operation struct {
 	call func(ctx context.Context, c clients, f fixture) error
 }
 
-var operations = []operation{
-	{"PutItem", func(ctx context.Context, c clients, f fixture) error {
+var (
+	putItem = operation{"PutItem", func(ctx context.Context, c clients, f fixture) error {
 		_, err := c.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &f.table, Item: item("B#put", "I#1")})
 		return err
-	}},
-	{"UpdateItem", func(ctx context.Context, c clients, f fixture) error {
+	}}
+	updateItem = operation{"UpdateItem", func(ctx context.Context, c clients, f fixture) error {
 		out, err := c.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:           &f.table,
 			Key:                 key(itemPK, itemSK),
@@ -201,8 +206,8 @@ var operations = []operation{
 			return fmt.Errorf("UpdateItem returned %d bytes of item; want the whole item", got)
 		}
 		return nil
-	}},
-	{"GetItem", func(ctx context.Context, c clients, f fixture) error {
+	}}
+	getItem = operation{"GetItem", func(ctx context.Context, c clients, f fixture) error {
 		out, err := c.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &f.table, Key: key(itemPK, itemSK)})
 		if err != nil {
 			return err
@@ -211,8 +216,8 @@ var operations = []operation{
 			return fmt.Errorf("GetItem returned %d bytes of item; want the whole item", got)
 		}
 		return nil
-	}},
-	{"Query10", func(ctx context.Context, c clients, f fixture) error {
+	}}
+	query10 = operation{"Query10", func(ctx context.Context, c clients, f fixture) error {
 		out, err := c.db.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 &f.table,
 			KeyConditionExpression:    aws.String("PK = :pk"),
@@ -225,10 +230,12 @@ var operations = []operation{
 			return fmt.Errorf("Query returned %d items; want %d", len(out.Items), queryItems)
 		}
 		return nil
-	}},
-	{"SendMessageBatch1", sendBatch(1)},
-	{"SendMessageBatch10", sendBatch(10)},
-}
+	}}
+	sendBatch1  = operation{"SendMessageBatch1", sendBatch(1)}
+	sendBatch10 = operation{"SendMessageBatch10", sendBatch(10)}
+
+	operations = []operation{putItem, updateItem, getItem, query10, sendBatch1, sendBatch10}
+)
 
 func sendBatch(n int) func(ctx context.Context, c clients, f fixture) error {
 	batch := entries(n)
@@ -281,6 +288,7 @@ func BenchmarkSDK(b *testing.B) {
 								b.Fatalf("first %s: %v", op.name, err)
 							}
 							b.ReportAllocs()
+							gc0, _ := readGC()
 							cpu0, sys0 := benchkit.ProcessCPU(), systemCPU()
 							for b.Loop() {
 								if err := op.call(ctx, c, f); err != nil {
@@ -289,6 +297,7 @@ func BenchmarkSDK(b *testing.B) {
 							}
 							reportMS(b, benchkit.ProcessCPU()-cpu0, "cpu-ms/op")
 							reportMS(b, systemCPU()-sys0, "sys-ms/op")
+							reportGC(b, gc0)
 						})
 					}
 				})
