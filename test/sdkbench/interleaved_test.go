@@ -9,6 +9,7 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
+	"github.com/heraldhq/herald/shared/config"
 	"github.com/heraldhq/herald/test/benchkit"
 )
 
@@ -49,7 +50,7 @@ func BenchmarkSDKOfflineInterleaved(b *testing.B) {
 			for i, s := range all {
 				names[i] = s.name
 			}
-			interleave(b, names, func(i int) {
+			interleave(b, names, callsPerBlock, func(i int) {
 				for range callsPerBlock {
 					if err := op.call(ctx, cs[i], f); err != nil {
 						b.Fatalf("%s: %s: %v", all[i].name, op.name, err)
@@ -92,7 +93,7 @@ func BenchmarkRuntimeInterleaved(b *testing.B) {
 			}
 			defer debug.SetGCPercent(debug.SetGCPercent(100))
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-			interleave(b, names, func(i int) {
+			interleave(b, names, callsPerBlock, func(i int) {
 				debug.SetGCPercent(variants[i].gogc)
 				runtime.GOMAXPROCS(variants[i].procs)
 				for range callsPerBlock {
@@ -105,10 +106,63 @@ func BenchmarkRuntimeInterleaved(b *testing.B) {
 	}
 }
 
-// interleave runs block(i) for every variant i once per iteration, in a
-// rotating order, and reports each variant's CPU per call as
-// "<name>-cpu-ms/call".
-func interleave(b *testing.B, names []string, block func(i int)) {
+// BenchmarkBeforeAfter compares, for each operation and connection kind,
+// the functions' clients and runtime as they were (the SDK's defaults, Go's
+// GOGC=100 and two Ps) with shared/config's tuning: Tune and the per-service
+// options, and TuneRuntime's one P and GOGC=400 (switched between blocks).
+func BenchmarkBeforeAfter(b *testing.B) {
+	type variant struct {
+		name  string
+		setup setup
+		gogc  int
+		procs int
+	}
+	variants := []variant{
+		{"before", defaultSetup, 100, 2},
+		{"after", tunedSetup, config.GCPercent, 1},
+	}
+	names := []string{variants[0].name, variants[1].name}
+	for _, op := range operations {
+		for _, conn := range []conn{connClose, connKeepAlive, connTLS} {
+			b.Run("op="+op.name+"/conn="+string(conn), func(b *testing.B) {
+				f := newFixture(b, conn)
+				ctx := context.Background()
+				cs := make([]clients, len(variants))
+				for i, v := range variants {
+					c, err := v.setup.build(ctx, nil)
+					if err != nil {
+						b.Fatalf("%s: build clients: %v", v.name, err)
+					}
+					if err := op.call(ctx, c, f); err != nil {
+						b.Fatalf("%s: first %s: %v", v.name, op.name, err)
+					}
+					cs[i] = c
+				}
+				defer debug.SetGCPercent(debug.SetGCPercent(100))
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+				// A SendMessageBatch of 10 takes moto 0.2 s.
+				n := callsPerBlock
+				if op.name == sendBatch10.name {
+					n = 4
+				}
+				interleave(b, names, n, func(i int) {
+					debug.SetGCPercent(variants[i].gogc)
+					runtime.GOMAXPROCS(variants[i].procs)
+					for range n {
+						if err := op.call(ctx, cs[i], f); err != nil {
+							b.Fatalf("%s: %s: %v", variants[i].name, op.name, err)
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// interleave runs block(i), which makes n calls, for every variant i once
+// per iteration, in a rotating order, and reports each variant's CPU per
+// call as "<name>-cpu-ms/call".
+func interleave(b *testing.B, names []string, n int, block func(i int)) {
 	b.Helper()
 	sums := make([]time.Duration, len(names))
 	round := 0
@@ -122,6 +176,6 @@ func interleave(b *testing.B, names []string, block func(i int)) {
 		round++
 	}
 	for i, name := range names {
-		b.ReportMetric(float64(sums[i])/float64(time.Millisecond)/float64(b.N*callsPerBlock), name+"-cpu-ms/call")
+		b.ReportMetric(float64(sums[i])/float64(time.Millisecond)/float64(b.N*n), name+"-cpu-ms/call")
 	}
 }
