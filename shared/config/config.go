@@ -106,7 +106,7 @@ const MaxIdleConnsPerService = 128
 // another kind is left alone.
 //
 // What test/sdkbench measured and left as the SDK has it, and why, is in
-// docs/performance.md ("The SDK's CPU per call").
+// docs/performance.md ("The AWS SDK's CPU per call").
 func Tune(cfg *aws.Config) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = awshttp.NewBuildableClient()
