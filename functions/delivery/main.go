@@ -20,6 +20,7 @@ import (
 )
 
 func main() {
+	config.TuneRuntime(os.Getenv)
 	handler, err := newHandler(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "delivery:", err)
@@ -39,8 +40,8 @@ func newHandler(ctx context.Context) (*delivery.Handler, error) {
 		return nil, err
 	}
 	return delivery.New(delivery.Deps{
-		Store:   dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),
-		Queue:   sqs.New(awssqs.NewFromConfig(awsCfg), settings.QueueURL),
+		Store:   dynamo.New(dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), settings.TableName, clock),
+		Queue:   sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.QueueURL),
 		Sender:  send,
 		Clock:   clock,
 		Log:     config.Logger(os.Stdout, settings.LogLevel),

@@ -22,10 +22,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/shared/config"
 	"github.com/heraldhq/herald/shared/ingest"
 )
 
 func main() {
+	config.TuneRuntime(os.Getenv) // as the functions do: the CPU figures are theirs
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := runMain(ctx, os.Args[1:], os.Stdout)
 	stop()
