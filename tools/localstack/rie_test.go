@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -201,6 +202,31 @@ func TestPoolRestartsDeadEmulator(t *testing.T) {
 	}
 	if _, err := p.Invoke(context.Background(), []byte(`{}`)); err == nil {
 		t.Error("invoke on a stopped pool: got no error")
+	}
+}
+
+// TestPoolSurvivesATakenPort: when another process takes a port between
+// freePort and the emulator's bind (suites running side by side do), the
+// emulator dies at start; the pool starts it again on new ports.
+func TestPoolSurvivesATakenPort(t *testing.T) {
+	t.Parallel()
+	p := startTestPool(t, 1, 10*time.Second)
+	inst := p.Instances()[0]
+	inst.mu.Lock()
+	proc := inst.proc
+	inst.mu.Unlock()
+	proc.Kill()
+	taken, err := net.Listen("tcp", inst.apiAddr)
+	if err != nil {
+		t.Fatalf("take the runtime API's port %s: %v", inst.apiAddr, err)
+	}
+	defer taken.Close()
+	invokeOK(t, p)
+	if inst.apiAddr == taken.Addr().String() {
+		t.Errorf("the runtime API is still on the taken port %s", inst.apiAddr)
+	}
+	if got := inst.log.portLosses(); got != 1 {
+		t.Errorf("port losses: got %d, want 1", got)
 	}
 }
 

@@ -17,6 +17,11 @@ so a send the SDK repeats after a lost answer, once the first copy was
 processed, would come through twice; Herald's first attempts rely on SQS
 not doing that.
 
+Connections are kept alive, as AWS keeps them: moto's server speaks
+HTTP/1.0 and closes each connection after one request, which made every
+call of the local stack (and of `make cost`'s CPU figures) pay a TCP
+connect and close that a deployed function does not.
+
 Run as moto_server is run: python herald_moto.py -H 127.0.0.1 -p 4566
 """
 
@@ -24,6 +29,7 @@ import threading
 import time
 
 from moto import server
+from werkzeug.serving import WSGIRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.sqs import models as sqs_models
 
@@ -41,6 +47,10 @@ class _SerialDynamoDB(DomainDispatcherApplication):
 
 
 server.DomainDispatcherApplication = _SerialDynamoDB
+
+# HTTP/1.1: werkzeug keeps a connection open for the next request when the
+# response has a length, which moto's always do.
+WSGIRequestHandler.protocol_version = "HTTP/1.1"
 
 _DEDUPLICATION_SECONDS = 300
 _dedup_lock = threading.Lock()
