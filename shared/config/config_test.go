@@ -1,6 +1,9 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -74,5 +77,21 @@ func TestRetentionOutlivesTheRetrySchedule(t *testing.T) {
 	if p.MinValue != herald.MinRetentionDays || p.MaxValue != herald.MaxRetentionDays || p.Default != 30 {
 		t.Errorf("template CallRetentionDays: min %d max %d default %d; want %d, %d and the functions' default 30",
 			p.MinValue, p.MaxValue, p.Default, herald.MinRetentionDays, herald.MaxRetentionDays)
+	}
+}
+
+func TestLoggerWritesMillisecondTimes(t *testing.T) {
+	var buf bytes.Buffer
+	Logger(&buf, slog.LevelInfo).Info("attempt", "call_id", "c1")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("%s: %v", buf.String(), err)
+	}
+	ts, _ := line["time"].(string)
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z07:00", ts); err != nil || len(ts) != len("2026-11-30T02:45:07.341Z") {
+		t.Errorf("time %q, want UTC to the millisecond", ts)
+	}
+	if line["msg"] != "attempt" || line["call_id"] != "c1" || line["level"] != "INFO" {
+		t.Errorf("line %v", line)
 	}
 }
