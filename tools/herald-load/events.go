@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/shared/ingest"
@@ -67,7 +68,54 @@ type EventsResult struct {
 	Throughput throughput `json:"throughput"`
 	Ledger     Ledger     `json:"ledger"`
 	DrainS     float64    `json:"drain_s"`
-	Verdict    string     `json:"verdict"`
+	// CPU is the CPU time per delivered call, from the first send to the
+	// drain; absent for the make dev stack.
+	CPU     *cpuUse `json:"cpu_per_delivery,omitempty"`
+	Verdict string  `json:"verdict"`
+}
+
+// cpuUse splits a run's CPU time per delivery between Herald's functions
+// and this process, which runs the gateway and the pollers (Herald's local
+// stand-ins for API Gateway and the event source mappings) beside the load
+// generator and the receivers (not Herald's): its figure bounds the
+// gateway's and pollers' share from above. moto's CPU is in neither.
+type cpuUse struct {
+	FunctionsMS float64 `json:"functions_ms"`
+	HarnessMS   float64 `json:"harness_process_ms"`
+	HeraldMaxMS float64 `json:"herald_at_most_ms"`
+}
+
+// cpuMark is where a run's CPU accounting starts.
+type cpuMark struct{ functions, self time.Duration }
+
+func markCPU(t *target) cpuMark {
+	m := cpuMark{self: selfCPU()}
+	if t.functionsCPU != nil {
+		m.functions = t.functionsCPU()
+	}
+	return m
+}
+
+// since is the CPU per delivery from the mark to now.
+func (m cpuMark) since(t *target, deliveries int) *cpuUse {
+	if t.functionsCPU == nil || deliveries == 0 {
+		return nil
+	}
+	per := func(d time.Duration) float64 {
+		return round2(float64(d.Microseconds()) / 1000 / float64(deliveries))
+	}
+	u := &cpuUse{FunctionsMS: per(t.functionsCPU() - m.functions), HarnessMS: per(selfCPU() - m.self)}
+	u.HeraldMaxMS = round2(u.FunctionsMS + u.HarnessMS)
+	return u
+}
+
+// selfCPU is this process's user and system time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type sending struct {
@@ -210,6 +258,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	}
 	interval := time.Second / time.Duration(cfg.Rate)
 	sents := make([]*sent, total)
+	cpu := markCPU(t)
 	sem := make(chan struct{}, maxInflight)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -266,6 +315,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	log("sent %d events in %v (%d accepted); draining %d calls (at most %v)", total, sendEnd.Sub(start).Round(time.Millisecond), len(acked), expected, cfg.Drain)
 
 	res.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
+	res.CPU = cpu.since(t, rcv.unique())
 
 	var got []delivery
 	if res.Ledger, got, err = t.settle(ctx, project, rcv, acked, cfg.Webhooks); err != nil {

@@ -359,3 +359,17 @@ func TestClassifyAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestFunctionsCPU: the functions' CPU grows with the work they do.
+func TestFunctionsCPU(t *testing.T) {
+	t.Parallel()
+	p := startTestPool(t, 1, 10*time.Second)
+	s := &Stack{pools: map[string]*Pool{"TestFunction": p}}
+	before := s.FunctionsCPU()
+	if _, err := p.Invoke(context.Background(), []byte(`{"mode":"spin","ms":300}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.FunctionsCPU() - before; got < 200*time.Millisecond {
+		t.Errorf("a function that spun 300 ms of CPU: got %v", got)
+	}
+}
