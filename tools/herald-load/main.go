@@ -174,8 +174,8 @@ func printEvents(w io.Writer, r *EventsResult, dir string) {
 	}
 	fmt.Fprintf(w, "deliveries/s: offered %.1f, sustained %.2f (%s), overall %.2f\n", r.Throughput.OfferedPerS, r.Throughput.SustainedPerS, r.Throughput.SustainedNote, r.Throughput.OverallPerS)
 	if c := r.CPU; c != nil {
-		fmt.Fprintf(w, "CPU per delivery: functions %.2f ms; this process (gateway and pollers, with the load generator and receivers) %.2f ms; Herald at most %.2f ms (moto apart)\n",
-			c.FunctionsMS, c.HarnessMS, c.HeraldMaxMS)
+		fmt.Fprintf(w, "CPU per delivery: functions %.2f ms, their emulators %.2f ms, this process (gateway and pollers, with the load generator and receivers) %.2f ms; all %.2f ms (moto apart)\n",
+			c.FunctionsMS, c.EmulatorsMS, c.HarnessMS, c.HeraldMaxMS)
 	}
 	l := r.Ledger
 	fmt.Fprintf(w, "ledger: %d events × %d matches = %d = %d delivered + %d failed + %d pending (table %d, receiver %d calls, %d duplicate requests)\n",

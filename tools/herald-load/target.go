@@ -30,7 +30,7 @@ type target struct {
 	queueDepth func(ctx context.Context) (int, error)
 	// functionsCPU is the CPU the functions' processes have used so far;
 	// nil where they are not this process's children (the make dev stack).
-	functionsCPU func() time.Duration
+	functionsCPU func() (bootstraps, emulators time.Duration)
 	// Describes the stack for the result file.
 	Kind      string         `json:"kind"`
 	PoolSizes map[string]int `json:"pool_sizes,omitempty"`

@@ -13,13 +13,13 @@ import (
 const clockTick = 10 * time.Millisecond
 
 // FunctionsCPU is the CPU time the functions' processes have used so far:
-// each emulator and the bootstrap it runs, with the children they have
-// reaped. Taken before and after a run, the difference is the functions'
-// share of it, apart from moto's and the caller's own. An emulator
-// restarted meanwhile takes its predecessor's time with it (its parent, the
-// caller, reaped it). Zero where /proc cannot be read.
-func (s *Stack) FunctionsCPU() time.Duration {
-	var total time.Duration
+// the bootstraps (Herald's code, as Lambda runs it) and the emulators that
+// run them (the local stand-in for Lambda's own machinery), each with the
+// children it has reaped. Taken before and after a run, the difference is
+// the functions' share of it, apart from moto's and the caller's own. An
+// emulator restarted meanwhile takes its predecessor's time with it (its
+// parent, the caller, reaped it). Zero where /proc cannot be read.
+func (s *Stack) FunctionsCPU() (bootstraps, emulators time.Duration) {
 	for _, p := range s.pools {
 		for _, inst := range p.instances {
 			inst.mu.Lock()
@@ -28,13 +28,17 @@ func (s *Stack) FunctionsCPU() time.Duration {
 			if proc == nil || proc.Exited() {
 				continue
 			}
-			total += processCPU(proc.Pid(), true)
+			// The emulator's own time only: a bootstrap it reaped (after a
+			// crash) is counted with the bootstraps.
+			emu, withReaped := processCPU(proc.Pid(), false), processCPU(proc.Pid(), true)
+			emulators += emu
+			bootstraps += withReaped - emu
 			for _, child := range childProcesses(proc.Pid()) {
-				total += processCPU(child.pid, true)
+				bootstraps += processCPU(child.pid, true)
 			}
 		}
 	}
-	return total
+	return bootstraps, emulators
 }
 
 // processCPU reads a process's user and system time from /proc/PID/stat,
