@@ -28,8 +28,7 @@ func main() {
 		os.Exit(1)
 	}
 	clock := herald.SystemClock{}
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), settings.TableName, clock)
-	store.SetRetention(settings.Retention)
+	store := dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), Table: settings.TableName, Clock: clock, Retention: settings.Retention})
 	server := httpapi.New(httpapi.Deps{
 		Webhooks:  store,
 		Calls:     store,

@@ -40,7 +40,7 @@ func newHandler(ctx context.Context) (*delivery.Handler, error) {
 		return nil, err
 	}
 	return delivery.New(delivery.Deps{
-		Store:   dynamo.New(dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), settings.TableName, clock),
+		Store:   dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), Table: settings.TableName, Clock: clock, Retention: settings.Retention}),
 		Queue:   sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.QueueURL),
 		Sender:  send,
 		Clock:   clock,

@@ -27,7 +27,7 @@ func main() {
 	}
 	clock := herald.SystemClock{}
 	handler := ingest.New(ingest.Deps{
-		Store:     dynamo.New(dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), settings.TableName, clock),
+		Store:     dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), Table: settings.TableName, Clock: clock, Retention: settings.Retention}),
 		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.FirstQueueURL),
 		Clock:     clock,
 		Log:       config.Logger(os.Stdout, settings.LogLevel),

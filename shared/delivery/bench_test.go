@@ -138,7 +138,7 @@ func newBenchDelivery(b *testing.B) *benchDelivery {
 	b.Cleanup(rcv.Close)
 
 	clock := herald.SystemClock{}
-	store := dynamo.New(benchkit.NewDynamo(), "bench", clock)
+	store := dynamo.New(dynamo.Deps{DB: benchkit.NewDynamo(), Table: "bench", Clock: clock})
 	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: clock})
 	if err != nil {
 		b.Fatal(err)

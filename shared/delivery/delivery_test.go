@@ -103,7 +103,7 @@ func newFixture(t *testing.T, configure func(in *herald.WebhookInput)) *fixture 
 	t.Helper()
 	env := testenv.New(t)
 	clk := &clock{now: time.Now().UTC()}
-	store := dynamo.New(env.DB, env.Table, clk)
+	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clk})
 	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: clk, TotalTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -302,7 +302,7 @@ func (c *replayingClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateIte
 func TestWritesSurviveTheirOwnRetry(t *testing.T) {
 	_, env, clock := newStore(t)
 	client := &replayingClient{Client: env.DB}
-	store := dynamo.New(client, env.Table, clock)
+	store := dynamo.New(dynamo.Deps{DB: client, Table: env.Table, Clock: clock})
 	ctx := context.Background()
 	c := putCall(t, store, "p1", "w1", t0, "item", "update")
 	job := herald.Job{ProjectID: "p1", CallID: c.ID, Trigger: herald.TriggerFirst}

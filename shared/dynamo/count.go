@@ -37,7 +37,7 @@ const (
 	expiryMargin = 10 * time.Minute
 )
 
-// DefaultRetention is the call retention assumed unless SetRetention says
+// DefaultRetention is the call retention assumed unless Deps.Retention says
 // otherwise; it must match CALL_RETENTION_DAYS, which sets calls' TTL.
 const DefaultRetention = 30 * 24 * time.Hour
 
@@ -248,10 +248,6 @@ func (s *Store) batchWrite(ctx context.Context, writes []types.WriteRequest) err
 	}
 	return nil
 }
-
-// SetRetention tells the store how long calls live (CALL_RETENTION_DAYS), so
-// that it never keeps the count of an hour whose calls are expiring.
-func (s *Store) SetRetention(d time.Duration) { s.retention = d }
 
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {

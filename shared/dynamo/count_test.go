@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -15,10 +16,10 @@ import (
 // through new calls in the open hour, created_at bounds, a filter, and
 // calls expiring.
 func TestCountsKeptPerHourStayExact(t *testing.T) {
-	store, env, clock := newStore(t)
+	_, env, clock := newStore(t)
 	ctx := context.Background()
 	retention := 6 * time.Hour
-	store.SetRetention(retention)
+	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clock, Retention: retention})
 	put := func(webhook string, at time.Time) {
 		at = at.Truncate(time.Millisecond)
 		ev := &herald.Event{ProjectID: "p1", EventID: herald.NewID(at), Environment: "main", EntityType: "item", EventType: "update",

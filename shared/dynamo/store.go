@@ -35,9 +35,27 @@ type Store struct {
 	retention time.Duration
 }
 
+// Deps are a Store's client and settings, all given at construction.
+type Deps struct {
+	DB    Client
+	Table string
+	Clock herald.Clock // herald.SystemClock if nil
+	// Retention is how long calls live (CALL_RETENTION_DAYS), so that
+	// hours whose calls have expired are neither counted nor kept;
+	// DefaultRetention if 0.
+	Retention time.Duration
+}
+
 // New returns a store over the named table.
-func New(db Client, table string, clock herald.Clock) *Store {
-	return &Store{db: db, table: table, clock: clock, retention: DefaultRetention}
+func New(d Deps) *Store {
+	s := &Store{db: d.DB, table: d.Table, clock: d.Clock, retention: d.Retention}
+	if s.clock == nil {
+		s.clock = herald.SystemClock{}
+	}
+	if s.retention == 0 {
+		s.retention = DefaultRetention
+	}
+	return s
 }
 
 // isConditionFailed reports whether err is a failed condition on a single

@@ -34,7 +34,7 @@ func newStore(t *testing.T) (*dynamo.Store, *testenv.Env, *fixedClock) {
 	t.Helper()
 	env := testenv.New(t)
 	clock := &fixedClock{now: t0}
-	return dynamo.New(env.DB, env.Table, clock), env, clock
+	return dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clock}), env, clock
 }
 
 func newWebhook(t *testing.T, project, name string) *herald.Webhook {

@@ -39,7 +39,7 @@ type api struct {
 func newAPI(t *testing.T) *api {
 	t.Helper()
 	env := testenv.New(t)
-	store := dynamo.New(env.DB, env.Table, herald.SystemClock{})
+	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table})
 	logs := &bytes.Buffer{}
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
 		Webhooks: store, Calls: store, Tokens: store,

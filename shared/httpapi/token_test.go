@@ -40,7 +40,7 @@ func (c *movingClock) advance(d time.Duration) {
 // within TokenCacheTTL of revoking, on every warm function.
 func TestRevokedTokenIsRefused(t *testing.T) {
 	env := testenv.New(t)
-	store := dynamo.New(env.DB, env.Table, herald.SystemClock{})
+	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table})
 	clock := &movingClock{now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
 		Webhooks: store, Calls: store, Tokens: store,

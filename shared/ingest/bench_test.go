@@ -39,7 +39,7 @@ func benchIngest(b *testing.B, webhooks, batch int) {
 	now := time.Date(2026, 11, 26, 10, 54, 9, 0, time.UTC)
 	db := benchkit.NewDynamo()
 	queue := &benchkit.SQS{}
-	store := &cachedWebhooks{Store: dynamo.New(db, "bench", herald.ClockFunc(func() time.Time { return now })), hooks: benchProject(b, webhooks, now)}
+	store := &cachedWebhooks{Store: dynamo.New(dynamo.Deps{DB: db, Table: "bench", Clock: herald.ClockFunc(func() time.Time { return now })}), hooks: benchProject(b, webhooks, now)}
 	h := ingest.New(ingest.Deps{Store: store, Queue: sqs.New(queue, "bench-queue"),
 		Clock: herald.ClockFunc(func() time.Time { return now }), Log: config.Logger(io.Discard, slog.LevelInfo),
 		Retention: 30 * 24 * time.Hour, WebhookTTL: time.Hour})

@@ -36,7 +36,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	env := testenv.New(t)
-	f := &fixture{env: env, store: dynamo.New(env.DB, env.Table, herald.SystemClock{}), queue: sqs.New(env.SQS, env.FirstURL), hooks: map[string]*herald.Webhook{},
+	f := &fixture{env: env, store: dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table}), queue: sqs.New(env.SQS, env.FirstURL), hooks: map[string]*herald.Webhook{},
 		logs: testenv.LogWriter(t, "ingest")}
 	return f
 }
@@ -389,8 +389,7 @@ func TestCallsWrittenLateDoNotChangeClosedHours(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Hour).Add(-5 * time.Hour).Add(20 * time.Minute)
 	clk := herald.ClockFunc(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	store := dynamo.New(f.env.DB, f.env.Table, clk)
-	store.SetRetention(30 * 24 * time.Hour)
+	store := dynamo.New(dynamo.Deps{DB: f.env.DB, Table: f.env.Table, Clock: clk, Retention: 30 * 24 * time.Hour})
 	f.store = store
 	for i := range 2 {
 		f.addWebhook(t, "p1", fmt.Sprint("hook-", i), true, herald.Trigger{EntityType: "item", EventTypes: []string{"publish"}})

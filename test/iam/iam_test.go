@@ -268,13 +268,13 @@ func TestIngestPolicy(t *testing.T) {
 	// Beside today's items, an older version's: an event seen again whose
 	// call is of the older shape moves it.
 	clk := &clock{now: env.PutFixture(t, olderItems).Add(time.Hour)}
-	fixtures := dynamo.New(env.DB, env.Table, clk)
+	fixtures := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clk})
 	newWebhook(t, fixtures, "p1", "a", "https://example.com/a", clk.Now())
 	newWebhook(t, fixtures, "p1", "b", "https://example.com/b", clk.Now())
 
 	used := &actions{seen: map[string]bool{}}
 	db, q := recorded(env, used)
-	store := dynamo.New(db, env.Table, clk)
+	store := dynamo.New(dynamo.Deps{DB: db, Table: env.Table, Clock: clk})
 	handler := func(s ingest.Store) *ingest.Handler {
 		return ingest.New(ingest.Deps{Store: s, Queue: sqs.New(q, env.FirstURL), Clock: clk,
 			Log: slog.New(slog.DiscardHandler), Retention: 30 * 24 * time.Hour})
@@ -309,7 +309,7 @@ func TestDeliveryPolicy(t *testing.T) {
 	// Beside today's items, an older version's: the sweep moves its parked
 	// retry, and the upgrade step after it the rest.
 	clk := &clock{now: env.PutFixture(t, olderItems).Add(time.Hour)}
-	fixtures := dynamo.New(env.DB, env.Table, clk)
+	fixtures := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clk})
 	status := http.StatusOK
 	var mu sync.Mutex
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -328,7 +328,7 @@ func TestDeliveryPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := delivery.New(delivery.Deps{Store: dynamo.New(db, env.Table, clk), Queue: sqs.New(q, env.QueueURL), Sender: send, Clock: clk, Log: slog.New(slog.DiscardHandler)})
+	h := delivery.New(delivery.Deps{Store: dynamo.New(dynamo.Deps{DB: db, Table: env.Table, Clock: clk}), Queue: sqs.New(q, env.QueueURL), Sender: send, Clock: clk, Log: slog.New(slog.DiscardHandler)})
 	newCall := func(w *herald.Webhook) (*herald.Call, herald.Job) {
 		ev := &herald.Event{ProjectID: "p1", EventID: herald.NewID(clk.Now()), Environment: "main", EntityType: "item", EventType: "publish",
 			EventTriggeredAt: clk.Now(), Entity: json.RawMessage(`{"id":"1","type":"item"}`)}
@@ -389,14 +389,14 @@ func TestAPIPolicy(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
 	clk := &clock{now: time.Now().UTC().Truncate(time.Millisecond)}
-	fixtures := dynamo.New(env.DB, env.Table, clk)
+	fixtures := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clk})
 	token := herald.NewToken()
 	if err := fixtures.PutToken(ctx, herald.HashToken(token), "p1", ""); err != nil {
 		t.Fatal(err)
 	}
 	used := &actions{seen: map[string]bool{}}
 	db, q := recorded(env, used)
-	store := dynamo.New(db, env.Table, clk)
+	store := dynamo.New(dynamo.Deps{DB: db, Table: env.Table, Clock: clk})
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Webhooks: store, Calls: store, Tokens: store,
 		Queue: sqs.New(q, env.QueueURL), Clock: clk, Log: slog.New(slog.DiscardHandler), NewSecret: signing.NewSecret}))
 	defer srv.Close()

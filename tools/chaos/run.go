@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := dynamo.New(stack.DynamoDB(), table, herald.SystemClock{})
+	store := dynamo.New(dynamo.Deps{DB: stack.DynamoDB(), Table: table})
 	hooks, err := createWebhooks(ctx, store, receivers)
 	if err != nil {
 		return nil, err

@@ -131,7 +131,7 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 	go func() { _ = r.srv.Serve(ln) }()
 
 	clock := herald.SystemClock{}
-	store := dynamo.New(db, r.table, clock)
+	store := dynamo.New(dynamo.Deps{DB: db, Table: r.table, Clock: clock})
 	r.logs = &countingWriter{}
 	log := config.Logger(r.logs, slog.LevelInfo)
 	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: clock})
@@ -147,7 +147,7 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 	// The project: webhooks that each match every record update, with
 	// the default payload and a signing secret.
 	now := clock.Now()
-	peek := dynamo.New(r.peekDB, r.table, clock)
+	peek := dynamo.New(dynamo.Deps{DB: r.peekDB, Table: r.table, Clock: clock})
 	for i := range matches {
 		w, err := herald.NewWebhook("cost", herald.NewID(now), herald.WebhookInput{
 			Name: herald.Some(fmt.Sprintf("hook %d", i)), URL: herald.Some("http://" + ln.Addr().String() + "/hooks"),

@@ -48,7 +48,7 @@ func seedDemoWebhook(ctx context.Context, stack *localstack.Stack) (string, erro
 		return "", err
 	}
 	hook.Secret.Current = signing.NewSecret()
-	if err := dynamo.New(stack.DynamoDB(), table, herald.SystemClock{}).CreateWebhook(ctx, hook); err != nil {
+	if err := dynamo.New(dynamo.Deps{DB: stack.DynamoDB(), Table: table}).CreateWebhook(ctx, hook); err != nil {
 		return "", fmt.Errorf("seed the demo webhook: %w", err)
 	}
 	return hook.Secret.Current, nil

@@ -32,7 +32,7 @@ func (t *target) settle(ctx context.Context, project string, rcv *receiver, acke
 }
 
 func (t *target) scanCalls(ctx context.Context, project string) ([]storedCall, error) {
-	calls, err := dynamo.New(t.db, t.table, herald.SystemClock{}).ScanCalls(ctx, project)
+	calls, err := dynamo.New(dynamo.Deps{DB: t.db, Table: t.table}).ScanCalls(ctx, project)
 	if err != nil {
 		return nil, err
 	}

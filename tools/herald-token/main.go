@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, local loc
 	if err != nil {
 		return err
 	}
-	store := dynamo.New(db, tableName, herald.SystemClock{})
+	store := dynamo.New(dynamo.Deps{DB: db, Table: tableName})
 	switch cmd {
 	case "create":
 		token := herald.NewToken()

@@ -32,7 +32,7 @@ func newTokenCLI(t *testing.T) *tokenCLI {
 	}
 	t.Cleanup(stack.Stop)
 	return &tokenCLI{t: t, ctx: ctx, local: localstack.Options{MotoURL: stack.MotoURL},
-		store: dynamo.New(stack.DynamoDB(), "herald-local", herald.SystemClock{})}
+		store: dynamo.New(dynamo.Deps{DB: stack.DynamoDB(), Table: "herald-local"})}
 }
 
 // run runs herald-token with args and returns what it printed.

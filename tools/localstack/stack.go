@@ -386,7 +386,7 @@ func (s *Stack) SeedToken(ctx context.Context, project, token, label string) err
 // SeedToken stores a token's hash for a project in a table of a local
 // stack, for a stack this process did not start.
 func SeedToken(ctx context.Context, db *dynamodb.Client, table, project, token, label string) error {
-	store := dynamo.New(db, table, herald.SystemClock{})
+	store := dynamo.New(dynamo.Deps{DB: db, Table: table})
 	if err := store.PutToken(ctx, herald.HashToken(token), project, label); err != nil {
 		return fmt.Errorf("seed a token for project %s: %w", project, err)
 	}

@@ -174,7 +174,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		if !herald.WellFormedToken(token) {
 			t.Errorf("token %q is not well formed", token)
 		}
-		store := dynamo.New(s.DynamoDB(), "herald-local", herald.SystemClock{})
+		store := dynamo.New(dynamo.Deps{DB: s.DynamoDB(), Table: "herald-local"})
 		project, err := store.ProjectForToken(ctx, herald.HashToken(token))
 		if err != nil || project != "demo" {
 			t.Errorf("project for the token: got %q %v, want demo", project, err)
