@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/signing"
 )
@@ -52,4 +56,31 @@ func (s *Store) Seed(ctx context.Context, project, token, label string, hooks ..
 		out = append(out, w)
 	}
 	return out, nil
+}
+
+// NameClaims counts a project's webhook name claims, strongly consistent:
+// one per webhook, unless a write left one behind or lost one (make
+// load-api checks that concurrent creates and deletes do neither).
+func (s *Store) NameClaims(ctx context.Context, project string) (int, error) {
+	if err := checkProject(project); err != nil {
+		return 0, err
+	}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :n)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(projectKey(project)), ":n": avS(namePrefix),
+		},
+		ConsistentRead: aws.Bool(true),
+		Select:         types.SelectCount,
+	})
+	n := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, classify(err, "count the name claims of project %s", project)
+		}
+		n += int(page.Count)
+	}
+	return n, nil
 }

@@ -41,6 +41,9 @@ func TestSeed(t *testing.T) {
 				w.Name, err, w.Enabled, w.CustomPayload, w.Version)
 		}
 	}
+	if n, err := store.NameClaims(ctx, "seeded"); err != nil || n != 2 {
+		t.Errorf("%d name claims (%v); want one per webhook, 2", n, err)
+	}
 	for name, tc := range map[string]struct {
 		project string
 		hook    dynamo.SeedWebhook

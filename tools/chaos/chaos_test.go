@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/test/testenv"
+	"github.com/heraldhq/herald/tools/harness"
 )
 
 // TestChaosShort is the short chaos run `make test` runs: 200 events × 3
@@ -26,32 +27,33 @@ func TestChaosShort(t *testing.T) {
 	cfg.Logs = testenv.LogWriter(t, "functions")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	l, err := Run(ctx, cfg)
+	res, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	l.Print(&out)
+	res.Print(&out)
 	t.Log("\n" + out.String())
-	if !l.Balanced() {
+	l := res.Ledger
+	if !l.Balanced {
 		t.Fatalf("the ledger does not balance: %d problems", len(l.Problems))
 	}
-	if l.DeliveryKills == 0 || l.IngestKills == 0 {
-		t.Errorf("kills: %d delivery, %d ingest; want some of each", l.DeliveryKills, l.IngestKills)
+	if res.DeliveryKills == 0 || res.IngestKills == 0 {
+		t.Errorf("kills: %d delivery, %d ingest; want some of each", res.DeliveryKills, res.IngestKills)
 	}
-	faults := summarize(l.Faults)
+	faults := summarize(res.Faults)
 	for _, kind := range []string{"throttle", "internal", "ambiguous", "slow"} {
 		if faults[kind] == 0 {
 			t.Errorf("no %s AWS fault was injected", kind)
 		}
 	}
-	for _, a := range []string{AnsweredOK, AnsweredFail, AnsweredTimeout, AnsweredReset} {
-		if l.ReceiverAnswers[a] == 0 {
-			t.Errorf("no receiver answered %s", a)
+	for _, a := range []string{harness.AnsweredOK, harness.AnsweredFail, harness.AnsweredTimeout, harness.AnsweredReset} {
+		if l.Answers[a] == 0 {
+			t.Errorf("the receiver never answered %s", a)
 		}
 	}
-	if l.ExpectedCalls <= cfg.Events {
-		t.Errorf("%d calls expected for %d events; the webhooks should match more", l.ExpectedCalls, cfg.Events)
+	if l.Expected <= cfg.Events {
+		t.Errorf("%d calls expected for %d events; the webhooks should match more", l.Expected, cfg.Events)
 	}
 }
 

@@ -3,9 +3,7 @@ package chaos
 import (
 	"context"
 	"errors"
-	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -82,52 +80,4 @@ func errorCode(err error) string {
 		return "not an API error: " + err.Error()
 	}
 	return ""
-}
-
-// TestReceiver checks each way a receiver fails, and that FailFirst lets
-// later requests of a call through.
-func TestReceiver(t *testing.T) {
-	tests := map[string]struct {
-		faults  ReceiverFaults
-		status  int    // 0: the request fails
-		errText string // in the client's error
-		answer  string
-	}{
-		"fail":    {ReceiverFaults{Fail: 1}, 500, "", AnsweredFail},
-		"timeout": {ReceiverFaults{Timeout: 1}, 0, "Client.Timeout", AnsweredTimeout},
-		"reset":   {ReceiverFaults{Reset: 1}, 0, "", AnsweredReset},
-		"ok":      {ReceiverFaults{}, 200, "", AnsweredOK},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			tc.faults.FailFirst = 1
-			r, err := StartReceiver("r", tc.faults, 2*time.Second, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			client := &http.Client{Timeout: 300 * time.Millisecond}
-			send := func() (int, error) {
-				req, _ := http.NewRequest("POST", r.URL, strings.NewReader("{}"))
-				req.Header.Set("webhook-id", "call-1")
-				res, err := client.Do(req)
-				if err != nil {
-					return 0, err
-				}
-				res.Body.Close()
-				return res.StatusCode, nil
-			}
-			status, err := send()
-			if status != tc.status || (tc.status == 0 && err == nil) || (tc.errText != "" && !strings.Contains(err.Error(), tc.errText)) {
-				t.Errorf("first request: got %d %v, want %d %q", status, err, tc.status, tc.errText)
-			}
-			if status, err := send(); status != 200 {
-				t.Errorf("second request of the call: got %d %v, want 200", status, err)
-			}
-			log := r.Log()
-			if len(log) != 2 || log[0].WebhookID != "call-1" || log[0].Answer != tc.answer || log[1].Answer != AnsweredOK {
-				t.Errorf("log: got %+v, want %s then 200 for call-1", log, tc.answer)
-			}
-		})
-	}
 }

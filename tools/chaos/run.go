@@ -1,13 +1,14 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,10 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/ingest"
-	"github.com/heraldhq/herald/shared/signing"
+	"github.com/heraldhq/herald/tools/harness"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -32,7 +32,7 @@ type Config struct {
 	IngestProcs int // concurrent ingest invocations; 2 if 0
 
 	AWS       AWSFaults
-	Receivers ReceiverFaults
+	Receivers harness.Faults
 
 	// KillRate is the share of delivery invocations killed under way;
 	// IngestKillRate the same for ingest. EmulatorKills is the share of
@@ -69,10 +69,11 @@ type Config struct {
 const project = "chaos"
 
 // Run brings up a local stack behind a fault proxy, ingests cfg.Events
-// events while it kills invocations and receivers misbehave, waits for the
-// queue to drain, and returns the ledger. The error is for a run that could
-// not be carried out; an unbalanced ledger is reported by Ledger.Balanced.
-func Run(ctx context.Context, cfg Config) (*Ledger, error) {
+// events while it kills invocations and the receiver misbehaves, waits for
+// the queues to drain, and returns the result with its ledger. The error is
+// for a run that could not be carried out; an unbalanced ledger is reported
+// by Result.Ledger.Balanced.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = withDefaults(cfg)
 	log := cfg.Progress
 	started := time.Now()
@@ -87,17 +88,13 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	defer proxy.Close()
-
-	receivers := make([]*Receiver, cfg.Webhooks)
-	for i := range receivers {
-		name := "hook" + strconv.Itoa(i)
-		// Held 12 s: longer than the sender's 8 s.
-		if receivers[i], err = StartReceiver(name, cfg.Receivers, 12*time.Second, cfg.Seed+uint64(i)+10); err != nil {
-			return nil, err
-		}
-		defer receivers[i].Close()
+	rcv, err := harness.StartReceiver(harness.ReceiverOptions{Faults: cfg.Receivers, Seed: cfg.Seed + 10})
+	if err != nil {
+		return nil, err
 	}
+	defer rcv.Close()
 
+	visibility := strconv.Itoa(int(cfg.VisibilityTimeout / time.Second))
 	stack, err := localstack.Start(ctx, localstack.Options{
 		MotoURL:   moto.URL,
 		HostBuild: cfg.HostBuild,
@@ -109,11 +106,8 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 			"AWS_ENDPOINT_URL_DYNAMODB": proxy.URL,
 			"AWS_ENDPOINT_URL_SQS":      proxy.URL,
 		}},
-		QueueAttributes: map[string]map[string]string{
-			"DeliveryQueue":     {"VisibilityTimeout": strconv.Itoa(int(cfg.VisibilityTimeout / time.Second))},
-			"FirstAttemptQueue": {"VisibilityTimeout": strconv.Itoa(int(cfg.VisibilityTimeout / time.Second))},
-		},
-		Logs: cfg.Logs,
+		QueueAttributes: map[string]map[string]string{"DeliveryQueue": {"VisibilityTimeout": visibility}, "FirstAttemptQueue": {"VisibilityTimeout": visibility}},
+		Logs:            cfg.Logs,
 		// The poller's and the emulators' own notes, beside the functions'.
 		Logger: slog.New(slog.NewJSONHandler(cfg.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -121,12 +115,11 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	defer stack.Stop()
-	table, err := stack.TableName()
+	store, err := stack.Store()
 	if err != nil {
 		return nil, err
 	}
-	store := dynamo.New(dynamo.Deps{DB: stack.DynamoDB(), Table: table})
-	hooks, err := createWebhooks(ctx, store, receivers)
+	hooks, paths, err := harness.Seed(ctx, store, project, "", "hook", rcv, hookTriggers[:cfg.Webhooks]...)
 	if err != nil {
 		return nil, err
 	}
@@ -139,26 +132,24 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 3)) // #nosec G404 -- seeded so a chaos run can be repeated; not a secret
 	var rngMu sync.Mutex
 	startKiller := func(pool *localstack.Pool, rate float64, delivery bool) {
-		if rate <= 0 || pool == nil {
-			return
+		if rate > 0 && pool != nil {
+			killers.Go(func() { kills.run(killCtx, pool, rate, cfg.EmulatorKills, delivery, rng, &rngMu) })
 		}
-		killers.Add(1)
-		go func() {
-			defer killers.Done()
-			kills.run(killCtx, pool, rate, cfg.EmulatorKills, delivery, rng, &rngMu)
-		}()
 	}
 	startKiller(stack.Pool(localstack.DeliveryFunction), cfg.KillRate, true)
 	startKiller(stack.Pool(localstack.IngestFunction), cfg.IngestKillRate, false)
 
-	evs := makeEvents(cfg.Events, cfg.Seed)
-	ing := &ingester{pool: stack.Pool(localstack.IngestFunction), log: log}
-	replies, err := ing.ingestAll(ctx, evs, cfg.IngestBatch, cfg.IngestProcs)
+	evs, err := makeEvents(cfg.Events, cfg.Seed, hooks)
+	if err != nil {
+		return nil, err
+	}
+	cms := &harness.CMS{Invoke: stack.Pool(localstack.IngestFunction).Invoke, Tries: maxIngestTries, Pause: 100 * time.Millisecond}
+	sent, err := ingestAll(ctx, cms, evs, cfg)
 	if err != nil {
 		return nil, err
 	}
 	ingested := time.Since(started)
-	log.Info("ingested", "events", len(evs), "invocations", ing.invocations.Load(), "failed_invocations", ing.failures.Load(), "seconds", ingested.Seconds())
+	log.Info("ingested", "events", len(evs), "invocations", cms.Invocations.Load(), "failed_invocations", cms.Failures.Load(), "seconds", ingested.Seconds())
 
 	select {
 	case <-ctx.Done():
@@ -177,39 +168,43 @@ func Run(ctx context.Context, cfg Config) (*Ledger, error) {
 	}
 
 	// Guarantee 2: the same events again create nothing new.
-	again := evs[:int(float64(len(evs))*cfg.Reingest)]
-	reReplies, err := ing.ingestAll(ctx, again, cfg.IngestBatch, cfg.IngestProcs)
+	again, err := ingestAll(ctx, cms, evs[:int(float64(len(evs))*cfg.Reingest)], cfg)
 	if err != nil {
 		return nil, err
 	}
 
 	// Retries still queued would otherwise go on sending while the ledger
-	// reads the receivers' logs and then the table, and a send between the
+	// reads the receiver's log and then the table, and a send between the
 	// two reads shows as an attempt the receiver never answered.
 	stack.StopPolling()
 
-	var dlq []dlqMessage
+	var dlq []herald.Job
 	for _, name := range []string{"FirstAttemptDLQ", "DeliveryDLQ"} {
-		msgs, err := readDLQ(ctx, stack.SQS(), queues[name].URL)
+		jobs, err := readDLQ(ctx, stack.SQS(), queues[name].URL)
 		if err != nil {
 			return nil, err
 		}
-		dlq = append(dlq, msgs...)
+		dlq = append(dlq, jobs...)
 	}
-	l, err := buildLedger(ctx, ledgerInput{
-		store: store, db: stack.DynamoDB(), table: table, hooks: hooks,
-		events: evs, replies: replies, reReplies: reReplies, dlq: dlq, kills: kills, proxy: proxy,
-		cfg: cfg, drained: drained,
-	})
+	requests := rcv.Log()
+	calls, err := store.ScanCalls(ctx, project)
 	if err != nil {
 		return nil, err
 	}
-	l.IngestSeconds = ingested.Seconds()
-	l.TotalSeconds = time.Since(started).Seconds()
-	l.IngestInvocations, l.IngestFailures = int(ing.invocations.Load()), int(ing.failures.Load())
-	l.Faults = proxy.Counts()
-	l.DeliveryKills, l.IngestKills = kills.delivery, kills.ingest
-	return l, nil
+	run := harness.Run{Events: sent, Again: again, Calls: calls, Requests: requests, Paths: paths, DLQ: dlq,
+		Killed: kills.killed, Faulted: proxy.Touched}
+	if cfg.WaitRetries {
+		run.RetriesBy = time.Now()
+	}
+	res := &Result{Config: cfg, Drained: drained, Ledger: harness.Balance(run),
+		IngestInvocations: int(cms.Invocations.Load()), IngestFailures: int(cms.Failures.Load()),
+		DeliveryKills: kills.delivery, IngestKills: kills.ingest, Faults: proxy.Counts(),
+		IngestSeconds: ingested.Seconds(), TotalSeconds: time.Since(started).Seconds()}
+	if !drained {
+		res.Ledger.Balanced = false
+		res.Ledger.Problems = append(res.Ledger.Problems, fmt.Sprintf("the delivery queues did not drain within %s", cfg.Drain))
+	}
+	return res, nil
 }
 
 func withDefaults(cfg Config) Config {
@@ -250,7 +245,7 @@ var hookTriggers = [][]herald.Trigger{
 	{{EntityType: "item", EventTypes: []string{"create", "update"}}},
 }
 
-func wantsEvent(hook int, ev chaosEvent) bool {
+func wantsEvent(hook int, ev harness.Event) bool {
 	switch hook {
 	case 0:
 		return true
@@ -264,61 +259,30 @@ func wantsEvent(hook int, ev chaosEvent) bool {
 	return false
 }
 
-// hook is a webhook of the run and its receiver.
-type hook struct {
-	id       string
-	receiver *Receiver
-}
-
-func createWebhooks(ctx context.Context, store *dynamo.Store, receivers []*Receiver) ([]hook, error) {
-	now := time.Now().UTC()
-	var out []hook
-	for i, r := range receivers {
-		w, err := herald.NewWebhook(project, herald.NewID(now), herald.WebhookInput{
-			Name: herald.Some(r.Name), URL: herald.Some(r.URL), CustomPayload: herald.Some[*string](nil),
-			Headers: herald.Some(map[string]string{}), Events: herald.Some(hookTriggers[i]),
-			HTTPBasicUser: herald.Some[*string](nil), HTTPBasicPassword: herald.Some[*string](nil),
-		}, now)
+// makeEvents makes the run's events: each kind of change in turn, on
+// records of two models, each wanting the webhooks (hooks[i] has
+// hookTriggers[i]) wantsEvent says.
+func makeEvents(n int, seed uint64, hooks []string) ([]harness.Sent, error) {
+	factory, err := harness.NewEvents(project, fmt.Sprintf("chaos-%d", seed))
+	if err != nil {
+		return nil, err
+	}
+	types, models := []string{"create", "update", "publish", "delete"}, []string{"1423", "77"}
+	out := make([]harness.Sent, n)
+	at := time.Now()
+	for i := range out {
+		ev, err := factory.Make(i, types[i%len(types)], models[(i/len(types))%len(models)], at)
 		if err != nil {
-			return nil, fmt.Errorf("webhook %s: %w", r.Name, err)
+			return nil, err
 		}
-		w.Secret = herald.Secret{Current: signing.NewSecret()}
-		if err := store.CreateWebhook(ctx, w); err != nil {
-			return nil, fmt.Errorf("create webhook %s: %w", r.Name, err)
+		out[i].Event = ev
+		for h, id := range hooks {
+			if wantsEvent(h, ev) {
+				out[i].Want = append(out[i].Want, id)
+			}
 		}
-		out = append(out, hook{id: w.ID, receiver: r})
 	}
 	return out, nil
-}
-
-// chaosEvent is one event of the run.
-type chaosEvent struct {
-	ID    string
-	Type  string // create, update, publish, delete
-	Model string // the record's item type id
-	Raw   json.RawMessage
-}
-
-func makeEvents(n int, seed uint64) []chaosEvent {
-	types := []string{"create", "update", "publish", "delete"}
-	models := []string{"1423", "77"}
-	out := make([]chaosEvent, n)
-	for i := range out {
-		ev := chaosEvent{
-			ID:    fmt.Sprintf("evt_chaos_%d_%06d", seed, i),
-			Type:  types[i%len(types)],
-			Model: models[(i/len(types))%len(models)],
-		}
-		ev.Raw, _ = json.Marshal(map[string]any{
-			"project_id": project, "event_id": ev.ID, "environment": "main", "is_environment_primary": true,
-			"entity_type": "item", "event_type": ev.Type, "event_triggered_at": "2026-11-27T03:00:00Z",
-			"entity": map[string]any{"id": strconv.Itoa(100000 + i), "type": "item",
-				"attributes":    map[string]any{"title": "Chaos " + strconv.Itoa(i)},
-				"relationships": map[string]any{"item_type": map[string]any{"data": map[string]any{"id": ev.Model, "type": "item_type"}}}},
-		})
-		out[i] = ev
-	}
-	return out
 }
 
 // killLog counts the kills and the calls whose jobs were in a killed batch.
@@ -406,95 +370,32 @@ func (k *killLog) killed(callID string) bool {
 	return k.calls[callID] > 0
 }
 
-// ingester invokes the ingest function as the CMS does: in batches, sending
-// a batch again until it is accepted.
-type ingester struct {
-	pool        *localstack.Pool
-	log         *slog.Logger
-	invocations atomic.Int64
-	failures    atomic.Int64
-}
-
 // maxIngestTries bounds how often one batch is sent.
 const maxIngestTries = 30
 
-func (ing *ingester) ingestAll(ctx context.Context, evs []chaosEvent, batch, procs int) (map[string]ingest.Result, error) {
-	out := make(map[string]ingest.Result, len(evs))
-	var mu sync.Mutex
-	work := make(chan []chaosEvent)
-	errs := make(chan error, procs)
-	var wg sync.WaitGroup
-	for range procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range work {
-				rs, err := ing.ingestBatch(ctx, b)
-				if err != nil {
-					errs <- err
-					return
-				}
-				mu.Lock()
-				for _, r := range rs {
-					out[r.EventID] = r
-				}
-				mu.Unlock()
-			}
-		}()
+// ingestAll sends the events in batches, as the CMS does, each until it is
+// accepted, and returns them with their results.
+func ingestAll(ctx context.Context, cms *harness.CMS, evs []harness.Sent, cfg Config) ([]harness.Sent, error) {
+	byID := map[string]ingest.Result{}
+	events := make([]harness.Event, len(evs))
+	for i, s := range evs {
+		events[i] = s.Event
 	}
-	go func() {
-		defer close(work)
-		for i := 0; i < len(evs); i += batch {
-			select {
-			case work <- evs[i:min(i+batch, len(evs))]:
-			case <-ctx.Done():
-				return
-			}
+	var failed error
+	cms.SendAll(ctx, events, cfg.IngestBatch, cfg.IngestProcs, func(_ []harness.Event, results []ingest.Result, _ int, _ time.Duration, err error) {
+		failed = cmp.Or(failed, err)
+		for _, r := range results {
+			byID[r.EventID] = r
 		}
-	}()
-	wg.Wait()
-	select {
-	case err := <-errs:
+	})
+	if err := cmp.Or(failed, ctx.Err()); err != nil {
 		return nil, err
-	default:
 	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+	out := slices.Clone(evs)
+	for i := range out {
+		out[i].Result = byID[out[i].Event.ID]
 	}
 	return out, nil
-}
-
-func (ing *ingester) ingestBatch(ctx context.Context, b []chaosEvent) ([]ingest.Result, error) {
-	raws := make([]json.RawMessage, len(b))
-	for i, ev := range b {
-		raws[i] = ev.Raw
-	}
-	payload, _ := json.Marshal(map[string]any{"events": raws})
-	var lastErr error
-	for try := range maxIngestTries {
-		ing.invocations.Add(1)
-		answer, err := ing.pool.Invoke(ctx, payload)
-		if err == nil {
-			var reply ingest.Reply
-			if err := json.Unmarshal(answer, &reply); err != nil || len(reply.Results) != len(b) {
-				return nil, fmt.Errorf("ingest answered %s", answer)
-			}
-			return reply.Results, nil
-		}
-		var ferr *localstack.FunctionError
-		if !errors.As(err, &ferr) {
-			return nil, fmt.Errorf("invoke ingest: %w", err)
-		}
-		ing.failures.Add(1)
-		lastErr = err
-		ing.log.Debug("ingest failed; sending the batch again", "try", try+1, "error", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(try+1) * 100 * time.Millisecond):
-		}
-	}
-	return nil, fmt.Errorf("a batch of %d events was not accepted after %d tries: %w", len(b), maxIngestTries, lastErr)
 }
 
 // waitDrained waits until the delivery queues have no message visible or in
@@ -533,14 +434,10 @@ func waitDrained(ctx context.Context, client *sqs.Client, queueURLs []string, re
 	return false, nil
 }
 
-// dlqMessage is a message found in the dead-letter queue.
-type dlqMessage struct {
-	Job  herald.Job
-	Body string
-}
-
-func readDLQ(ctx context.Context, client *sqs.Client, queueURL string) ([]dlqMessage, error) {
-	var out []dlqMessage
+// readDLQ reads the jobs in a dead-letter queue; a message that is not a
+// job stands as a job of no call, which the ledger reports.
+func readDLQ(ctx context.Context, client *sqs.Client, queueURL string) ([]herald.Job, error) {
+	var out []herald.Job
 	seen := map[string]bool{}
 	for empty := 0; empty < 2; {
 		res, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10,
@@ -557,9 +454,11 @@ func readDLQ(ctx context.Context, client *sqs.Client, queueURL string) ([]dlqMes
 				continue
 			}
 			seen[aws.ToString(m.MessageId)] = true
-			d := dlqMessage{Body: aws.ToString(m.Body)}
-			d.Job, _ = herald.DecodeJob([]byte(d.Body))
-			out = append(out, d)
+			job, err := herald.DecodeJob([]byte(aws.ToString(m.Body)))
+			if err != nil {
+				job.CallID = "undecodable: " + aws.ToString(m.Body)
+			}
+			out = append(out, job)
 		}
 	}
 	return out, nil
@@ -570,7 +469,7 @@ func FullConfig() Config {
 	return Config{
 		Events: 2000, Webhooks: 4, IngestBatch: 10, IngestProcs: 2,
 		AWS:            AWSFaults{Throttle: 0.05, Internal: 0.03, Ambiguous: 0.01, Slow: 0.05, SlowMax: time.Second},
-		Receivers:      ReceiverFaults{Fail: 0.10, Timeout: 0.02, Reset: 0.05, FailFirst: 1},
+		Receivers:      harness.Faults{Fail: 0.10, Timeout: 0.02, Reset: 0.05, FailFirst: 1},
 		KillRate:       0.1,
 		IngestKillRate: 0.1,
 		EmulatorKills:  0.2,

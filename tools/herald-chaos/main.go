@@ -63,12 +63,12 @@ func run() error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Drain+30*time.Minute)
 	defer cancel()
-	l, err := chaos.Run(ctx, cfg)
+	res, err := chaos.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	l.Print(os.Stdout)
-	if !l.Balanced() {
+	res.Print(os.Stdout)
+	if !res.Ledger.Balanced {
 		os.Exit(1)
 	}
 	return nil

@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,10 +23,10 @@ import (
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/ingest"
 	"github.com/heraldhq/herald/shared/sender"
-	"github.com/heraldhq/herald/shared/signing"
 	"github.com/heraldhq/herald/shared/sqs"
 	"github.com/heraldhq/herald/test/benchkit"
 	"github.com/heraldhq/herald/test/testenv"
+	"github.com/heraldhq/herald/tools/harness"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -76,9 +73,7 @@ type rig struct {
 	delivery *delivery.Handler
 	queue    *capturingQueue
 	logs     *countingWriter
-	fail     atomic.Bool // the receiver answers 500 while set
-	received atomic.Int64
-	srv      *http.Server
+	rcv      *harness.Receiver
 }
 
 func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*rig, error) {
@@ -112,23 +107,10 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 	}
 	db, q := dynamodb.NewFromConfig(counted, config.DynamoDBOptions), awssqs.NewFromConfig(counted, config.SQSOptions)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if r.rcv, err = harness.StartReceiver(harness.ReceiverOptions{}); err != nil {
 		r.Close()
 		return nil, err
 	}
-	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		_, _ = io.Copy(io.Discard, req.Body)
-		w.Header().Set("Content-Type", "application/json")
-		if r.fail.Load() {
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = io.WriteString(w, `{"error":"down for the test"}`)
-			return
-		}
-		r.received.Add(1)
-		_, _ = io.WriteString(w, `{"ok":true}`)
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = r.srv.Serve(ln) }()
 
 	clock := herald.SystemClock{}
 	store := dynamo.New(dynamo.Deps{DB: db, Table: r.table, Clock: clock})
@@ -146,31 +128,21 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 
 	// The project: webhooks that each match every record update, with
 	// the default payload and a signing secret.
-	now := clock.Now()
-	peek := dynamo.New(dynamo.Deps{DB: r.peekDB, Table: r.table, Clock: clock})
-	for i := range matches {
-		w, err := herald.NewWebhook("cost", herald.NewID(now), herald.WebhookInput{
-			Name: herald.Some(fmt.Sprintf("hook %d", i)), URL: herald.Some("http://" + ln.Addr().String() + "/hooks"),
-			CustomPayload: herald.Some[*string](nil), Headers: herald.Some(map[string]string{}),
-			Events:        herald.Some([]herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}}}),
-			HTTPBasicUser: herald.Some[*string](nil), HTTPBasicPassword: herald.Some[*string](nil),
-		}, now)
-		if err != nil {
-			r.Close()
-			return nil, err
-		}
-		w.Secret.Current = signing.NewSecret()
-		if err := peek.CreateWebhook(ctx, w); err != nil {
-			r.Close()
-			return nil, err
-		}
+	hooks := make([]dynamo.SeedWebhook, matches)
+	for i := range hooks {
+		hooks[i] = dynamo.SeedWebhook{Name: fmt.Sprintf("hook %d", i), URL: r.rcv.URL + "/hooks",
+			Events: []herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}}}}
+	}
+	if _, err := dynamo.New(dynamo.Deps{DB: r.peekDB, Table: r.table, Clock: clock}).Seed(ctx, "cost", "", "", hooks...); err != nil {
+		r.Close()
+		return nil, err
 	}
 	return r, nil
 }
 
 func (r *rig) Close() {
-	if r.srv != nil {
-		_ = r.srv.Close()
+	if r.rcv != nil {
+		_ = r.rcv.Close()
 	}
 	if r.moto != nil {
 		r.moto.Stop()
@@ -290,7 +262,7 @@ func run(ctx context.Context, d deployment, n, matches int, accounting bool) (Me
 	if m.FirstSuccess, err = r.measure(calls, func() (int, error) { return r.deliver(ctx, msgs, batch) }); err != nil {
 		return m, err
 	}
-	if got := r.received.Load(); got != int64(calls+matches) {
+	if got := r.rcv.Calls(); got != calls+matches {
 		return m, fmt.Errorf("the receiver got %d calls; want %d", got, calls+matches)
 	}
 	if err := r.sizeItems(ctx, &m); err != nil {
@@ -304,12 +276,16 @@ func run(ctx context.Context, d deployment, n, matches int, accounting bool) (Me
 	if msgs, err = r.drain(ctx, calls); err != nil {
 		return m, err
 	}
-	r.fail.Store(true)
+	if err := r.rcv.SetFaults(harness.Faults{Fail: 1}); err != nil {
+		return m, err
+	}
 	r.queue.take()
 	if m.FailedAttempt, err = r.measure(calls, func() (int, error) { return r.deliver(ctx, msgs, batch) }); err != nil {
 		return m, err
 	}
-	r.fail.Store(false)
+	if err := r.rcv.SetFaults(harness.Faults{}); err != nil {
+		return m, err
+	}
 	retries := r.queue.take()
 	if len(retries) != calls {
 		return m, fmt.Errorf("%d retries queued; want %d", len(retries), calls)

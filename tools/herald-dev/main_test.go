@@ -4,10 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/test/testenv"
+	"github.com/heraldhq/herald/tools/localstack"
 )
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 func TestUsage(t *testing.T) {
 	for name, args := range map[string][]string{
@@ -31,4 +40,69 @@ func TestSampleTokenIsWellFormed(t *testing.T) {
 	if !herald.WellFormedToken(sampleToken) {
 		t.Errorf("%q is not a well-formed token: the API would refuse the sample events", sampleToken)
 	}
+}
+
+// TestDemo: the demo make dev seeds works end to end. An ingested sample
+// event reaches the demo receiver with a valid signature, and the sample
+// API events, with their token, find the demo webhook.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stack, err := localstack.Start(ctx, localstack.Options{HostBuild: testenv.Bootstraps(t), Logs: testenv.LogWriter(t, "functions"),
+		PoolSizes: map[string]int{localstack.APIFunction: 1, localstack.IngestFunction: 1, localstack.DeliveryFunction: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Stop()
+	store, err := stack.Store()
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := &syncBuffer{}
+	token, rcv, err := seedDemo(ctx, store, 0, printed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rcv.Close()
+	if !herald.WellFormedToken(token) {
+		t.Errorf("the demo token %q is not well formed", token)
+	}
+	root, _ := localstack.RepoRoot()
+	read := func(path string) []byte {
+		raw, err := os.ReadFile(filepath.Join(root, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	if _, err := stack.Pool(localstack.IngestFunction).Invoke(ctx, read("events/ingest/item-update.json")); err != nil {
+		t.Fatal(err)
+	}
+	for len(rcv.Log()) == 0 && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out := printed.String(); !strings.Contains(out, "POST /hooks/item/293467 webhook-id=") || !strings.Contains(out, "signature valid") {
+		t.Errorf("the demo receiver printed %q; want the call to /hooks/item/293467, its signature valid", out)
+	}
+	answer, err := stack.Pool(localstack.APIFunction).Invoke(ctx, read("events/api/webhooks-get.json"))
+	if err != nil || !strings.Contains(string(answer), `"statusCode":200`) || !strings.Contains(string(answer), demoWebhookID) {
+		t.Errorf("events/api/webhooks-get.json: %s %v; want the demo webhook", answer, err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -89,21 +89,16 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer stack.Stop()
 
-	token, err := stack.SeedProject(ctx, demoProject)
+	store, err := stack.Store()
 	if err != nil {
 		return err
 	}
-	if err := stack.SeedToken(ctx, demoProject, sampleToken, "sample events"); err != nil {
-		return err
-	}
-	secret, err := seedDemoWebhook(ctx, stack)
+	token, rcv, err := seedDemo(ctx, store, receiverPort, stderr)
 	if err != nil {
 		return err
 	}
-	receiverURL, err := startReceiver(ctx, secret, stderr)
-	if err != nil {
-		return err
-	}
+	defer rcv.Close()
+	receiverURL := rcv.URL
 	envPath := localstack.DevEnvPath(root)
 	env := strings.Join([]string{
 		"HERALD_API_URL=" + stack.APIURL,

@@ -9,10 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/heraldhq/herald/shared/ingest"
+	"github.com/heraldhq/herald/tools/harness"
 )
 
 // Hard caps of the API run.
@@ -124,8 +122,8 @@ type burstResult struct {
 	DrainS     float64 `json:"drain_s"`
 	// Without the delivery function, every call's job must be in the
 	// queue: QueuedJobs is how many the burst added.
-	QueuedJobs *int   `json:"queued_jobs,omitempty"`
-	Ledger     Ledger `json:"ledger"`
+	QueuedJobs *int           `json:"queued_jobs,omitempty"`
+	Ledger     harness.Ledger `json:"ledger"`
 }
 
 // clientLog is what one client saw; merged after the run.
@@ -170,41 +168,40 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 	}
 	res := &APIResult{Command: commandLine(), StartedAt: time.Now().UTC(), Machine: describeMachine(), Stack: t, Config: cfg,
 		ByOp: map[string]opStats{}, Statuses: map[string]int{}, latencies: map[string][]time.Duration{}}
-	rcv, err := startReceiver()
+	rcv, err := harness.StartReceiver(harness.ReceiverOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer rcv.Close()
-	project, token, err := t.newProject(ctx, "api")
+	// Two webhooks: "api00", whose calls the clients read, and "api01",
+	// which every client updates.
+	project, token, hooks, _, err := t.seed(ctx, "api", 2, rcv)
 	if err != nil {
 		return nil, err
 	}
-	fx := &apiFixture{api: newAPIClient(t.apiURL, token, cfg.Clients)}
-	seed, _, err := fx.api.createWebhook(ctx, webhookAttributes("seed", rcv.URL+"/seed"))
+	fx := &apiFixture{api: newAPIClient(t.apiURL, token, cfg.Clients), hot: hooks[1]}
+	events, err := harness.NewEvents(project, "api-seed")
 	if err != nil {
 		return nil, err
 	}
-	events, err := newEventFactory(project, "api-seed")
-	if err != nil {
-		return nil, err
-	}
-	var batch []map[string]any
+	var batch []harness.Event
 	for i := range seedEvents {
-		batch = append(batch, events.event(i, time.Now()))
+		ev, err := events.Make(i, "update", "1423", time.Now())
+		if err != nil {
+			return nil, err
+		}
+		batch = append(batch, ev)
 	}
-	replies, _, err := t.ingestEvents(ctx, batch)
+	results, _, err := (&harness.CMS{Invoke: t.ingest, Tries: ingestTries}).Send(ctx, batch)
 	if err != nil {
 		return nil, fmt.Errorf("seed calls: %w", err)
 	}
-	for _, calls := range replies {
-		for id := range calls {
-			fx.calls = append(fx.calls, id)
+	for _, r := range results {
+		for _, c := range r.Calls {
+			fx.calls = append(fx.calls, c.CallID)
 		}
 	}
 	sort.Strings(fx.calls)
-	if fx.hot, _, err = fx.api.createWebhook(ctx, webhookAttributes("shared", rcv.URL+"/shared")); err != nil {
-		return nil, err
-	}
 	log("project %s: %d clients for %v", project, cfg.Clients, cfg.Duration)
 
 	logs := make([]*clientLog, cfg.Clients)
@@ -285,7 +282,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 		}
 	}
 	updates[fx.hot] += res.Writes.HotUpdatesAcked
-	if err := checkWrites(ctx, t, project, map[string]bool{seed: true, fx.hot: true}, created, deleted, updates, unknown, res); err != nil {
+	if err := checkWrites(ctx, t, project, map[string]bool{hooks[0]: true, fx.hot: true}, created, deleted, updates, unknown, res); err != nil {
 		return nil, err
 	}
 	log("%d requests (%.0f/s), %d 5xx, p99 %.0f ms; writes: %d creates, %d updates, %d deletes acknowledged",
@@ -297,9 +294,6 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 		}
 		for _, p := range res.Burst.Ledger.Problems {
 			res.Problems = append(res.Problems, "burst: "+p)
-		}
-		if res.Burst.Ledger.DuplicateRequests > 0 {
-			res.Problems = append(res.Problems, fmt.Sprintf("burst: %d calls reached the receiver more than once", res.Burst.Ledger.DuplicateRequests))
 		}
 		if res.Burst.Failed > 0 {
 			res.Problems = append(res.Problems, fmt.Sprintf("burst: %d events were not accepted", res.Burst.Failed))
@@ -463,54 +457,40 @@ func checkWrites(ctx context.Context, t *target, project string, fixed, created,
 // webhookVersions reads a project's webhooks (id → version) and counts its
 // name claims, strongly consistent.
 func (t *target) webhookVersions(ctx context.Context, project string) (map[string]int64, int, error) {
-	versions, names := map[string]int64{}, 0
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(t.table),
-		ConsistentRead:            aws.Bool(true),
-		KeyConditionExpression:    aws.String("PK = :p"),
-		ProjectionExpression:      aws.String("SK, id, version"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "P#" + project}},
+	hooks, err := t.store.ListWebhooks(ctx, project)
+	if err != nil {
+		return nil, 0, err
 	}
-	for {
-		page, err := t.db.Query(ctx, in)
-		if err != nil {
-			return nil, 0, fmt.Errorf("read the webhooks of project %s: %w", project, err)
-		}
-		for _, item := range page.Items {
-			var it struct {
-				SK      string `dynamodbav:"SK"`
-				ID      string `dynamodbav:"id"`
-				Version int64  `dynamodbav:"version"`
-			}
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, 0, fmt.Errorf("read a webhook item: %w", err)
-			}
-			switch {
-			case len(it.SK) > 2 && it.SK[:2] == "W#":
-				versions[it.ID] = it.Version
-			case len(it.SK) > 2 && it.SK[:2] == "N#":
-				names++
-			}
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return versions, names, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+	versions := map[string]int64{}
+	for _, w := range hooks {
+		versions[w.ID] = w.Version
 	}
+	names, err := t.store.NameClaims(ctx, project)
+	return versions, names, err
 }
 
 // runBurst sends cfg.Burst events to ingest as fast as cfg.BurstWorkers
 // invocations at a time allow, then waits (bounded) for their deliveries
 // and balances the ledger.
 func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ...any)) (*burstResult, error) {
-	rcv, err := startReceiver()
+	rcv, err := harness.StartReceiver(harness.ReceiverOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer rcv.Close()
-	project, events, err := t.seedLoadProject(ctx, "burst", "b", cfg.BurstWebhooks, 4, rcv)
+	project, _, hooks, paths, err := t.seed(ctx, "burst", cfg.BurstWebhooks, rcv)
 	if err != nil {
 		return nil, err
+	}
+	factory, err := harness.NewEvents(project, "burst")
+	if err != nil {
+		return nil, err
+	}
+	evs := make([]harness.Event, cfg.Burst)
+	for i := range evs {
+		if evs[i], err = factory.Make(i, "update", "1423", time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	log("burst: %d events in batches of %d, %d invocations at a time, × %d webhooks", cfg.Burst, cfg.BurstBatch, cfg.BurstWorkers, cfg.BurstWebhooks)
 	depthBefore := 0
@@ -519,65 +499,36 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 			return nil, err
 		}
 	}
-	batches := make(chan []int)
-	go func() {
-		defer close(batches)
-		for i := 0; i < cfg.Burst; i += cfg.BurstBatch {
-			var seqs []int
-			for j := i; j < min(i+cfg.BurstBatch, cfg.Burst); j++ {
-				seqs = append(seqs, j)
-			}
-			batches <- seqs
-		}
-	}()
 	r := &burstResult{Events: cfg.Burst}
-	var mu sync.Mutex
-	var acked []ackedEvent
+	var sent []harness.Sent
 	var lat []time.Duration
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range cfg.BurstWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for seqs := range batches {
-				var evs []map[string]any
-				for _, seq := range seqs {
-					evs = append(evs, events.event(seq, time.Now()))
-				}
-				sentAt := time.Now()
-				replies, tries, err := t.ingestEvents(ctx, evs)
-				took := time.Since(sentAt)
-				mu.Lock()
-				r.Retried += max(0, tries-1)
-				if err != nil {
-					r.Failed += len(seqs)
-					log("burst batch from %d: %v", seqs[0], err)
-				} else {
-					lat = append(lat, took)
-					before := len(acked)
-					for id, calls := range replies {
-						acked = append(acked, ackedEvent{id: id, calls: calls})
-					}
-					if len(acked)/1000 > before/1000 {
-						log("burst: %d events accepted after %v", len(acked), time.Since(start).Round(time.Second))
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	cms := &harness.CMS{Invoke: t.ingest, Tries: ingestTries}
+	cms.SendAll(ctx, evs, cfg.BurstBatch, cfg.BurstWorkers, func(batch []harness.Event, results []ingest.Result, tries int, took time.Duration, err error) {
+		r.Retried += max(0, tries-1)
+		if err != nil {
+			r.Failed += len(batch)
+			log("burst batch from %d: %v", batch[0].Seq, err)
+			return
+		}
+		lat = append(lat, took)
+		for i, res := range results {
+			sent = append(sent, harness.Sent{Event: batch[i], Result: res, Want: hooks})
+		}
+		if len(sent)/1000 > (len(sent)-len(batch))/1000 {
+			log("burst: %d events accepted after %v", len(sent), time.Since(start).Round(time.Second))
+		}
+	})
 	took := time.Since(start)
-	r.Accepted, r.Seconds = len(acked), round2(took.Seconds())
-	r.EventsPerS = round2(float64(len(acked)) / took.Seconds())
+	r.Accepted, r.Seconds = len(sent), round2(took.Seconds())
+	r.EventsPerS = round2(float64(len(sent)) / took.Seconds())
 	r.BatchAck = summarize(lat)
-	expected := len(acked) * cfg.BurstWebhooks
-	log("burst: %d events accepted in %v (%.0f/s), %d calls expected", len(acked), took.Round(time.Millisecond), r.EventsPerS, expected)
+	expected := len(sent) * cfg.BurstWebhooks
+	log("burst: %d events accepted in %v (%.0f/s), %d calls expected", len(sent), took.Round(time.Millisecond), r.EventsPerS, expected)
 	if t.Delivers {
 		r.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
 	}
-	if r.Ledger, _, err = t.settle(ctx, project, rcv, acked, cfg.BurstWebhooks); err != nil {
+	if r.Ledger, _, err = t.settle(ctx, project, rcv, sent, paths); err != nil {
 		return nil, err
 	}
 	if !t.Delivers {

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,7 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/shared/ingest"
-	"github.com/heraldhq/herald/tools/localstack"
+	"github.com/heraldhq/herald/tools/harness"
 )
 
 // Hard caps, so that no flag turns a run into an unbounded one.
@@ -65,9 +63,9 @@ type EventsResult struct {
 		IngestAck Latency `json:"ingest_ack"`
 		EndToEnd  Latency `json:"end_to_end_first_byte"`
 	} `json:"latency"`
-	Throughput throughput `json:"throughput"`
-	Ledger     Ledger     `json:"ledger"`
-	DrainS     float64    `json:"drain_s"`
+	Throughput throughput     `json:"throughput"`
+	Ledger     harness.Ledger `json:"ledger"`
+	DrainS     float64        `json:"drain_s"`
 	// CPU is the CPU time per delivered call, from the first send to the
 	// drain; absent for the make dev stack.
 	CPU     *cpuUse `json:"cpu_per_delivery,omitempty"`
@@ -146,97 +144,23 @@ type throughput struct {
 // sent is what the sender noted about one event.
 type sent struct {
 	seq     int
-	id      string
 	at      time.Time // the first invocation started
 	ackedAt time.Time
-	calls   map[string]string
+	event   harness.Sent
 	tries   int
 	err     error
 }
 
-// eventFactory builds record-update events of a project from the sample in
-// events/ingest, each carrying its sequence number and send time.
-type eventFactory struct {
-	sample  map[string]any // decoded once; events copy what they change
-	entity  map[string]any
-	meta    map[string]any
-	project string
-	run     string
-}
-
-func newEventFactory(project, run string) (*eventFactory, error) {
-	root, err := localstack.RepoRoot()
+// settle waits until the table has recorded what the receiver got, then
+// balances the run's ledger; it returns the receiver's log too. Calls may
+// still wait for their attempt: the drain is bounded.
+func (t *target) settle(ctx context.Context, project string, rcv *harness.Receiver, events []harness.Sent, paths map[string]string) (harness.Ledger, []harness.Request, error) {
+	calls, err := harness.Settle(ctx, t.store, project, rcv, 10*time.Second)
 	if err != nil {
-		return nil, err
+		return harness.Ledger{}, nil, err
 	}
-	path := filepath.Join(root, "events", "ingest", "item-update.json")
-	raw, err := os.ReadFile(path) // #nosec G304 -- the repository's own sample event
-	if err != nil {
-		return nil, fmt.Errorf("read the sample event: %w", err)
-	}
-	f := &eventFactory{project: project, run: run}
-	if err := json.Unmarshal(raw, &f.sample); err != nil {
-		return nil, fmt.Errorf("decode the sample event: %w", err)
-	}
-	if f.entity, _ = f.sample["entity"].(map[string]any); f.entity == nil {
-		return nil, errors.New("the sample event has no entity")
-	}
-	f.meta, _ = f.entity["meta"].(map[string]any)
-	return f, nil
-}
-
-// event returns an event of the sample's: the maps it changes (the event,
-// its entity, the entity's meta) are copies, the rest is shared and only
-// read.
-func (f *eventFactory) event(seq int, at time.Time) map[string]any {
-	ev, entity, meta := maps.Clone(f.sample), maps.Clone(f.entity), maps.Clone(f.meta)
-	if meta == nil {
-		meta = map[string]any{}
-	}
-	ev["project_id"] = f.project
-	ev["event_id"] = fmt.Sprintf("%s-%06d-%d", f.run, seq, at.UnixNano())
-	ev["event_triggered_at"] = at.UTC().Format(time.RFC3339Nano)
-	ev["entity"], entity["meta"] = entity, meta
-	meta["herald_load"] = loadMarker{Run: f.run, Seq: seq, SentNS: at.UnixNano()}
-	return ev
-}
-
-// ingestEvents invokes ingest with events (one, or a batch), sending again
-// on failure as the CMS does, and returns each event's calls by event id.
-func (t *target) ingestEvents(ctx context.Context, events []map[string]any) (map[string]map[string]string, int, error) {
-	var payload any = map[string]any{"events": events}
-	if len(events) == 1 {
-		payload = events[0]
-	}
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		return nil, 0, fmt.Errorf("encode events: %w", err)
-	}
-	var lastErr error
-	for try := 1; try <= ingestTries; try++ {
-		body, err := t.ingest(ctx, raw)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		var reply ingest.Reply
-		if err := json.Unmarshal(body, &reply); err != nil {
-			return nil, try, fmt.Errorf("ingest answered %.200s: %w", body, err)
-		}
-		out := map[string]map[string]string{}
-		for _, r := range reply.Results {
-			if r.Status != "accepted" && r.Status != "duplicate" {
-				return nil, try, fmt.Errorf("event %s: %s", r.EventID, r.Status)
-			}
-			calls := map[string]string{}
-			for _, c := range r.Calls {
-				calls[c.CallID] = c.WebhookID
-			}
-			out[r.EventID] = calls
-		}
-		return out, try, nil
-	}
-	return nil, ingestTries, fmt.Errorf("ingest failed %d times: %w", ingestTries, lastErr)
+	got := rcv.Log()
+	return harness.Balance(harness.Run{Events: events, Calls: calls, Requests: got, Paths: paths, Waiting: true}), got, nil
 }
 
 // runEvents runs one end-to-end load run against t and writes its result
@@ -248,15 +172,20 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	res := &EventsResult{Command: commandLine(), StartedAt: time.Now().UTC(), Stack: t, Config: cfg}
 	res.Machine = describeMachine()
 
-	rcv, err := startReceiver()
+	rcv, err := harness.StartReceiver(harness.ReceiverOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer rcv.Close()
-	project, events, err := t.seedLoadProject(ctx, "load", "w", cfg.Webhooks, 8, rcv)
+	project, _, hooks, paths, err := t.seed(ctx, "load", cfg.Webhooks, rcv)
 	if err != nil {
 		return nil, err
 	}
+	events, err := harness.NewEvents(project, "load")
+	if err != nil {
+		return nil, err
+	}
+	cms := &harness.CMS{Invoke: t.ingest, Tries: ingestTries}
 	log("project %s: %d webhooks → %s; sending %d events/s for %v", project, cfg.Webhooks, rcv.URL, cfg.Rate, cfg.Duration)
 
 	total := cfg.Rate * int(cfg.Duration/time.Second)
@@ -286,19 +215,21 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ev := events.event(s.seq, s.at)
-			s.id = ev["event_id"].(string)
-			calls, tries, err := t.ingestEvents(ctx, []map[string]any{ev})
-			s.ackedAt, s.tries, s.err = time.Now(), tries, err
+			ev, err := events.Make(s.seq, "update", "1423", s.at)
+			var results []ingest.Result
 			if err == nil {
-				s.calls = calls[s.id]
+				results, s.tries, err = cms.Send(ctx, []harness.Event{ev})
+			}
+			s.ackedAt, s.err, s.event = time.Now(), err, harness.Sent{Event: ev, Want: hooks}
+			if err == nil {
+				s.event.Result = results[0]
 			}
 		}()
 	}
 	wg.Wait()
 	sendEnd := time.Now()
 
-	var acked []ackedEvent
+	var acked []harness.Sent
 	var ackLat []time.Duration
 	sentTimes := make([]time.Time, 0, total)
 	for _, s := range sents {
@@ -313,7 +244,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 			continue
 		}
 		res.Sending.Accepted++
-		acked = append(acked, ackedEvent{id: s.id, calls: s.calls})
+		acked = append(acked, s.event)
 		ackLat = append(ackLat, s.ackedAt.Sub(s.at))
 	}
 	res.Sending.SendRate = round2(float64(res.Sending.Events) / sentTimes[len(sentTimes)-1].Sub(start).Seconds())
@@ -322,10 +253,10 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	log("sent %d events in %v (%d accepted); draining %d calls (at most %v)", total, sendEnd.Sub(start).Round(time.Millisecond), len(acked), expected, cfg.Drain)
 
 	res.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
-	res.CPU = cpu.since(t, rcv.unique())
+	res.CPU = cpu.since(t, rcv.Calls())
 
-	var got []delivery
-	if res.Ledger, got, err = t.settle(ctx, project, rcv, acked, cfg.Webhooks); err != nil {
+	var got []harness.Request
+	if res.Ledger, got, err = t.settle(ctx, project, rcv, acked, paths); err != nil {
 		return nil, err
 	}
 	if res.Sending.Failed > 0 {
@@ -358,9 +289,9 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 }
 
 // firstDeliveries keeps each call's first request, in arrival order.
-func firstDeliveries(got []delivery) []delivery {
+func firstDeliveries(got []harness.Request) []harness.Request {
 	seen := map[string]bool{}
-	var out []delivery
+	var out []harness.Request
 	for _, d := range got {
 		if !seen[d.CallID] {
 			seen[d.CallID] = true
@@ -402,10 +333,10 @@ func measureThroughput(start time.Time, cfg eventsConfig, sentTimes, deliveredAt
 
 // drain waits until the receiver has expected calls, at most limit, saying
 // how it goes every 30 s, and returns the seconds it waited.
-func drain(ctx context.Context, rcv *receiver, expected int, limit time.Duration, log func(string, ...any)) float64 {
+func drain(ctx context.Context, rcv *harness.Receiver, expected int, limit time.Duration, log func(string, ...any)) float64 {
 	start, next := time.Now(), time.Now().Add(30*time.Second)
 	waitUntil(ctx, limit, func() bool {
-		n := rcv.unique()
+		n := rcv.Calls()
 		if time.Now().After(next) {
 			log("drain: %d of %d calls received after %v", n, expected, time.Since(start).Round(time.Second))
 			next = next.Add(30 * time.Second)

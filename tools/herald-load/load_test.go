@@ -43,7 +43,7 @@ func TestShortLoad(t *testing.T) {
 	}
 	t.Logf("events: ack %+v; end to end %+v; sustained %.1f/s", ev.Latency.IngestAck, ev.Latency.EndToEnd, ev.Throughput.SustainedPerS)
 	l := ev.Ledger
-	if ev.Verdict != "OK" || !l.Balanced || l.Events != 20 || l.Expected != 60 || l.Delivered != 60 || l.DuplicateRequests != 0 {
+	if ev.Verdict != "OK" || !l.Balanced || l.Events != 20 || l.Expected != 60 || l.Delivered != 60 || l.Duplicates != 0 {
 		t.Errorf("events run: verdict %s, ledger %+v; want OK with 20 events × 3 = 60 delivered once each", ev.Verdict, l)
 	}
 	if c := ev.CPU; c == nil || c.FunctionsMS <= 0 || c.EmulatorsMS <= 0 || c.HarnessMS <= 0 ||

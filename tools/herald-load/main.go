@@ -179,7 +179,7 @@ func printEvents(w io.Writer, r *EventsResult, dir string) {
 	}
 	l := r.Ledger
 	fmt.Fprintf(w, "ledger: %d events × %d matches = %d = %d delivered + %d failed + %d pending (table %d, receiver %d calls, %d duplicate requests)\n",
-		l.Events, l.Matches, l.Expected, l.Delivered, l.Failed, l.Pending, l.CallsInTable, l.ReceivedCalls, l.DuplicateRequests)
+		l.Events, r.Config.Webhooks, l.Expected, l.Delivered, l.Failed, l.Waiting(), l.CallsInTable, l.ReceivedCalls, l.Duplicates)
 	for _, p := range l.Problems {
 		fmt.Fprintln(w, "  problem:", p)
 	}
@@ -238,7 +238,7 @@ func printAPI(w io.Writer, r *APIResult, dir string) {
 	if b := r.Burst; b != nil {
 		l := b.Ledger
 		fmt.Fprintf(w, "burst: %d events, %d accepted in %.1f s (%.1f/s, batch ack p50 %.0f ms p99 %.0f ms); %d × %d = %d calls = %d delivered + %d failed + %d pending (table %d, %d duplicate requests; drained in %.1f s)\n",
-			b.Events, b.Accepted, b.Seconds, b.EventsPerS, b.BatchAck.P50, b.BatchAck.P99, l.Events, l.Matches, l.Expected, l.Delivered, l.Failed, l.Pending, l.CallsInTable, l.DuplicateRequests, b.DrainS)
+			b.Events, b.Accepted, b.Seconds, b.EventsPerS, b.BatchAck.P50, b.BatchAck.P99, l.Events, r.Config.BurstWebhooks, l.Expected, l.Delivered, l.Failed, l.Waiting(), l.CallsInTable, l.Duplicates, b.DrainS)
 		if b.QueuedJobs != nil {
 			fmt.Fprintf(w, "burst: no delivery function ran; the burst queued %d jobs, one per call\n", *b.QueuedJobs)
 		}

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
+	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/tools/harness"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -23,8 +23,7 @@ type target struct {
 	// Where a stack started here runs, as `make dev` writes it to dev.env.
 	devEnv map[string]string
 	ingest func(ctx context.Context, payload []byte) ([]byte, error)
-	db     *dynamodb.Client
-	table  string
+	store  *dynamo.Store
 	// queueDepth counts the jobs in the delivery queue; nil where unknown
 	// (the make dev stack).
 	queueDepth func(ctx context.Context) (int, error)
@@ -78,7 +77,7 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start the local stack: %w", err)
 	}
-	table, err := stack.TableName()
+	store, err := stack.Store()
 	if err != nil {
 		stack.Stop()
 		return nil, err
@@ -95,7 +94,7 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	}
 	return &target{
 		apiURL: stack.APIURL, ingest: stack.Pool(localstack.IngestFunction).Invoke,
-		db: stack.DynamoDB(), table: table, Kind: "started by herald-load", PoolSizes: sizes,
+		store: store, Kind: "started by herald-load", PoolSizes: sizes,
 		Delivers: !o.noDelivery, queueDepth: depth, functionsCPU: stack.FunctionsCPU,
 		stop:   stack.Stop,
 		devEnv: map[string]string{"HERALD_API_URL": stack.APIURL, "HERALD_INGEST_URL": stack.IngestURL, "HERALD_MOTO_URL": stack.MotoURL},
@@ -144,39 +143,22 @@ func devTarget(path string) (*target, error) {
 		}
 		return body, nil
 	}
-	return &target{apiURL: env["HERALD_API_URL"], ingest: invoke, db: db, table: table, Delivers: true,
+	return &target{apiURL: env["HERALD_API_URL"], ingest: invoke, store: dynamo.New(dynamo.Deps{DB: db, Table: table}), Delivers: true,
 		Kind: "make dev (ingest serialised on one instance)", stop: func() {}}, nil
 }
 
-// seedLoadProject seeds a project of its own (newProject) with n webhooks
-// that match every event, the i-th posting to rcv's /path/i, through the API
-// with conns connections, and returns the project and its events.
-func (t *target) seedLoadProject(ctx context.Context, run, path string, n, conns int, rcv *receiver) (string, *eventFactory, error) {
-	project, token, err := t.newProject(ctx, run)
-	if err != nil {
-		return "", nil, err
-	}
-	api := newAPIClient(t.apiURL, token, conns)
-	for i := range n {
-		if _, _, err := api.createWebhook(ctx, webhookAttributes(fmt.Sprintf("%s-%02d", run, i), fmt.Sprintf("%s/%s/%02d", rcv.URL, path, i))); err != nil {
-			return "", nil, err
-		}
-	}
-	events, err := newEventFactory(project, run)
-	if err != nil {
-		return "", nil, err
-	}
-	return project, events, nil
-}
-
-// newProject seeds a project of its own for a run, so that nothing else in
-// the table (make dev's demo webhook, an earlier run) matches its events or
-// counts in its ledger, and returns the project id and an API token.
-func (t *target) newProject(ctx context.Context, prefix string) (string, string, error) {
-	project := fmt.Sprintf("%s-%s", prefix, strings.ToLower(herald.NewID(time.Now())))
+// seed starts a project of its own for a run, so that nothing else in the
+// table (make dev's demo webhook, an earlier run) matches its events or
+// counts in its ledger: an API token, and n webhooks that match every record
+// update, posting to rcv at <name><i>/. It returns the project, the token,
+// the webhooks' ids and their paths.
+func (t *target) seed(ctx context.Context, name string, n int, rcv *harness.Receiver) (string, string, []string, map[string]string, error) {
+	project := fmt.Sprintf("%s-%s", name, strings.ToLower(herald.NewID(time.Now())))
 	token := herald.NewToken()
-	if err := localstack.SeedToken(ctx, t.db, t.table, project, token, "herald-load"); err != nil {
-		return "", "", err
+	triggers := make([][]herald.Trigger, n)
+	for i := range triggers {
+		triggers[i] = []herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}}}
 	}
-	return project, token, nil
+	ids, paths, err := harness.Seed(ctx, t.store, project, token, name, rcv, triggers...)
+	return project, token, ids, paths, err
 }

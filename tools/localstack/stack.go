@@ -363,34 +363,25 @@ func (s *Stack) TableName() (string, error) {
 	return "", nil
 }
 
+// Store is the store over the stack's table, as the functions see it.
+func (s *Stack) Store() (*dynamo.Store, error) {
+	table, err := s.TableName()
+	if err != nil {
+		return nil, err
+	}
+	return dynamo.New(dynamo.Deps{DB: s.clients.dynamo, Table: table}), nil
+}
+
 // SeedProject creates an API token for a project and returns it; only its
 // hash is stored.
 func (s *Stack) SeedProject(ctx context.Context, project string) (string, error) {
-	token := herald.NewToken()
-	if err := s.SeedToken(ctx, project, token, "local stack"); err != nil {
+	store, err := s.Store()
+	if err != nil {
 		return "", err
 	}
-	return token, nil
-}
-
-// SeedToken stores a given token's hash for a project, for tokens that
-// sample events carry.
-func (s *Stack) SeedToken(ctx context.Context, project, token, label string) error {
-	table, err := s.TableName()
-	if err != nil {
-		return err
-	}
-	return SeedToken(ctx, s.clients.dynamo, table, project, token, label)
-}
-
-// SeedToken stores a token's hash for a project in a table of a local
-// stack, for a stack this process did not start.
-func SeedToken(ctx context.Context, db *dynamodb.Client, table, project, token, label string) error {
-	store := dynamo.New(dynamo.Deps{DB: db, Table: table})
-	if err := store.PutToken(ctx, herald.HashToken(token), project, label); err != nil {
-		return fmt.Errorf("seed a token for project %s: %w", project, err)
-	}
-	return nil
+	token := herald.NewToken()
+	_, err = store.Seed(ctx, project, token, "local stack")
+	return token, err
 }
 
 // StopPolling stops feeding queues to functions, as disabling every event
