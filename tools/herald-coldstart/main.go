@@ -15,13 +15,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/tools/command"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -32,17 +31,9 @@ var sample = map[string]string{
 	localstack.DeliveryFunction: "events/delivery/sweep.json",
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "herald-coldstart:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("herald-coldstart", run) }
 
-func run(ctx context.Context, args []string, out io.Writer) error {
+func run(ctx context.Context, args []string, out, _ io.Writer) error {
 	fs := flag.NewFlagSet("herald-coldstart", flag.ContinueOnError)
 	rounds := fs.Int("rounds", 5, "cold starts per function")
 	armDir := fs.String("arm64", ".build/arm64", "where `make build` put the arm64 bootstraps")

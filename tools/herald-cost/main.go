@@ -16,28 +16,21 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/shared/config"
 	"github.com/heraldhq/herald/shared/ingest"
+	"github.com/heraldhq/herald/tools/command"
 )
 
 func main() {
 	config.TuneRuntime(os.Getenv) // as the functions do: the CPU figures are theirs
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := runMain(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "herald-cost:", err)
-		os.Exit(1)
-	}
+	command.Main("herald-cost", runMain)
 }
 
-func runMain(ctx context.Context, args []string, out io.Writer) error {
+func runMain(ctx context.Context, args []string, out, _ io.Writer) error {
 	fs := flag.NewFlagSet("herald-cost", flag.ContinueOnError)
 	n := fs.Int("events", 20, "events per scenario")
 	matches := fs.Int("matches", 1, "webhooks each event matches")

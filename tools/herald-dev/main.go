@@ -8,35 +8,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/heraldhq/herald/tools/localstack"
+	"github.com/heraldhq/herald/tools/command"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	var fe *localstack.FunctionError
-	switch {
-	case err == nil:
-	case errors.As(err, &fe):
-		fmt.Fprintf(os.Stderr, "herald-dev: the function failed (%s): %s: %s\n", fe.Kind, fe.Type, fe.Message)
-		os.Exit(1)
-	case errors.Is(err, errUsage):
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "herald-dev:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("herald-dev", run) }
 
-var errUsage = errors.New("usage")
+var errUsage = command.ErrUsage
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

@@ -20,39 +20,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"sort"
-	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/tools/command"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case err == nil:
-	case errors.Is(err, errUsage):
-		os.Exit(2)
-	case errors.Is(err, errFailed):
-		os.Exit(1)
-	default:
-		fmt.Fprintln(os.Stderr, "herald-load:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("herald-load", run) }
 
-var (
-	errUsage  = errors.New("usage")
-	errFailed = errors.New("the run failed its checks")
-)
+var errUsage, errFailed = command.ErrUsage, command.ErrFailed
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

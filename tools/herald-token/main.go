@@ -17,10 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -30,21 +27,15 @@ import (
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/httpapi"
+	"github.com/heraldhq/herald/tools/command"
 	"github.com/heraldhq/herald/tools/deploy"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, localstack.Options{})
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "herald-token:", err)
-		os.Exit(1)
-	}
+	command.Main("herald-token", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return run(ctx, args, stdout, stderr, localstack.Options{})
+	})
 }
 
 // run runs one subcommand; without one (arguments start with a flag), it

@@ -7,7 +7,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -16,19 +16,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/heraldhq/herald/tools/command"
 	"github.com/heraldhq/herald/tools/deploy"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
 func main() {
-	err := run(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "herald-variant:", err)
-		os.Exit(1)
-	}
+	command.Main("herald-variant", func(_ context.Context, args []string, _, stderr io.Writer) error { return run(args, stderr) })
 }
 
 func run(args []string, stderr io.Writer) error {

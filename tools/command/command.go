@@ -1,0 +1,50 @@
+// Package command runs the main of each of Herald's tools the same way:
+// under a context that Ctrl-C and SIGTERM end, with one exit code for each
+// kind of ending.
+package command
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// ErrUsage is a mistake in how a tool was called, whose reason the tool
+// has already written to stderr.
+var ErrUsage = errors.New("usage")
+
+// ErrFailed is a run that failed its own checks and has said so.
+var ErrFailed = errors.New("the run failed its checks")
+
+// Run is a tool's body.
+type Run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// Main runs run with the command line and exits: 0 when it returns nil, 2
+// for ErrUsage or flag.ErrHelp, 1 for ErrFailed, and 1 for any other error,
+// written to stderr after the tool's name.
+func Main(name string, run Run) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(Code(name, err, os.Stderr))
+}
+
+// Code is the exit code for what a run returned; it writes the error to
+// stderr when the run has not reported it.
+func Code(name string, err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrUsage), errors.Is(err, flag.ErrHelp):
+		return 2
+	case errors.Is(err, ErrFailed):
+		return 1
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	return 1
+}
