@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -13,7 +14,7 @@ import (
 type deployment struct {
 	MemoryMB      int
 	RetentionDays int
-	BatchSize     int // DeliveryFunction's SQS event
+	BatchSize     int // DeliveryFunction's SQS events'
 	PITR          bool
 	Indexes       []index // the table's global secondary indexes
 	// PlatformLogs says whether Lambda writes its START, END and REPORT
@@ -38,75 +39,63 @@ func loadDeployment() (deployment, error) {
 	return d, nil
 }
 
+// readDeployment reads the template as deployed with its defaults.
 func readDeployment(t *localstack.Template) (deployment, error) {
-	d := deployment{}
-	var err error
-	if d.MemoryMB, err = intOf(t.Globals.Function["MemorySize"]); err != nil {
-		return d, fmt.Errorf("Globals.Function.MemorySize: %w", err)
+	var d deployment
+	deployed, err := t.Evaluate(nil)
+	if err != nil {
+		return d, err
 	}
-	if d.RetentionDays, err = intOf(t.Parameters["CallRetentionDays"].Default); err != nil {
+	var globals struct{ MemorySize int }
+	var fn struct {
+		Events map[string]struct {
+			Type       string
+			Properties struct{ BatchSize int }
+		}
+	}
+	var table struct {
+		PointInTimeRecoverySpecification struct{ PointInTimeRecoveryEnabled bool }
+		GlobalSecondaryIndexes           []struct {
+			IndexName  string
+			KeySchema  []struct{ AttributeName string }
+			Projection struct {
+				ProjectionType   string
+				NonKeyAttributes []string
+			}
+		}
+	}
+	for what, v := range map[string]any{"Globals.Function": &globals, "DeliveryFunction": &fn, "Table": &table} {
+		props := deployed.Globals
+		if what != "Globals.Function" {
+			props = deployed.Resources[what].Properties
+		}
+		if raw, err := json.Marshal(props); err != nil || json.Unmarshal(raw, v) != nil {
+			return d, fmt.Errorf("%s: not as the cost model reads it", what)
+		}
+	}
+	d.MemoryMB, d.PITR = globals.MemorySize, table.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled
+	if d.RetentionDays, err = strconv.Atoi(deployed.Parameters["CallRetentionDays"]); err != nil {
 		return d, fmt.Errorf("CallRetentionDays: %w", err)
 	}
-	fn := t.Resources["DeliveryFunction"].Properties
-	evs, _ := fn["Events"].(map[string]any)
-	for _, e := range evs {
-		ev, _ := e.(map[string]any)
-		if ev["Type"] != "SQS" {
-			continue
-		}
-		props, _ := ev["Properties"].(map[string]any)
-		if d.BatchSize, err = intOf(props["BatchSize"]); err != nil {
-			return d, fmt.Errorf("DeliveryFunction SQS BatchSize: %w", err)
-		}
-	}
-	if d.BatchSize == 0 {
-		return d, fmt.Errorf("DeliveryFunction has no SQS event")
-	}
-	table := t.Resources["Table"].Properties
-	if pitr, ok := table["PointInTimeRecoverySpecification"].(map[string]any); ok {
-		d.PITR = pitr["PointInTimeRecoveryEnabled"] == true
-	}
-	level := fmt.Sprint(t.Parameters["PlatformLogLevel"].Default)
+	level := deployed.Parameters["PlatformLogLevel"]
 	d.PlatformLogs = level == "INFO" || level == "DEBUG"
-	d.Indexes, err = tableIndexes(t)
-	return d, err
-}
-
-// tableIndexes reads the table's global secondary indexes.
-func tableIndexes(t *localstack.Template) ([]index, error) {
-	table := t.Resources["Table"].Properties
-	raw, _ := table["GlobalSecondaryIndexes"].([]any)
-	var out []index
-	for _, r := range raw {
-		g, _ := r.(map[string]any)
-		idx := index{Name: fmt.Sprint(g["IndexName"])}
-		keys, _ := g["KeySchema"].([]any)
-		for _, k := range keys {
-			km, _ := k.(map[string]any)
-			idx.Keys = append(idx.Keys, fmt.Sprint(km["AttributeName"]))
+	for _, ev := range fn.Events {
+		if ev.Type == "SQS" {
+			d.BatchSize = ev.Properties.BatchSize
 		}
-		proj, _ := g["Projection"].(map[string]any)
-		idx.Projection = fmt.Sprint(proj["ProjectionType"])
-		attrs, _ := proj["NonKeyAttributes"].([]any)
-		for _, a := range attrs {
-			idx.Include = append(idx.Include, fmt.Sprint(a))
+	}
+	if d.BatchSize == 0 || d.MemoryMB == 0 {
+		return d, fmt.Errorf("DeliveryFunction has no SQS event with a BatchSize, or Globals no MemorySize")
+	}
+	for _, g := range table.GlobalSecondaryIndexes {
+		idx := index{Name: g.IndexName, Projection: g.Projection.ProjectionType, Include: g.Projection.NonKeyAttributes}
+		for _, k := range g.KeySchema {
+			idx.Keys = append(idx.Keys, k.AttributeName)
 		}
 		if len(idx.Keys) == 0 {
-			return nil, fmt.Errorf("index %s has no keys", idx.Name)
+			return d, fmt.Errorf("index %s has no keys", idx.Name)
 		}
-		out = append(out, idx)
+		d.Indexes = append(d.Indexes, idx)
 	}
-	return out, nil
-}
-
-func intOf(v any) (int, error) {
-	switch v := v.(type) {
-	case int:
-		return v, nil
-	case float64:
-		return int(v), nil
-	case string:
-		return strconv.Atoi(v)
-	}
-	return 0, fmt.Errorf("not a number: %v", v)
+	return d, nil
 }

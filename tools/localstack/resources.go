@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -110,13 +111,9 @@ func localNames(t *Template, env EnvFile, prefix string) (map[string]string, err
 	}
 	// Dead-letter queues follow their source queue's name.
 	for _, id := range t.LogicalIDs(typeQueue) {
-		for _, dlq := range references(t.Resources[id].Properties["RedrivePolicy"]) {
-			if t.Resources[dlq].Type != typeQueue || boundByEnv(t, dlq) {
-				continue
-			}
-			if _, named := t.Resources[dlq].Properties["QueueName"]; !named {
-				names[dlq] = strings.TrimSuffix(names[id], ".fifo") + "-dlq"
-			}
+		dlq := deadLetterTarget(t.Resources[id])
+		if _, named := t.Resources[dlq].Properties["QueueName"]; dlq != "" && !named && !boundByEnv(t, dlq) {
+			names[dlq] = strings.TrimSuffix(names[id], ".fifo") + "-dlq"
 		}
 	}
 	fifoNames(t, names)
@@ -151,165 +148,60 @@ func kebab(id string) string {
 	return strings.ToLower(wordBoundary.ReplaceAllString(id, "$1-$2"))
 }
 
-// queueOrder lists the template's queues so that every queue comes after the
-// queues it refers to: dead-letter queues first, since a RedrivePolicy needs
-// its target's ARN.
-func queueOrder(t *Template) ([]string, error) {
-	ids := t.LogicalIDs(typeQueue)
-	var order []string
-	done := map[string]bool{}
-	for len(order) < len(ids) {
-		progressed := false
-		for _, id := range ids {
-			if done[id] {
-				continue
-			}
-			ready := true
-			for _, dep := range references(t.Resources[id].Properties) {
-				if t.Resources[dep].Type == typeQueue && dep != id && !done[dep] {
-					ready = false
-				}
-			}
-			if ready {
-				order = append(order, id)
-				done[id] = true
-				progressed = true
-			}
-		}
-		if !progressed {
-			return nil, fmt.Errorf("queues refer to each other in a cycle")
-		}
+// deadLetterTarget is the logical id of the queue a queue's RedrivePolicy
+// sends to (its deadLetterTargetArn is a !GetAtt of it), or "".
+func deadLetterTarget(q Resource) string {
+	policy, _ := q.Properties["RedrivePolicy"].(map[string]any)
+	target, _ := policy["deadLetterTargetArn"].(map[string]any)
+	getAtt, _ := target["Fn::GetAtt"].([]any)
+	if len(getAtt) == 0 {
+		return ""
 	}
-	return order, nil
+	id, _ := getAtt[0].(string)
+	return id
 }
 
-// queueAttributeNames are the AWS::SQS::Queue properties that are also SQS
-// queue attributes, under the same names.
-var queueAttributeNames = map[string]bool{
-	"ContentBasedDeduplication":     true,
-	"DeduplicationScope":            true,
-	"DelaySeconds":                  true,
-	"FifoQueue":                     true,
-	"FifoThroughputLimit":           true,
-	"KmsDataKeyReusePeriodSeconds":  true,
-	"KmsMasterKeyId":                true,
-	"MaximumMessageSize":            true,
-	"MessageRetentionPeriod":        true,
-	"ReceiveMessageWaitTimeSeconds": true,
-	"RedriveAllowPolicy":            true,
-	"RedrivePolicy":                 true,
-	"SqsManagedSseEnabled":          true,
-	"VisibilityTimeout":             true,
-}
-
-// queueAttributes turns a queue's resolved properties into SQS attributes;
-// the JSON policies (RedrivePolicy, RedriveAllowPolicy) become JSON text.
+// queueAttributes turns a queue's resolved properties into SQS attributes,
+// under the same names; the JSON policies (RedrivePolicy,
+// RedriveAllowPolicy) become JSON text.
 func queueAttributes(props map[string]any) (map[string]string, error) {
 	attrs := map[string]string{}
 	for k, v := range props {
-		if !queueAttributeNames[k] {
+		if k == "QueueName" || k == "Tags" {
 			continue
 		}
-		if s, err := scalarString(v); err == nil {
-			attrs[k] = s
-			continue
-		}
-		b, err := jsonText(v)
+		s, err := scalarString(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k, err)
+			b, jerr := json.Marshal(v)
+			if jerr != nil {
+				return nil, fmt.Errorf("%s: %w", k, jerr)
+			}
+			s = string(b)
 		}
-		attrs[k] = b
+		attrs[k] = s
 	}
 	return attrs, nil
 }
 
 // tableInput turns a table's resolved properties into CreateTable and
-// UpdateTimeToLive requests.
+// UpdateTimeToLive requests: CloudFormation's properties carry the API's
+// names, so they decode into its input; what the API does not take at
+// creation (the TTL, backups, encryption) is left out.
 func tableInput(r *resolver, name string, props map[string]any) (*dynamodb.CreateTableInput, *dynamodb.UpdateTimeToLiveInput, error) {
-	type key struct{ AttributeName, KeyType string }
-	type throughput struct{ ReadCapacityUnits, WriteCapacityUnits cfnInt }
-	type index struct {
-		IndexName  string
-		KeySchema  []key
-		Projection struct {
-			ProjectionType   string
-			NonKeyAttributes []string
-		}
-		ProvisionedThroughput *throughput
+	var in struct {
+		dynamodb.CreateTableInput
+		TimeToLiveSpecification *ddbtypes.TimeToLiveSpecification
+		SSESpecification        any // CloudFormation's differs from the API's
 	}
-	var p struct {
-		BillingMode          string
-		AttributeDefinitions []struct{ AttributeName, AttributeType string }
-		KeySchema            []key
-		GlobalSecondaryIndexes,
-		LocalSecondaryIndexes []index
-		ProvisionedThroughput   *throughput
-		StreamSpecification     *struct{ StreamViewType string }
-		TimeToLiveSpecification *struct {
-			AttributeName string
-			Enabled       cfnBool
-		}
-	}
-	if err := r.decode(props, &p); err != nil {
+	if err := r.decode(props, &in); err != nil {
 		return nil, nil, err
 	}
-	keys := func(ks []key) []ddbtypes.KeySchemaElement {
-		out := make([]ddbtypes.KeySchemaElement, len(ks))
-		for i, k := range ks {
-			out[i] = ddbtypes.KeySchemaElement{AttributeName: aws.String(k.AttributeName), KeyType: ddbtypes.KeyType(k.KeyType)}
-		}
-		return out
-	}
-	tp := func(t *throughput) *ddbtypes.ProvisionedThroughput {
-		if t == nil {
-			return nil
-		}
-		return &ddbtypes.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(int64(t.ReadCapacityUnits)), WriteCapacityUnits: aws.Int64(int64(t.WriteCapacityUnits))}
-	}
-	projection := func(ix index) *ddbtypes.Projection {
-		pr := &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(ix.Projection.ProjectionType)}
-		if len(ix.Projection.NonKeyAttributes) > 0 {
-			pr.NonKeyAttributes = ix.Projection.NonKeyAttributes
-		}
-		return pr
-	}
-	in := &dynamodb.CreateTableInput{
-		TableName:             aws.String(name),
-		KeySchema:             keys(p.KeySchema),
-		BillingMode:           ddbtypes.BillingMode(p.BillingMode),
-		ProvisionedThroughput: tp(p.ProvisionedThroughput),
-	}
-	for _, a := range p.AttributeDefinitions {
-		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
-			AttributeName: aws.String(a.AttributeName), AttributeType: ddbtypes.ScalarAttributeType(a.AttributeType),
-		})
-	}
-	for _, ix := range p.GlobalSecondaryIndexes {
-		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
-			IndexName: aws.String(ix.IndexName), KeySchema: keys(ix.KeySchema), Projection: projection(ix),
-			ProvisionedThroughput: tp(ix.ProvisionedThroughput),
-		})
-	}
-	for _, ix := range p.LocalSecondaryIndexes {
-		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, ddbtypes.LocalSecondaryIndex{
-			IndexName: aws.String(ix.IndexName), KeySchema: keys(ix.KeySchema), Projection: projection(ix),
-		})
-	}
-	if p.StreamSpecification != nil {
-		in.StreamSpecification = &ddbtypes.StreamSpecification{
-			StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewType(p.StreamSpecification.StreamViewType),
-		}
-	}
+	in.TableName = aws.String(name)
 	var ttl *dynamodb.UpdateTimeToLiveInput
-	if s := p.TimeToLiveSpecification; s != nil {
-		ttl = &dynamodb.UpdateTimeToLiveInput{
-			TableName: aws.String(name),
-			TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{
-				AttributeName: aws.String(s.AttributeName), Enabled: aws.Bool(bool(s.Enabled)),
-			},
-		}
+	if in.TimeToLiveSpecification != nil {
+		ttl = &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name), TimeToLiveSpecification: in.TimeToLiveSpecification}
 	}
-	return in, ttl, nil
+	return &in.CreateTableInput, ttl, nil
 }
 
 // createResources creates the template's tables and queues in moto, or
@@ -358,10 +250,10 @@ func createResources(ctx context.Context, c clients, t *Template, r *resolver, n
 		res.Tables[id] = Table{LogicalID: id, Name: name, ARN: arn}
 		r.addTable(id, name)
 	}
-	order, err := queueOrder(t)
-	if err != nil {
-		return res, err
-	}
+	// Queues a RedrivePolicy names come first: the policy needs their ARN.
+	order := t.LogicalIDs(typeQueue)
+	redrives := func(id string) int { return len(deadLetterTarget(t.Resources[id])) }
+	slices.SortStableFunc(order, func(a, b string) int { return min(redrives(a), 1) - min(redrives(b), 1) })
 	for _, id := range order {
 		name := names[id]
 		resolved, err := r.resolve(t.Resources[id].Properties)
@@ -385,16 +277,6 @@ func createResources(ctx context.Context, c clients, t *Template, r *resolver, n
 		r.addQueue(id, q.Name, q.URL, q.ARN)
 	}
 	return res, nil
-}
-
-// jsonText renders a resolved value as JSON, as CloudFormation passes JSON
-// properties (a RedrivePolicy) on to SQS.
-func jsonText(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode as JSON: %w", err)
-	}
-	return string(b), nil
 }
 
 // createQueue creates a queue, or brings an existing one of that name to the

@@ -22,7 +22,10 @@ const (
 
 // Template is a parsed SAM template. Intrinsic functions are kept in their
 // long form ({"Ref": x}, {"Fn::GetAtt": [a, b]}, ...) whichever form the file
-// used, and are evaluated by a resolver once the local resources exist.
+// used, and are evaluated by a resolver once the local resources exist. The
+// resolver evaluates what Herald's template uses: Ref, Fn::GetAtt, Fn::Sub,
+// Fn::If, Fn::Equals, Fn::Not, Fn::Select and Fn::GetAZs, with conditions
+// and AWS::NoValue; anything else is an error that names it.
 type Template struct {
 	Parameters map[string]Parameter `yaml:"Parameters"`
 	Conditions map[string]any       `yaml:"Conditions"`
@@ -421,7 +424,7 @@ func (r *resolver) resolve(v any) (any, error) {
 	case map[string]any:
 		if len(v) == 1 {
 			for k, arg := range v {
-				if k == "Ref" || k == "Condition" || strings.HasPrefix(k, "Fn::") {
+				if k == "Ref" || strings.HasPrefix(k, "Fn::") {
 					return r.intrinsic(k, arg)
 				}
 			}
@@ -465,30 +468,11 @@ func (r *resolver) intrinsic(name string, arg any) (any, error) {
 	case "Fn::GetAtt":
 		parts, err := r.strings(arg)
 		if err != nil || len(parts) != 2 {
-			if s, ok := arg.(string); ok {
-				parts = strings.SplitN(s, ".", 2)
-			}
-		}
-		if len(parts) != 2 {
 			return nil, fmt.Errorf("Fn::GetAtt %v: want [Resource, Attribute]", arg)
 		}
 		return r.getAtt(parts[0], parts[1])
 	case "Fn::Sub":
 		return r.sub(arg)
-	case "Fn::Join":
-		args, ok := arg.([]any)
-		if !ok || len(args) != 2 {
-			return nil, fmt.Errorf("Fn::Join: want [delimiter, list]")
-		}
-		delim, err := r.resolveString(args[0])
-		if err != nil {
-			return nil, err
-		}
-		parts, err := r.strings(args[1])
-		if err != nil {
-			return nil, fmt.Errorf("Fn::Join: %w", err)
-		}
-		return strings.Join(parts, delim), nil
 	case "Fn::Select":
 		args, ok := arg.([]any)
 		if !ok || len(args) != 2 {
@@ -529,56 +513,23 @@ func (r *resolver) intrinsic(name string, arg any) (any, error) {
 			return r.resolve(args[1])
 		}
 		return r.resolve(args[2])
-	case "Condition":
-		cond, ok := arg.(string)
-		if !ok {
-			return nil, fmt.Errorf("!Condition: must be a name")
-		}
-		return r.condition(cond)
 	case "Fn::Equals":
 		args, err := r.strings(arg)
 		if err != nil || len(args) != 2 {
 			return nil, fmt.Errorf("Fn::Equals: want two values")
 		}
 		return args[0] == args[1], nil
-	case "Fn::Not", "Fn::And", "Fn::Or":
+	case "Fn::Not":
 		args, ok := arg.([]any)
-		if !ok || len(args) == 0 {
-			return nil, fmt.Errorf("%s: want a list of conditions", name)
+		if !ok || len(args) != 1 {
+			return nil, fmt.Errorf("Fn::Not: want one condition")
 		}
-		var bs []bool
-		for _, a := range args {
-			v, err := r.resolve(a)
-			if err != nil {
-				return nil, err
-			}
-			b, ok := v.(bool)
-			if !ok {
-				return nil, fmt.Errorf("%s: %v is not a condition", name, a)
-			}
-			bs = append(bs, b)
+		v, err := r.resolve(args[0])
+		b, ok := v.(bool)
+		if err == nil && !ok {
+			err = fmt.Errorf("Fn::Not: %v is not a condition", args[0])
 		}
-		switch name {
-		case "Fn::Not":
-			if len(bs) != 1 {
-				return nil, fmt.Errorf("Fn::Not: want one condition")
-			}
-			return !bs[0], nil
-		case "Fn::And":
-			for _, b := range bs {
-				if !b {
-					return false, nil
-				}
-			}
-			return true, nil
-		default:
-			for _, b := range bs {
-				if b {
-					return true, nil
-				}
-			}
-			return false, nil
-		}
+		return !b, err
 	}
 	return nil, fmt.Errorf("%s is not supported by the local stack", name)
 }
@@ -704,12 +655,9 @@ func (r *resolver) strings(v any) ([]string, error) {
 	return out, nil
 }
 
-// cfnInt and cfnBool decode a resolved property that is a number or boolean
-// either literally or as the string a !Ref of a parameter gives.
-type (
-	cfnInt  int64
-	cfnBool bool
-)
+// cfnInt decodes a resolved property that is a number either literally or
+// as the string a !Ref of a parameter gives.
+type cfnInt int64
 
 func (n *cfnInt) UnmarshalJSON(b []byte) error {
 	s := strings.Trim(string(b), `"`)
@@ -718,15 +666,6 @@ func (n *cfnInt) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("%s is not a whole number", b)
 	}
 	*n = cfnInt(v)
-	return nil
-}
-
-func (v *cfnBool) UnmarshalJSON(b []byte) error {
-	p, err := strconv.ParseBool(strings.Trim(string(b), `"`))
-	if err != nil {
-		return fmt.Errorf("%s is not a boolean", b)
-	}
-	*v = cfnBool(p)
 	return nil
 }
 
@@ -746,50 +685,6 @@ func scalarString(v any) (string, error) {
 		return strconv.FormatBool(v), nil
 	}
 	return "", fmt.Errorf("%v is not a scalar", v)
-}
-
-// references returns the logical ids v refers to through Ref, GetAtt or Sub.
-func references(v any) []string {
-	var ids []string
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, e := range v {
-				switch k {
-				case "Ref":
-					if s, ok := e.(string); ok {
-						ids = append(ids, s)
-					}
-				case "Fn::GetAtt":
-					if l, ok := e.([]any); ok && len(l) > 0 {
-						if s, ok := l[0].(string); ok {
-							ids = append(ids, s)
-						}
-					} else if s, ok := e.(string); ok {
-						id, _, _ := strings.Cut(s, ".")
-						ids = append(ids, id)
-					}
-				case "Fn::Sub":
-					format, _ := e.(string)
-					if l, ok := e.([]any); ok && len(l) > 0 {
-						format, _ = l[0].(string)
-					}
-					for _, m := range subVar.FindAllStringSubmatch(format, -1) {
-						id, _, _ := strings.Cut(m[1], ".")
-						ids = append(ids, id)
-					}
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return ids
 }
 
 func sortedKeys[V any](m map[string]V) []string {

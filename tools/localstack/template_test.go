@@ -56,17 +56,15 @@ func TestResolveShortAndLongForms(t *testing.T) {
 		"REF_TABLE_LONG": "things-local",
 		"GETATT_SHORT":   "arn:aws:sqs:eu-west-1:000000000000:inbox-local",
 		"GETATT_LONG":    "inbox-local",
-		"GETATT_DOTTED":  "arn:aws:dynamodb:eu-west-1:000000000000:table/things-local",
+		"GETATT_TABLE":   "arn:aws:dynamodb:eu-west-1:000000000000:table/things-local",
 		"SUB":            "test-inbox-local-eu-west-1-${Literal}",
 		"SUB_VARS":       "7/test",
 		"SUB_LONG":       "000000000000",
 		"IF_FALSE":       "none",
 		"IF_TRUE":        "yes",
 		"IF_LONG":        "no-topic",
-		"IF_AND":         "not-both",
-		"IF_OR":          "either",
-		"JOIN":           "a:test:c",
 		"SELECT":         "test",
+		"ZONE":           "eu-west-1a",
 		"BOOL":           "true",
 	}
 	if !reflect.DeepEqual(spec.Env, want) {
@@ -103,10 +101,13 @@ func TestResolveErrors(t *testing.T) {
 		t.Errorf("a parameter without default: got %v, want an error naming it", err)
 	}
 	for name, expr := range map[string]any{
-		"unknown ref":       map[string]any{"Ref": "Nowhere"},
-		"unknown attribute": map[string]any{"Fn::GetAtt": []any{"Inbox", "Nope"}},
-		"unsupported":       map[string]any{"Fn::Base64": "x"},
-		"unknown condition": map[string]any{"Fn::If": []any{"Nope", "a", "b"}},
+		"unknown ref":        map[string]any{"Ref": "Nowhere"},
+		"unknown attribute":  map[string]any{"Fn::GetAtt": []any{"Inbox", "Nope"}},
+		"unsupported":        map[string]any{"Fn::Base64": "x"},
+		"not used by Herald": map[string]any{"Fn::Join": []any{":", []any{"a", "b"}}},
+		"a dotted GetAtt":    map[string]any{"Fn::GetAtt": "Things.Arn"},
+		"Not of a string":    map[string]any{"Fn::Not": []any{"x"}},
+		"unknown condition":  map[string]any{"Fn::If": []any{"Nope", "a", "b"}},
 	} {
 		if _, err := r.resolve(expr); err == nil {
 			t.Errorf("%s: got no error", name)
