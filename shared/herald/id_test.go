@@ -31,3 +31,23 @@ func TestIDTimeRejects(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNewID: ingest makes one id per call it plans.
+func BenchmarkNewID(b *testing.B) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if id := NewID(now); len(id) != 26 {
+			b.Fatal(id)
+		}
+	}
+}
+
+// BenchmarkIDTime: every call read checks its id and takes its time.
+func BenchmarkIDTime(b *testing.B) {
+	id := NewID(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	for b.Loop() {
+		if _, ok := IDTime(id); !ok {
+			b.Fatal(id)
+		}
+	}
+}
