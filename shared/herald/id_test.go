@@ -25,7 +25,8 @@ func TestNewIDSortsByTime(t *testing.T) {
 }
 
 func TestIDTimeRejects(t *testing.T) {
-	for _, s := range []string{"", "01ARZ3NDEKTSV4RRFFQ69G5FA", "01ARZ3NDEKTSV4RRFFQ69G5FAVX", "01ARZ3NDEKTSV4RRFFQ69G5FAU", "../../etc/passwd.........."} {
+	for _, s := range []string{"", "01ARZ3NDEKTSV4RRFFQ69G5FA", "01ARZ3NDEKTSV4RRFFQ69G5FAVX", "01ARZ3NDEKTSV4RRFFQ69G5FAU", "../../etc/passwd..........",
+		"01arz3ndektsv4rrffq69g5fav", "81ARZ3NDEKTSV4RRFFQ69G5FAV"} {
 		if _, ok := IDTime(s); ok {
 			t.Errorf("IDTime(%q) accepted it", s)
 		}
@@ -48,6 +49,14 @@ func BenchmarkIDTime(b *testing.B) {
 	for b.Loop() {
 		if _, ok := IDTime(id); !ok {
 			b.Fatal(id)
+		}
+	}
+}
+
+func TestCrockfordValue(t *testing.T) {
+	for c, want := range map[byte]int{'0': 0, '9': 9, 'A': 10, 'H': 17, 'J': 18, 'Z': 31, 'I': -1, 'L': -1, 'O': -1, 'U': -1, 'a': -1, '#': -1} {
+		if got := CrockfordValue(c); got != want {
+			t.Errorf("CrockfordValue(%q) = %d; want %d", c, got, want)
 		}
 	}
 }
