@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -67,4 +69,28 @@ func FuzzSplitBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkSplitBatch: a batch of 100 events as encoding/json reads it, and
+// the same batch with one event nested 20,000 deep, which it cannot read
+// and is split without a nesting limit.
+func BenchmarkSplitBatch(b *testing.B) {
+	event := `{"project_id":"p1","event_id":"e","entity":{"id":"1","type":"item","attributes":{"title":"` + strings.Repeat("x", 2000) + `"}}}`
+	events := make([]string, 100)
+	for i := range events {
+		events[i] = event
+	}
+	deep := slices.Clone(events)
+	deep[50] = `{"entity":` + strings.Repeat(`{"a":`, 20000) + `1` + strings.Repeat(`}`, 20000) + `}`
+	for name, evs := range map[string][]string{"plain": events, "deep": deep} {
+		payload := []byte(`{"events":[` + strings.Join(evs, ",") + `]}`)
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			for b.Loop() {
+				if raws, err := splitBatch(payload); err != nil || len(raws) != 100 {
+					b.Fatalf("%d events, %v", len(raws), err)
+				}
+			}
+		})
+	}
 }
