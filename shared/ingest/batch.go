@@ -39,7 +39,12 @@ func splitBatch(payload json.RawMessage) ([]json.RawMessage, error) {
 
 // batchEvents returns the elements of the top-level "events" array of a
 // JSON object, found by matching brackets and strings only, without a limit
-// on nesting; ok is false when b is not such an object.
+// on nesting; ok is false when b is not such an object. json.Decoder.Token
+// also walks any depth, but allocates per token: on a batch of 100 events
+// with one nested 20,000 deep (BenchmarkSplitBatch/deep) it made 128,197
+// allocations (3.8 MB) against 36 (0.37 MB) here, and took several times
+// as long; and it refuses a whole batch for one malformed event, which
+// this split leaves to be rejected alone.
 func batchEvents(b []byte) (events []json.RawMessage, ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
