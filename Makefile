@@ -82,20 +82,16 @@ test/client/node_modules/.installed: test/client/package.json test/client/packag
 	cd test/client && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The admin page's browser tests: Debian's Chromium (apt-get needs root, which
-# developers' machines and CI have; DejaVu so screenshots have text) and
+# The admin page's browser tests: a Chromium or Chrome (HERALD_CHROMIUM, else
+# the usual names and places; installed with apt-get where that works, on
+# Debian as root; else make stops and says what to install) and
 # playwright-core, pinned in test/browser/package-lock.json, to drive it.
-CHROMIUM := /usr/bin/chromium
-
-$(CHROMIUM):
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
-
 test/browser/node_modules/.installed: test/browser/package.json test/browser/package-lock.json
 	cd test/browser && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-browser-tools: $(CHROMIUM) test/browser/node_modules/.installed
+browser-tools: test/browser/node_modules/.installed
+	@test/browser/chromium.sh install >/dev/null
 
 # The environment every local run shares: where the tools are.
 LOCAL_ENV := HERALD_MOTO_SERVER=$(MOTO_VENV)/bin/herald-moto HERALD_RIE=$(BIN)/aws-lambda-rie HERALD_HOST_BUILD=$(HOST_BUILD)
@@ -152,7 +148,7 @@ TEST_LOGS := $(CURDIR)/.herald/test-logs
 # The product's packages (unit and moto-backed tests) run under the race
 # detector; the end-to-end, browser and tool packages drive separate
 # processes and run without it.
-TEST_ENV := $(LOCAL_ENV) HERALD_CHROMIUM=$(CHROMIUM) HERALD_TEST_LOG_DIR=$(TEST_LOGS)
+TEST_ENV = $(LOCAL_ENV) HERALD_CHROMIUM="$$(test/browser/chromium.sh)" HERALD_TEST_LOG_DIR=$(TEST_LOGS)
 
 test: tools host-build test/client/node_modules/.installed browser-tools
 	rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"regexp"
 	"strconv"
 	"sync"
@@ -62,17 +63,55 @@ var wantScreenshots = []string{
 	"webhooks-phone", "activity-phone", "call-phone",
 }
 
-// TestAdminPageInChromium runs admin.mjs in Debian's headless Chromium
-// against the whole local stack (the three functions under the Lambda
-// emulator, the gateway, moto) and a real receiver on 127.0.0.1.
+// findChromium is the browser chromium.sh finds ($HERALD_CHROMIUM, else the
+// usual places), or a failure that says what to install: the browser tests
+// never skip.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	var stderr strings.Builder
+	cmd := exec.Command("sh", "chromium.sh")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s (%v)", strings.TrimSpace(stderr.String()), err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestChromiumScript: chromium.sh takes HERALD_CHROMIUM when it names an
+// executable, refuses it with its name when it does not, and otherwise
+// finds a browser or says, in one line, what to install.
+func TestChromiumScript(t *testing.T) {
+	run := func(env ...string) (string, string, error) {
+		cmd := exec.Command("sh", "chromium.sh")
+		cmd.Env = append(env, "PATH=")
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return strings.TrimSpace(stdout.String()), stderr.String(), err
+	}
+	fake := filepath.Join(t.TempDir(), "chrome")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := run("HERALD_CHROMIUM=" + fake); err != nil || out != fake {
+		t.Errorf("HERALD_CHROMIUM an executable: printed %q (%v); want %s", out, err, fake)
+	}
+	if _, stderr, err := run("HERALD_CHROMIUM=" + fake + ".missing"); err == nil || !strings.Contains(stderr, fake+".missing is not an executable") {
+		t.Errorf("HERALD_CHROMIUM missing: %v, %q; want a failure naming it", err, stderr)
+	}
+	out, stderr, err := run()
+	if fi, serr := os.Stat(out); (err == nil) != (serr == nil && !fi.IsDir()) ||
+		(err != nil && (strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "apt-get install chromium"))) {
+		t.Errorf("no HERALD_CHROMIUM: printed %q, said %q (%v); want a browser's path, or one line saying what to install", out, stderr, err)
+	}
+}
+
+// TestAdminPageInChromium runs admin.mjs in headless Chromium against the
+// whole local stack (the three functions under the Lambda emulator, the
+// gateway, moto) and a real receiver on 127.0.0.1.
 func TestAdminPageInChromium(t *testing.T) {
-	chromium := os.Getenv("HERALD_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is not at %s: `make test` installs it (apt-get install chromium): %v", chromium, err)
-	}
+	chromium := findChromium(t)
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node is needed to drive Chromium: %v", err)
