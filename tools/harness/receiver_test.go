@@ -7,11 +7,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/shared/signing"
+	"github.com/heraldhq/herald/test/testenv"
 )
 
 // TestReceiverFaults checks each way the receiver fails, and that FailFirst
@@ -72,8 +72,8 @@ func TestReceiverFaults(t *testing.T) {
 // signatures checked, and a wrong or missing one is logged as such; other
 // paths are not checked. The printed line says the same.
 func TestReceiverChecksSignatures(t *testing.T) {
-	var printed bytes.Buffer
-	r, err := StartReceiver(ReceiverOptions{Print: &lockedBuffer{b: &printed}})
+	printed := &testenv.Buffer{}
+	r, err := StartReceiver(ReceiverOptions{Print: printed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,21 +173,4 @@ func TestReceiverReadsTheSendTime(t *testing.T) {
 	if len(got) != 1 || !got[0].Sent.Equal(sent) || got[0].FirstByte.Before(before) {
 		t.Errorf("logged %+v; want the send time %v and a first byte after %v", got, sent, before)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

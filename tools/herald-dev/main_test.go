@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,7 +57,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	printed := &syncBuffer{}
+	printed := &testenv.Buffer{}
 	token, rcv, err := seedDemo(ctx, store, 0, printed)
 	if err != nil {
 		t.Fatal(err)
@@ -88,21 +87,4 @@ func TestDemo(t *testing.T) {
 	if err != nil || !strings.Contains(string(answer), `"statusCode":200`) || !strings.Contains(string(answer), demoWebhookID) {
 		t.Errorf("events/api/webhooks-get.json: %s %v; want the demo webhook", answer, err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -5,12 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +25,7 @@ import (
 func TestShortLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	logs := &lockedWriter{w: &bytes.Buffer{}}
+	logs := &testenv.Buffer{}
 	tgt, err := startTarget(ctx, stackOptions{hostBuild: testenv.Bootstraps(t), logs: logs,
 		poolSizes: map[string]int{"ApiFunction": 2, localstack.IngestFunction: 2, localstack.DeliveryFunction: 2}})
 	if err != nil {
@@ -165,22 +162,4 @@ func tail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
-}
-
-// lockedWriter lets the functions' instances share one writer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return fmt.Sprint(l.w)
 }
