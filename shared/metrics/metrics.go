@@ -100,8 +100,11 @@ type Recorder struct {
 	values   map[string][]float64          // metric → values
 }
 
-// New returns a Recorder writing to w for a function.
+// New returns a Recorder writing to w for a function; nil writes nowhere.
 func New(w io.Writer, function string) *Recorder {
+	if w == nil {
+		w = io.Discard
+	}
 	return &Recorder{w: w, function: function, counts: map[string]map[string]float64{}, values: map[string][]float64{}}
 }
 
