@@ -90,12 +90,8 @@ func New(d Deps) *Handler {
 	if ttl == 0 {
 		ttl = WebhookTTL
 	}
-	w := d.Metrics
-	if w == nil {
-		w = io.Discard
-	}
 	return &Handler{store: d.Store, queue: d.Queue, sender: d.Sender, clock: d.Clock, log: d.Log,
-		hooks: newWebhookCache(d.Store.GetWebhook, ttl), metrics: metrics.New(w, "DeliveryFunction")}
+		hooks: newWebhookCache(d.Store.GetWebhook, ttl), metrics: metrics.New(d.Metrics, "DeliveryFunction")}
 }
 
 // errRetryLater marks a message to be received again later.

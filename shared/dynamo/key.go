@@ -101,16 +101,6 @@ func callShard(id string) int {
 	return herald.CrockfordValue(id[len(id)-1]) & (callShards - 1)
 }
 
-// legacyCallShard is the shard calls written before the fix above were
-// indexed under: the digit's ASCII code modulo 16, which left shards 12 and
-// 15 empty. Reads by id also look there until those calls expire.
-func legacyCallShard(id string) int {
-	if id == "" {
-		return 0
-	}
-	return int(id[len(id)-1]) % callShards
-}
-
 func logKey(project string, shard int) string {
 	return logPrefix + project + "#" + strconv.Itoa(shard)
 }

@@ -96,22 +96,6 @@ func (p *packedText) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) er
 	return nil
 }
 
-func pack(s *string) *packedText {
-	if s == nil {
-		return nil
-	}
-	p := packedText(*s)
-	return &p
-}
-
-func unpack(p *packedText) *string {
-	if p == nil {
-		return nil
-	}
-	s := string(*p)
-	return &s
-}
-
 // An event's payload document is stored deflated with a preset dictionary:
 // the parts of a DatoCMS event that every one of them repeats (the keys of
 // a record's meta and relationships, of a model among the related

@@ -67,14 +67,10 @@ func New(d Deps) *Handler {
 	if ttl == 0 {
 		ttl = DefaultWebhookTTL
 	}
-	w := d.Metrics
-	if w == nil {
-		w = io.Discard
-	}
 	return &Handler{
 		store: d.Store, queue: d.Queue, clock: d.Clock, log: d.Log, retention: d.Retention,
 		matchers: &matcherCache{ttl: ttl, entries: map[string]*matcherEntry{}},
-		metrics:  metrics.New(w, "IngestFunction"),
+		metrics:  metrics.New(d.Metrics, "IngestFunction"),
 	}
 }
 

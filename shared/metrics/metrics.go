@@ -13,6 +13,7 @@
 package metrics
 
 import (
+	"encoding/json"
 	"io"
 	"maps"
 	"math"
@@ -99,8 +100,11 @@ type Recorder struct {
 	values   map[string][]float64          // metric → values
 }
 
-// New returns a Recorder writing to w for a function.
+// New returns a Recorder writing to w for a function; nil writes nowhere.
 func New(w io.Writer, function string) *Recorder {
+	if w == nil {
+		w = io.Discard
+	}
 	return &Recorder{w: w, function: function, counts: map[string]map[string]float64{}, values: map[string][]float64{}}
 }
 
@@ -245,4 +249,83 @@ func appendNumber(b []byte, v float64) []byte {
 
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// Line is one EMF line read back: its dimension values and the values of
+// each metric it names, a count as one value.
+type Line struct {
+	Function, Outcome string
+	Values            map[string][]float64
+}
+
+// Parse reads an EMF line as Flush writes it, with anything before its
+// opening brace (an emulator's prefix) ignored; false for any other line.
+// Tests and `make dev` read the functions' metrics back with it.
+func Parse(s string) (Line, bool) {
+	i := strings.IndexByte(s, '{')
+	if i < 0 || !strings.Contains(s, `"_aws":`) {
+		return Line{}, false
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal([]byte(s[i:]), &doc) != nil {
+		return Line{}, false
+	}
+	var aws struct {
+		CloudWatchMetrics []struct {
+			Namespace string
+			Metrics   []struct{ Name string }
+		}
+	}
+	if json.Unmarshal(doc["_aws"], &aws) != nil || len(aws.CloudWatchMetrics) == 0 {
+		return Line{}, false
+	}
+	l := Line{Values: map[string][]float64{}}
+	_ = json.Unmarshal(doc["Function"], &l.Function)
+	_ = json.Unmarshal(doc["Outcome"], &l.Outcome)
+	for _, d := range aws.CloudWatchMetrics {
+		if d.Namespace != Namespace {
+			return Line{}, false
+		}
+		for _, m := range d.Metrics {
+			var one float64
+			var many []float64
+			switch {
+			case json.Unmarshal(doc[m.Name], &one) == nil:
+				l.Values[m.Name] = []float64{one}
+			case json.Unmarshal(doc[m.Name], &many) == nil:
+				l.Values[m.Name] = many
+			default:
+				return Line{}, false // a metric named without a value
+			}
+		}
+	}
+	return l, true
+}
+
+// String is the line in short: "DeliveryFunction Deliveries{success}=3
+// AttemptDuration=[12 40]".
+func (l Line) String() string {
+	var b strings.Builder
+	b.WriteString(l.Function)
+	for _, name := range sortedKeys(l.Values) {
+		b.WriteByte(' ')
+		b.WriteString(name)
+		if l.Outcome != "" {
+			b.WriteString("{" + l.Outcome + "}")
+		}
+		vs := l.Values[name]
+		if len(vs) == 1 && Catalog[name].Unit == "Count" {
+			b.WriteString("=" + strconv.FormatFloat(vs[0], 'g', -1, 64))
+			continue
+		}
+		b.WriteString("=[")
+		for i, v := range vs {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		}
+		b.WriteByte(']')
+	}
+	return b.String()
 }

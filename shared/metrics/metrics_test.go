@@ -149,3 +149,36 @@ func TestCustomMetrics(t *testing.T) {
 		t.Errorf("got %d, want %d", got, want)
 	}
 }
+
+// TestParseReadsWhatFlushWrites: the lines read back give every value
+// recorded, and other lines are not taken for metrics.
+func TestParseReadsWhatFlushWrites(t *testing.T) {
+	var buf bytes.Buffer
+	r := New(&buf, "DeliveryFunction")
+	r.Count(Deliveries, OutcomeSuccess, 3)
+	r.Count(Deliveries, OutcomeFailed, 1)
+	r.Observe(AttemptDuration, 12)
+	r.Observe(AttemptDuration, 40)
+	if err := r.Flush(time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		l, ok := Parse("[DeliveryFunction#0] " + line)
+		if !ok {
+			t.Fatalf("not read back: %s", line)
+		}
+		got = append(got, l.String())
+	}
+	want := []string{"DeliveryFunction Deliveries{failed}=1", "DeliveryFunction Deliveries{success}=3", "DeliveryFunction AttemptDuration=[12 40]"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("read back:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, other := range []string{`{"time":"x","level":"INFO","msg":"attempt"}`, `START RequestId: 1`,
+		`{"Deliveries":1,"_aws":{"CloudWatchMetrics":[{"Namespace":"Other","Metrics":[{"Name":"Deliveries"}]}]}}`,
+		`{"_aws":{"CloudWatchMetrics":[{"Namespace":"Herald","Metrics":[{"Name":"Deliveries"}]}]}}`} {
+		if l, ok := Parse(other); ok {
+			t.Errorf("%s read as metrics: %+v", other, l)
+		}
+	}
+}

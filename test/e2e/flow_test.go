@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/heraldhq/herald/shared/metrics"
 	"github.com/heraldhq/herald/test/testenv"
 	"github.com/heraldhq/herald/tools/localstack"
 )
@@ -185,7 +187,7 @@ func TestDatoCMSClient(t *testing.T) {
 // TestReceiverFaults sends one event to webhooks whose receivers misbehave
 // in every way CONTRACT §3 names, and checks what each call records.
 func TestReceiverFaults(t *testing.T) {
-	e := startStack(t, localstack.Options{})
+	e := startStack(t, localstack.Options{SweepInterval: time.Second})
 	faults := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/500":
@@ -290,10 +292,11 @@ func TestReceiverFaults(t *testing.T) {
 		"DeliveryFunction Deliveries success": 1, "DeliveryFunction Deliveries rescheduled": 8,
 		"DeliveryFunction AttemptDuration": 9, "DeliveryFunction EndToEndDelay": 9,
 	}
-	var got map[string]float64
-	waitFor(t, "the delivery metrics", 10*time.Second, func() bool {
-		got = emfMetrics(t, e.logs.String())
-		return got["DeliveryFunction Deliveries success"]+got["DeliveryFunction Deliveries rescheduled"] >= 9
+	var got, worst map[string]float64
+	waitFor(t, "the delivery metrics and a sweep's", 10*time.Second, func() bool {
+		got, worst = emfMetrics(e.logs.String())
+		return got["DeliveryFunction Deliveries success"]+got["DeliveryFunction Deliveries rescheduled"] >= 9 &&
+			got["DeliveryFunction SweepLag"] > 0
 	})
 	for k, v := range want9 {
 		if got[k] != v {
@@ -305,44 +308,41 @@ func TestReceiverFaults(t *testing.T) {
 			t.Errorf("metric %s = %v, want none", k, got[k])
 		}
 	}
+	// Every sweep writes its lag and backlog, 0 with nothing parked.
+	if got["DeliveryFunction SweepBacklog"] != 0 || worst["DeliveryFunction SweepLag"] != 0 {
+		t.Errorf("sweep metrics: backlog %v, worst lag %v; want 0 and 0 (nothing parked)",
+			got["DeliveryFunction SweepBacklog"], worst["DeliveryFunction SweepLag"])
+	}
 }
 
 // emfMetrics reads the embedded-metric-format lines of the functions' logs
-// and sums them by "Function Metric[ Outcome]": counts add up, lists of
-// values count their values.
-func emfMetrics(t *testing.T, logs string) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
+// (metrics.Parse) and sums them by "Function Metric[ Outcome]": counts add
+// up, lists of values count their values; max keeps each list's largest.
+func emfMetrics(logs string) (sums, max map[string]float64) {
+	sums, max = map[string]float64{}, map[string]float64{}
 	for _, line := range strings.Split(logs, "\n") {
-		i := strings.Index(line, "{")
-		if i < 0 || !strings.Contains(line, `"_aws":`) {
+		l, ok := metrics.Parse(line)
+		if !ok {
 			continue
 		}
-		var doc map[string]any
-		if err := json.Unmarshal([]byte(line[i:]), &doc); err != nil {
-			t.Fatalf("an EMF line that is not JSON: %s", line)
-		}
-		aws, _ := doc["_aws"].(map[string]any)
-		directives, _ := aws["CloudWatchMetrics"].([]any)
-		for _, d := range directives {
-			for _, m := range d.(map[string]any)["Metrics"].([]any) {
-				name := m.(map[string]any)["Name"].(string)
-				key := doc["Function"].(string) + " " + name
-				if o, ok := doc["Outcome"].(string); ok {
-					key += " " + o
+		for name, vs := range l.Values {
+			key := l.Function + " " + name
+			if l.Outcome != "" {
+				key += " " + l.Outcome
+			}
+			if metrics.Catalog[name].Unit == "Count" {
+				for _, v := range vs {
+					sums[key] += v
 				}
-				switch v := doc[name].(type) {
-				case float64:
-					out[key] += v
-				case []any:
-					out[key] += float64(len(v))
-				default:
-					t.Fatalf("metric %s has no value in %s", name, line)
-				}
+			} else {
+				sums[key] += float64(len(vs))
+			}
+			for _, v := range vs {
+				max[key] = math.Max(max[key], v)
 			}
 		}
 	}
-	return out
+	return sums, max
 }
 
 // TestPoisonMessageEndsInDLQ: a message the delivery function can never

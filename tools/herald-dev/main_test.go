@@ -88,3 +88,22 @@ func TestDemo(t *testing.T) {
 		t.Errorf("events/api/webhooks-get.json: %s %v; want the demo webhook", answer, err)
 	}
 }
+
+// TestMetricsLinesAreShownInShort: `make dev` shows the functions' metrics
+// as CloudWatch reads them, and passes their other lines through.
+func TestMetricsLinesAreShownInShort(t *testing.T) {
+	var out bytes.Buffer
+	l := &functionLogs{out: &out}
+	in := `[DeliveryFunction#0] {"Deliveries":3,"Function":"DeliveryFunction","Outcome":"success",` +
+		`"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"Herald","Dimensions":[["Function"],["Function","Outcome"]],` +
+		`"Metrics":[{"Name":"Deliveries","Unit":"Count"}]}]}}` + "\n" +
+		`[DeliveryFunction#0] {"time":"t","level":"INFO","msg":"attempt"}` + "\n"
+	if _, err := l.Write([]byte(in)); err != nil {
+		t.Fatal(err)
+	}
+	want := "[DeliveryFunction#0] metrics: DeliveryFunction Deliveries{success}=3\n" +
+		`[DeliveryFunction#0] {"time":"t","level":"INFO","msg":"attempt"}` + "\n"
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/shared/metrics"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -169,6 +170,13 @@ func (l *functionLogs) Write(b []byte) (int, error) {
 	for sc.Scan() {
 		line := sc.Text()
 		if !l.verbose && strings.Contains(line, "[INFO] (rapid)") {
+			continue
+		}
+		// A metrics line (EMF) is shown as what CloudWatch would read
+		// from it, unless -v asks for the raw JSON.
+		if m, ok := metrics.Parse(line); ok && !l.verbose {
+			prefix, _, _ := strings.Cut(line, "{")
+			fmt.Fprintf(l.out, "%smetrics: %s\n", prefix, m)
 			continue
 		}
 		fmt.Fprintln(l.out, line)
