@@ -9,8 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -47,4 +50,22 @@ func Code(name string, err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	return 1
+}
+
+// Subcommands is a tool whose first argument names what it does: it runs
+// that command with the rest, or says which commands there are.
+func Subcommands(name string, commands map[string]Run) Run {
+	names := strings.Join(slices.Sorted(maps.Keys(commands)), " | ")
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		if len(args) == 0 {
+			fmt.Fprintf(stderr, "usage: %s %s [flags]   (-h after a command for its flags)\n", name, names)
+			return ErrUsage
+		}
+		run, ok := commands[args[0]]
+		if !ok {
+			fmt.Fprintf(stderr, "%s: unknown command %q; want %s\n", name, args[0], names)
+			return ErrUsage
+		}
+		return run(ctx, args[1:], stdout, stderr)
+	}
 }

@@ -2,9 +2,12 @@ package command
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"strings"
 	"testing"
 )
 
@@ -24,5 +27,30 @@ func TestCode(t *testing.T) {
 		if got := Code("tool", tc.err, &stderr); got != tc.code || stderr.String() != tc.printed {
 			t.Errorf("%s: exit %d, printed %q; want %d, %q", name, got, stderr.String(), tc.code, tc.printed)
 		}
+	}
+}
+
+func TestSubcommands(t *testing.T) {
+	var got []string
+	run := Subcommands("tool", map[string]Run{"up": func(_ context.Context, args []string, _, _ io.Writer) error {
+		got = args
+		return nil
+	}})
+	for name, tc := range map[string]struct {
+		args    []string
+		err     error
+		printed string
+	}{
+		"no command":      {nil, ErrUsage, "usage: tool up [flags]"},
+		"unknown command": {[]string{"down"}, ErrUsage, `tool: unknown command "down"; want up`},
+		"a command":       {[]string{"up", "-x"}, nil, ""},
+	} {
+		var stderr bytes.Buffer
+		if err := run(context.Background(), tc.args, io.Discard, &stderr); !errors.Is(err, tc.err) || !strings.Contains(stderr.String(), tc.printed) {
+			t.Errorf("%s: %v, printed %q; want %v, %q", name, err, stderr.String(), tc.err, tc.printed)
+		}
+	}
+	if len(got) != 1 || got[0] != "-x" {
+		t.Errorf("up ran with %q; want the arguments after its name", got)
 	}
 }

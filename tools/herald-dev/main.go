@@ -7,10 +7,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"io"
-
 	"github.com/heraldhq/herald/tools/command"
 )
 
@@ -18,17 +14,4 @@ func main() { command.Main("herald-dev", run) }
 
 var errUsage = command.ErrUsage
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: herald-dev up [flags] | herald-dev invoke -function <LogicalId> -event <file>")
-		return errUsage
-	}
-	switch args[0] {
-	case "up":
-		return up(ctx, args[1:], stdout, stderr)
-	case "invoke":
-		return invoke(ctx, args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "herald-dev: unknown command %q; want up or invoke\n", args[0])
-	return errUsage
-}
+var run = command.Subcommands("herald-dev", map[string]command.Run{"up": up, "invoke": invoke})

@@ -34,20 +34,7 @@ func main() { command.Main("herald-load", run) }
 
 var errUsage, errFailed = command.ErrUsage, command.ErrFailed
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: herald-load events [flags] | herald-load api [flags]   (-h for the flags)")
-		return errUsage
-	}
-	switch args[0] {
-	case "events":
-		return eventsCommand(ctx, args[1:], stdout, stderr)
-	case "api":
-		return apiCommand(ctx, args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "herald-load: unknown command %q; want events or api\n", args[0])
-	return errUsage
-}
+var run = command.Subcommands("herald-load", map[string]command.Run{"events": eventsCommand, "api": apiCommand})
 
 // stackFlags are the flags both commands take to pick their stack.
 type stackFlags struct {

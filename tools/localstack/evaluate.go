@@ -96,12 +96,5 @@ func (t *Template) Evaluate(params map[string]string) (*Deployed, error) {
 // OfType returns the logical ids of the deployed resources of a type,
 // sorted.
 func (d *Deployed) OfType(resourceType string) []string {
-	var ids []string
-	for id, r := range d.Resources {
-		if r.Type == resourceType {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	return ids
+	return idsOfType(d.Resources, resourceType, func(r DeployedResource) string { return r.Type })
 }

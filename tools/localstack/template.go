@@ -3,9 +3,10 @@ package localstack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,13 +140,18 @@ func expandShortForms(n *yaml.Node) error {
 
 // LogicalIDs returns the logical ids of the resources of a type, sorted.
 func (t *Template) LogicalIDs(resourceType string) []string {
+	return idsOfType(t.Resources, resourceType, func(r Resource) string { return r.Type })
+}
+
+// idsOfType returns the keys of the resources of a type, sorted.
+func idsOfType[R any](resources map[string]R, resourceType string, typeOf func(R) string) []string {
 	var ids []string
-	for id, r := range t.Resources {
-		if r.Type == resourceType {
+	for id, r := range resources {
+		if typeOf(r) == resourceType {
 			ids = append(ids, id)
 		}
 	}
-	sort.Strings(ids)
+	slices.Sort(ids)
 	return ids
 }
 
@@ -241,7 +247,7 @@ func (t *Template) function(r *resolver, id string) (FunctionSpec, error) {
 		return spec, err
 	}
 	eventsProp, _ := res.Properties["Events"].(map[string]any)
-	for _, name := range sortedKeys(eventsProp) {
+	for _, name := range slices.Sorted(maps.Keys(eventsProp)) {
 		ev, _ := eventsProp[name].(map[string]any)
 		props, _ := ev["Properties"].(map[string]any)
 		switch ev["Type"] {
@@ -685,13 +691,4 @@ func scalarString(v any) (string, error) {
 		return strconv.FormatBool(v), nil
 	}
 	return "", fmt.Errorf("%v is not a scalar", v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
