@@ -5,10 +5,11 @@
 //
 // events sends record updates to the ingest function at a fixed rate, each
 // matching every one of the run's webhooks, to a receiver on 127.0.0.1, then
-// waits (bounded) for the deliveries, balances the ledger (events × matches =
-// delivered + failed + still pending, read from the table) and writes
-// load-result.json with two SVG plots. An unbalanced ledger prints VOID and
-// exits non-zero.
+// waits (bounded) for the deliveries, balances the ledger (tools/harness:
+// events × matches = delivered + failed + still pending, read from the
+// table, and every call against what the receiver got: signed, at its
+// webhook's path, sent once) and writes load-result.json with two SVG plots.
+// An unbalanced ledger prints VOID and exits non-zero.
 //
 // api runs concurrent clients against the API through the local gateway and
 // then a burst of events through ingest, and checks that no write was lost
