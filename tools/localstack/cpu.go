@@ -1,10 +1,7 @@
 package localstack
 
 import (
-	"fmt"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -44,19 +41,8 @@ func (s *Stack) FunctionsCPU() (bootstraps, emulators time.Duration) {
 // processCPU reads a process's user and system time from /proc/PID/stat,
 // with its reaped children's when children is set.
 func processCPU(pid int, children bool) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name, field 2, is in parentheses and may hold spaces:
-	// the fields counted here start after its closing one.
-	s := string(raw)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	// After the name: state(3) ppid ... utime(14) stime(15) cutime(16) cstime(17).
+	f := statFields(pid)
+	// From the state (3) on: ... utime(14) stime(15) cutime(16) cstime(17).
 	const utime = 14 - 3
 	if len(f) <= utime+3 {
 		return 0

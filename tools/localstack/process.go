@@ -119,22 +119,23 @@ func childProcesses(pid int) []procID {
 	return out
 }
 
+// statFields reads /proc/PID/stat from its third field on: the command
+// name, field 2, is in parentheses and may hold spaces. nil if unreadable.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := strings.LastIndexByte(string(b), ')')
+	if err != nil || i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
 // processStart reads a process's start time (field 22 of /proc/PID/stat).
 func processStart(pid int) (string, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", false
+	if f := statFields(pid); len(f) >= 20 {
+		return f[19], true
 	}
-	// The command name (field 2) may hold spaces; it ends at the last ')'.
-	rest := string(b)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	fields := strings.Fields(rest)
-	if len(fields) < 20 {
-		return "", false
-	}
-	return fields[19], true
+	return "", false
 }
 
 // killSurvivors kills, with their process groups, the processes that are
