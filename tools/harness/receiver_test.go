@@ -14,9 +14,9 @@ import (
 	"github.com/heraldhq/herald/test/testenv"
 )
 
-// TestReceiverFaults checks each way the receiver fails, and that FailFirst
-// lets a call's later requests through.
-func TestReceiverFaults(t *testing.T) {
+// TestReceiverFailsOnPurpose checks each way the receiver fails, and that
+// FailFirst lets a call's later requests through.
+func TestReceiverFailsOnPurpose(t *testing.T) {
 	tests := map[string]struct {
 		faults  Faults
 		status  int    // 0: the request fails
