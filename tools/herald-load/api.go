@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -126,12 +127,13 @@ type burstResult struct {
 	Ledger     harness.Ledger `json:"ledger"`
 }
 
-// clientLog is what one client saw; merged after the run.
-type clientLog struct {
+// apiLog is what the clients saw, under one lock.
+type apiLog struct {
+	mu       sync.Mutex
 	lat      map[string][]time.Duration
 	statuses map[string]map[string]int
-	created  []string
-	deleted  []string
+	created  map[string]bool
+	deleted  map[string]bool
 	updates  map[string]int // acknowledged updates by webhook id
 	hotOK    int
 	hot409   int
@@ -139,12 +141,15 @@ type clientLog struct {
 	errs     []string
 }
 
-func (l *clientLog) note(op string, a answer, err error) {
+// note records one request of op, then what record notes of its write.
+func (l *apiLog) note(op string, a answer, err error, record func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.lat[op] = append(l.lat[op], a.elapsed)
 	key := fmt.Sprint(a.status)
 	if err != nil && a.status == 0 {
 		key = "transport"
-		if len(l.errs) < 5 {
+		if len(l.errs) < 10 {
 			l.errs = append(l.errs, err.Error())
 		}
 	}
@@ -152,7 +157,13 @@ func (l *clientLog) note(op string, a answer, err error) {
 		l.statuses[op] = map[string]int{}
 	}
 	l.statuses[op][key]++
+	if record != nil {
+		record()
+	}
 }
+
+// unanswered is an answer that leaves a write's outcome unknown.
+func unanswered(a answer) bool { return a.status == 0 || a.status >= 500 }
 
 // apiFixture is what the clients share: the project, a webhook every client
 // updates, and calls to read.
@@ -204,85 +215,48 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 	sort.Strings(fx.calls)
 	log("project %s: %d clients for %v", project, cfg.Clients, cfg.Duration)
 
-	logs := make([]*clientLog, cfg.Clients)
+	l := &apiLog{lat: map[string][]time.Duration{}, statuses: map[string]map[string]int{}, created: map[string]bool{},
+		deleted: map[string]bool{}, updates: map[string]int{}, unknown: map[string]int{}}
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	for i := range cfg.Clients {
-		l := &clientLog{lat: map[string][]time.Duration{}, statuses: map[string]map[string]int{}, updates: map[string]int{}, unknown: map[string]int{}}
-		logs[i] = l
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i))) // #nosec G404 -- a seeded, repeatable mix of requests, not a secret
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fx.client(ctx, i, rng, deadline, l)
-		}()
+		wg.Go(func() { fx.client(ctx, i, rng, deadline, l) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	// Merge what the clients saw.
-	created, deleted, updates := map[string]bool{}, map[string]bool{}, map[string]int{}
-	unknown := map[string]int{}
-	for _, l := range logs {
-		for op, ds := range l.lat {
-			res.latencies[op] = append(res.latencies[op], ds...)
-		}
-		for op, st := range l.statuses {
-			s := res.ByOp[op]
-			if s.Statuses == nil {
-				s.Statuses = map[string]int{}
-			}
-			for k, n := range st {
-				s.Statuses[k] += n
-				res.Statuses[k] += n
-				if k == "transport" {
-					res.Transport += n
-				} else if k >= "500" && k < "600" {
-					res.Errors5xx += n
-				}
-			}
-			res.ByOp[op] = s
-		}
-		for _, id := range l.created {
-			created[id] = true
-		}
-		for _, id := range l.deleted {
-			deleted[id] = true
-		}
-		for id, n := range l.updates {
-			updates[id] += n
-		}
-		for id, n := range l.unknown {
-			unknown[id] += n
-			res.Writes.Ambiguous += n
-		}
-		res.Writes.HotUpdatesAcked += l.hotOK
-		res.Writes.HotConflicts += l.hot409
-		for _, e := range l.errs {
-			if len(res.Problems) < 10 {
-				res.Problems = append(res.Problems, "transport error: "+e)
-			}
-		}
-	}
 	var all []time.Duration
-	for op, ds := range res.latencies {
+	for op, ds := range l.lat {
 		all = append(all, ds...)
-		s := res.ByOp[op]
-		s.Latency = summarize(ds)
-		res.ByOp[op] = s
+		res.ByOp[op], res.latencies[op] = opStats{Latency: summarize(ds), Statuses: l.statuses[op]}, ds
+		for k, n := range l.statuses[op] {
+			res.Statuses[k] += n
+			switch {
+			case k == "transport":
+				res.Transport += n
+			case k >= "500" && k < "600":
+				res.Errors5xx += n
+			}
+		}
 	}
 	res.Overall = summarize(all)
 	res.Requests = len(all)
 	res.PerS = round2(float64(len(all)) / elapsed.Seconds())
-	res.Writes.CreatesAcked, res.Writes.DeletesAcked = len(created), len(deleted)
-	for id, n := range updates {
-		if id != fx.hot {
-			res.Writes.UpdatesAcked += n
-		}
+	for _, e := range l.errs {
+		res.Problems = append(res.Problems, "transport error: "+e)
 	}
-	updates[fx.hot] += res.Writes.HotUpdatesAcked
-	if err := checkWrites(ctx, t, project, map[string]bool{hooks[0]: true, fx.hot: true}, created, deleted, updates, unknown, res); err != nil {
+	w := &res.Writes
+	w.CreatesAcked, w.DeletesAcked, w.HotUpdatesAcked, w.HotConflicts = len(l.created), len(l.deleted), l.hotOK, l.hot409
+	for _, n := range l.updates {
+		w.UpdatesAcked += n
+	}
+	for _, n := range l.unknown {
+		w.Ambiguous += n
+	}
+	l.updates[fx.hot] += l.hotOK
+	if err := checkWrites(ctx, t, project, map[string]bool{hooks[0]: true, fx.hot: true}, l.created, l.deleted, l.updates, l.unknown, res); err != nil {
 		return nil, err
 	}
 	log("%d requests (%.0f/s), %d 5xx, p99 %.0f ms; writes: %d creates, %d updates, %d deletes acknowledged",
@@ -315,7 +289,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 // client runs one client's mix of operations until the deadline. Its
 // requests are not cut at the deadline: a write in flight finishes, so that
 // its answer counts.
-func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadline time.Time, l *clientLog) {
+func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadline time.Time, l *apiLog) {
 	total := 0
 	for _, o := range operations {
 		total += o.weight
@@ -339,17 +313,19 @@ func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadlin
 		case "create":
 			name := fmt.Sprintf("c%03d-%04d", i, n)
 			id, a, err := fx.api.createWebhook(ctx, webhookAttributes(name, "https://example.com/"+name))
-			l.note(op, a, err)
-			switch {
-			case id != "":
+			if id != "" {
 				own = append(own, id)
-				l.created = append(l.created, id)
-			case a.status == 0 || a.status >= 500:
-				l.unknown[""]++
 			}
+			l.note(op, a, err, func() {
+				if id != "" {
+					l.created[id] = true
+				} else if unanswered(a) {
+					l.unknown[""]++
+				}
+			})
 		case "read":
 			a, err := fx.api.do(ctx, http.MethodGet, "/webhooks/"+own[rng.IntN(len(own))], nil)
-			l.note(op, a, err)
+			l.note(op, a, err, nil)
 		case "update":
 			// A quarter of the updates go to the webhook every client
 			// updates: concurrent updates of one item must all count.
@@ -360,38 +336,41 @@ func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadlin
 			body := map[string]any{"data": map[string]any{"type": "webhook", "id": id,
 				"attributes": map[string]any{"headers": map[string]any{"X-Load": fmt.Sprintf("c%03d-%04d", i, n)}}}}
 			a, err := fx.api.do(ctx, http.MethodPut, "/webhooks/"+id, body)
-			l.note(op, a, err)
-			switch {
-			case a.status == http.StatusOK && hot:
-				l.hotOK++
-			case a.status == http.StatusOK:
-				l.updates[id]++
-			case a.status == http.StatusConflict && hot:
-				l.hot409++
-			case a.status == 0 || a.status >= 500:
-				l.unknown[id]++
-			}
+			l.note(op, a, err, func() {
+				switch {
+				case a.status == http.StatusOK && hot:
+					l.hotOK++
+				case a.status == http.StatusOK:
+					l.updates[id]++
+				case a.status == http.StatusConflict && hot:
+					l.hot409++
+				case unanswered(a):
+					l.unknown[id]++
+				}
+			})
 		case "list":
 			a, err := fx.api.do(ctx, http.MethodGet, "/webhooks", nil)
-			l.note(op, a, err)
+			l.note(op, a, err, nil)
 		case "delete":
 			k := rng.IntN(len(own))
 			id := own[k]
 			a, err := fx.api.do(ctx, http.MethodDelete, "/webhooks/"+id, nil)
-			l.note(op, a, err)
-			switch {
-			case a.status == http.StatusOK:
-				l.deleted = append(l.deleted, id)
-				own = append(own[:k], own[k+1:]...)
-			case a.status == 0 || a.status >= 500:
-				l.unknown[id]++
+			if a.status == http.StatusOK {
+				own = slices.Delete(own, k, k+1)
 			}
+			l.note(op, a, err, func() {
+				if a.status == http.StatusOK {
+					l.deleted[id] = true
+				} else if unanswered(a) {
+					l.unknown[id]++
+				}
+			})
 		case "list_calls":
 			a, err := fx.api.do(ctx, http.MethodGet, "/webhook_calls?page[limit]=30", nil)
-			l.note(op, a, err)
+			l.note(op, a, err, nil)
 		case "read_call":
 			a, err := fx.api.do(ctx, http.MethodGet, "/webhook_calls/"+fx.calls[rng.IntN(len(fx.calls))], nil)
-			l.note(op, a, err)
+			l.note(op, a, err, nil)
 		}
 	}
 }
