@@ -195,15 +195,29 @@ func (s *Store) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 		return err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		// The token makes DynamoDB answer an SDK retry of this very
+		// transaction with success for ten minutes.
+		ClientRequestToken: aws.String(w.ID),
 		TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 			{Put: &types.Put{TableName: aws.String(s.table), Item: name, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		},
 	})
 	if reasons := cancelReasons(err); len(reasons) == 2 && reasons[1] == "ConditionalCheckFailed" {
+		if reasons[0] == "ConditionalCheckFailed" && s.alreadyCreated(ctx, w) {
+			return nil
+		}
 		return nameTaken(w.Name)
 	}
 	return classify(err, "create webhook %s", w.ID)
+}
+
+// alreadyCreated tells whether w, with its fresh id and its name, is
+// already stored: an earlier attempt of the same create succeeded and its
+// answer was lost (a retry where the token is not honoured, as in moto).
+func (s *Store) alreadyCreated(ctx context.Context, w *herald.Webhook) bool {
+	got, err := s.GetWebhook(ctx, w.ProjectID, w.ID)
+	return err == nil && nameSK(got.Name) == nameSK(w.Name)
 }
 
 // UpdateWebhook replaces old with updated, on the condition that nobody wrote
