@@ -13,6 +13,7 @@ import (
 // caller (av.go), with no reflection.
 type update struct {
 	set    []string
+	add    []string
 	remove []string
 	names  map[string]string
 	values map[string]types.AttributeValue
@@ -51,9 +52,32 @@ func (u *update) SetOrRemove(attr string, present bool, v types.AttributeValue) 
 	return u.Remove(attr)
 }
 
-// Remove removes attr.
-func (u *update) Remove(attr string) *update {
-	u.remove = append(u.remove, u.Name(attr))
+// SetIfAbsent sets attr to v unless it has a value.
+func (u *update) SetIfAbsent(attr string, v types.AttributeValue) *update {
+	n := u.Name(attr)
+	u.set = append(u.set, n+" = if_not_exists("+n+", "+u.Value(v)+")")
+	return u
+}
+
+// Increment adds n to the number attr (ADD: from 0 when absent).
+func (u *update) Increment(attr string, n int64) *update {
+	u.add = append(u.add, u.Name(attr)+" "+u.Value(avN(n)))
+	return u
+}
+
+// Bump adds n to the number attr, which must exist (SET a = a + n: a
+// webhook's version).
+func (u *update) Bump(attr string, n int64) *update {
+	name := u.Name(attr)
+	u.set = append(u.set, name+" = "+name+" + "+u.Value(avN(n)))
+	return u
+}
+
+// Remove removes each attr.
+func (u *update) Remove(attrs ...string) *update {
+	for _, a := range attrs {
+		u.remove = append(u.remove, u.Name(a))
+	}
 	return u
 }
 
@@ -61,6 +85,9 @@ func (u *update) Expression() string {
 	var parts []string
 	if len(u.set) > 0 {
 		parts = append(parts, "SET "+strings.Join(u.set, ", "))
+	}
+	if len(u.add) > 0 {
+		parts = append(parts, "ADD "+strings.Join(u.add, ", "))
 	}
 	if len(u.remove) > 0 {
 		parts = append(parts, "REMOVE "+strings.Join(u.remove, ", "))
