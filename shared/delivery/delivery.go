@@ -66,6 +66,10 @@ type Handler struct {
 	log     *slog.Logger
 	hooks   *webhookCache
 	metrics *metrics.Recorder
+	// health (health.go): nil keeps none and raises nothing.
+	health           HealthStore
+	raiseEvent       RaiseFunc
+	autoDisableAfter time.Duration
 	// upgraded is set once the store reports its upgrade done: the
 	// instance's later sweeps skip even the one read that says so.
 	upgraded atomic.Bool
@@ -83,6 +87,14 @@ type Deps struct {
 	Metrics io.Writer
 	// WebhookTTL is how long a webhook read is reused; WebhookTTL if 0.
 	WebhookTTL time.Duration
+	// Health keeps webhooks' health after each attempt; nil keeps none
+	// (docs/endpoint-health.md).
+	Health HealthStore
+	// Raise ingests the operational events health raises; nil raises none.
+	Raise RaiseFunc
+	// AutoDisableAfter is how long every attempt of a webhook must fail
+	// before it is disabled; 0 never disables.
+	AutoDisableAfter time.Duration
 }
 
 // New returns a Handler.
@@ -96,7 +108,8 @@ func New(d Deps) *Handler {
 		w = io.Discard
 	}
 	return &Handler{store: d.Store, queue: d.Queue, sender: d.Sender, clock: d.Clock, log: d.Log,
-		hooks: newWebhookCache(d.Store.GetWebhook, ttl), metrics: metrics.New(w, "DeliveryFunction")}
+		hooks: newWebhookCache(d.Store.GetWebhook, ttl), metrics: metrics.New(w, "DeliveryFunction"),
+		health: d.Health, raiseEvent: d.Raise, autoDisableAfter: d.AutoDisableAfter}
 }
 
 // errRetryLater marks a message to be received again later.

@@ -69,3 +69,11 @@ func (c *webhookCache) get(ctx context.Context, project, id string, now time.Tim
 	}
 	return e.hook, nil
 }
+
+// forget drops a webhook from the cache: delivery just changed it (its
+// health mark, auto-disable), and its next attempt reads it as it is now.
+func (c *webhookCache) forget(project, id string) {
+	c.mu.Lock()
+	delete(c.entries, project+"\x00"+id)
+	c.mu.Unlock()
+}

@@ -1,0 +1,157 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/shared/herald"
+)
+
+// HealthStore is what delivery needs to keep webhooks' health
+// (docs/endpoint-health.md).
+type HealthStore interface {
+	RecordHealthFailure(ctx context.Context, project, id string, at time.Time) (herald.HealthState, error)
+	RecordHealthSuccess(ctx context.Context, project, id string, at time.Time, count bool) (herald.HealthState, error)
+	MarkFailingRaised(ctx context.Context, project, id string, streak time.Time) error
+	MarkExhaustedRaised(ctx context.Context, project, id string, at time.Time) error
+	CloseIncident(ctx context.Context, project, id string, incident time.Time) (bool, error)
+	SetIncidentMarker(ctx context.Context, project, id string, incident time.Time) error
+	ClearIncidentMarker(ctx context.Context, project, id string, incident time.Time) error
+	AutoDisable(ctx context.Context, project, id string, streak, at time.Time) (bool, error)
+}
+
+// RaiseFunc ingests an operational event (ingest.Handler.Raise): matched to
+// the project's webhooks but the one it is about, recorded once per event
+// id, its calls queued as first attempts.
+type RaiseFunc func(ctx context.Context, ev *herald.Event, subject *herald.Subject) error
+
+// observe keeps a webhook's health once an attempt is recorded, and raises
+// the operational events it calls for. A first-attempt success of a webhook
+// without an open incident (its mark comes with the cached webhook) returns
+// at once: it reads and writes nothing, so a healthy webhook's deliveries
+// cost what they did before health existed.
+//
+// Its errors are logged, not returned: the attempt is recorded, and the
+// webhook's next attempt mends what this one missed (a failure marks the
+// incident again and re-checks what is due; a success ends the incident).
+func (h *Handler) observe(ctx context.Context, c *herald.Call, att herald.Attempt, hook *herald.Webhook, trigger string) {
+	if h.health == nil || hook == nil || !herald.CountsForHealth(c, att) {
+		return
+	}
+	if att.Success && trigger == herald.TriggerFirst && hook.Incident.IsZero() {
+		return
+	}
+	var err error
+	if att.Success {
+		err = h.healthSuccess(ctx, c, att, hook, trigger)
+	} else {
+		err = h.healthFailure(ctx, c, att, hook, trigger)
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "could not keep the webhook's health", "project", c.ProjectID, "webhook_id", hook.ID,
+			"call_id", c.ID, "error", err)
+	}
+}
+
+// healthSuccess ends the streak and, when an incident is open, raises
+// `recovered` if the incident was reported, then closes it and clears the
+// webhook's mark. Raised before the close, `recovered` is raised again by
+// the next success if this one stops half way; the event's id makes that
+// the same event.
+func (h *Handler) healthSuccess(ctx context.Context, c *herald.Call, att herald.Attempt, hook *herald.Webhook, trigger string) error {
+	st, err := h.health.RecordHealthSuccess(ctx, c.ProjectID, hook.ID, att.StartedAt, trigger != herald.TriggerFirst)
+	if err != nil {
+		return err
+	}
+	if st.Incident.IsZero() {
+		if !hook.Incident.IsZero() {
+			h.hooks.forget(c.ProjectID, hook.ID)
+			return h.health.ClearIncidentMarker(ctx, c.ProjectID, hook.ID, hook.Incident)
+		}
+		return nil
+	}
+	if st.Reported {
+		if err := h.raise(ctx, herald.OpRecovered, hook, &st, c, st.Incident); err != nil {
+			return err
+		}
+	}
+	if _, err := h.health.CloseIncident(ctx, c.ProjectID, hook.ID, st.Incident); err != nil {
+		return err
+	}
+	h.hooks.forget(c.ProjectID, hook.ID)
+	return h.health.ClearIncidentMarker(ctx, c.ProjectID, hook.ID, st.Incident)
+}
+
+// healthFailure counts the failure, marks the webhook when an incident
+// opens, and raises `failing` (once per streak, at FailingAfter failures in
+// a row), `exhausted` (once per hour, when a call has no automatic attempt
+// left) and, when every attempt failed for the auto-disable window,
+// disables the webhook and raises `disabled`.
+func (h *Handler) healthFailure(ctx context.Context, c *herald.Call, att herald.Attempt, hook *herald.Webhook, trigger string) error {
+	at := att.StartedAt
+	st, err := h.health.RecordHealthFailure(ctx, c.ProjectID, hook.ID, at)
+	if err != nil {
+		return err
+	}
+	if !st.Incident.IsZero() && !st.Incident.Equal(hook.Incident) {
+		if err := h.health.SetIncidentMarker(ctx, c.ProjectID, hook.ID, st.Incident); err != nil {
+			return err
+		}
+		h.hooks.forget(c.ProjectID, hook.ID)
+	}
+	if st.FailingDue() {
+		if err := h.raise(ctx, herald.OpFailing, hook, &st, c, at); err != nil {
+			return err
+		}
+		if err := h.health.MarkFailingRaised(ctx, c.ProjectID, hook.ID, st.StreakStart); err != nil {
+			return err
+		}
+	}
+	if herald.ExhaustedBy(c, att, trigger) && st.ExhaustedDue(at) {
+		if err := h.raise(ctx, herald.OpExhausted, hook, &st, c, at); err != nil {
+			return err
+		}
+		if err := h.health.MarkExhaustedRaised(ctx, c.ProjectID, hook.ID, at); err != nil {
+			return err
+		}
+	}
+	if hook.Enabled && st.AutoDisableDue(h.autoDisableAfter, at) {
+		disabled, err := h.health.AutoDisable(ctx, c.ProjectID, hook.ID, st.StreakStart, at)
+		if err != nil || !disabled {
+			return err
+		}
+		h.hooks.forget(c.ProjectID, hook.ID)
+		h.log.WarnContext(ctx, "webhook auto-disabled", "project", c.ProjectID, "webhook_id", hook.ID,
+			"failing_since", st.StreakStart, "consecutive_failures", st.ConsecutiveFailures)
+		off := *hook
+		off.Enabled, off.DisabledReason, off.DisabledAt = false, herald.DisabledAuto, &at
+		return h.raise(ctx, herald.OpDisabled, &off, &st, c, st.StreakStart)
+	}
+	return nil
+}
+
+// raise builds an operational event about hook and has it ingested.
+func (h *Handler) raise(ctx context.Context, kind string, hook *herald.Webhook, st *herald.HealthState, c *herald.Call, key time.Time) error {
+	if h.raiseEvent == nil {
+		return nil
+	}
+	ev, subject, err := herald.NewOperationalEvent(kind, hook, st, c, key, h.clock.Now())
+	if err != nil {
+		return err
+	}
+	if err := h.raiseEvent(ctx, ev, subject); err != nil {
+		return fmt.Errorf("raise %s about webhook %s: %w", kind, hook.ID, err)
+	}
+	h.log.InfoContext(ctx, "operational event raised", "project", hook.ProjectID, "webhook_id", hook.ID,
+		"event_type", kind, "event_id", ev.EventID, "call_id", c.ID)
+	return nil
+}
+
+// notSentDisabled says why a call of a disabled webhook is not sent.
+func notSentDisabled(hook *herald.Webhook) string {
+	if hook.DisabledReason == herald.DisabledAuto {
+		return "the webhook was disabled automatically, every attempt having failed for too long; the call is not sent (re-enable the webhook, then resend)"
+	}
+	return "the webhook is disabled; the call is not sent"
+}
