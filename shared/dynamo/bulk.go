@@ -24,21 +24,6 @@ import (
 // queues, when made again, only what it had not queued.
 const bulkPrefix = "B#"
 
-// ResendOutcome says what came of asking for a call's resend within a bulk
-// resend.
-type ResendOutcome int
-
-const (
-	// ResendQueued: the resend is pending; queue its job.
-	ResendQueued ResendOutcome = iota
-	// ResendAlreadyQueued: this bulk resend queued the call already.
-	ResendAlreadyQueued
-	// ResendPending: another resend of the call is pending.
-	ResendPending
-	// ResendGone: the call expired meanwhile.
-	ResendGone
-)
-
 // MatchCalls returns the calls of a project that a list query's filters
 // select (its paging and order are not read), each with its webhook, up to
 // limit+1 of them: more than limit says the filter selects too many.
@@ -139,9 +124,9 @@ func (s *Store) ClaimBulkResend(ctx context.Context, project, key, newID string)
 // RequestBulkResend marks a call's resend as pending for bulk resend bulkID,
 // as RequestResend does for one resend, unless this bulk resend queued it
 // already or another resend is pending.
-func (s *Store) RequestBulkResend(ctx context.Context, project, callID, resendID, bulkID string) (ResendOutcome, error) {
+func (s *Store) RequestBulkResend(ctx context.Context, project, callID, resendID, bulkID string) (herald.ResendOutcome, error) {
 	if err := lookup(project, callID, "webhook call"); err != nil {
-		return ResendGone, nil
+		return herald.ResendGone, nil
 	}
 	now := s.clock.Now()
 	u := newUpdate()
@@ -162,17 +147,17 @@ func (s *Store) RequestBulkResend(ctx context.Context, project, callID, resendID
 	raw, refused := refusedItem(err)
 	switch {
 	case err == nil:
-		return ResendQueued, nil
+		return herald.ResendQueued, nil
 	case !refused:
-		return ResendGone, classify(err, "request resend of call %s", callID)
+		return herald.ResendGone, classify(err, "request resend of call %s", callID)
 	case raw == nil:
-		return ResendGone, nil
+		return herald.ResendGone, nil
 	case item(raw).s(attrResendBulk) == bulkID:
-		return ResendAlreadyQueued, nil
+		return herald.ResendAlreadyQueued, nil
 	case item(raw).has(attrResendID):
-		return ResendPending, nil
+		return herald.ResendPending, nil
 	}
-	return ResendGone, nil
+	return herald.ResendGone, nil
 }
 
 // CancelBulkResend takes back a resend RequestBulkResend marked, when its

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -87,14 +86,14 @@ func TestBulkResendIsIdempotent(t *testing.T) {
 		name       string
 		resend     string
 		bulk       string
-		want       dynamo.ResendOutcome
+		want       herald.ResendOutcome
 		serveAfter bool
 	}{
-		{"queued", "r1", "bulk-1", dynamo.ResendQueued, false},
-		{"again while pending", "r2", "bulk-1", dynamo.ResendAlreadyQueued, true},
-		{"again once served", "r3", "bulk-1", dynamo.ResendAlreadyQueued, false},
-		{"another bulk resend", "r4", "bulk-5", dynamo.ResendQueued, false},
-		{"a third while that one is pending", "r5", "bulk-6", dynamo.ResendPending, false},
+		{"queued", "r1", "bulk-1", herald.ResendQueued, false},
+		{"again while pending", "r2", "bulk-1", herald.ResendAlreadyQueued, true},
+		{"again once served", "r3", "bulk-1", herald.ResendAlreadyQueued, false},
+		{"another bulk resend", "r4", "bulk-5", herald.ResendQueued, false},
+		{"a third while that one is pending", "r5", "bulk-6", herald.ResendPending, false},
 	}
 	pending := "r1"
 	for _, s := range steps {
@@ -102,7 +101,7 @@ func TestBulkResendIsIdempotent(t *testing.T) {
 		if err != nil || got != s.want {
 			t.Fatalf("%s: %v, %v; want %v", s.name, got, err, s.want)
 		}
-		if got == dynamo.ResendQueued {
+		if got == herald.ResendQueued {
 			pending = s.resend
 		}
 		if s.serveAfter {
@@ -120,10 +119,10 @@ func TestBulkResendIsIdempotent(t *testing.T) {
 	if err := store.CancelBulkResend(ctx, "p1", c.ID, "r4"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := store.RequestBulkResend(ctx, "p1", c.ID, "r6", "bulk-5"); got != dynamo.ResendQueued {
+	if got, _ := store.RequestBulkResend(ctx, "p1", c.ID, "r6", "bulk-5"); got != herald.ResendQueued {
 		t.Errorf("after its job could not be queued, the same bulk resend: %v; want queued", got)
 	}
-	if got, _ := store.RequestBulkResend(ctx, "p1", herald.NewID(t0), "r7", "bulk-5"); got != dynamo.ResendGone {
+	if got, _ := store.RequestBulkResend(ctx, "p1", herald.NewID(t0), "r7", "bulk-5"); got != herald.ResendGone {
 		t.Errorf("a call that is not there: %v", got)
 	}
 }

@@ -434,7 +434,7 @@ func TestDeliveryPolicy(t *testing.T) {
 }
 
 // TestAPIPolicy runs every route of the API, with a list whose count keeps
-// the counts of closed hours.
+// the counts of closed hours, a test send and bulk resends.
 func TestAPIPolicy(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
@@ -447,7 +447,7 @@ func TestAPIPolicy(t *testing.T) {
 	used := &actions{seen: map[string]bool{}}
 	db, q := recorded(env, used)
 	store := dynamo.New(db, env.Table, clk)
-	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Webhooks: store, Calls: store, Tokens: store,
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Webhooks: store, Calls: store, Tokens: store, Health: store,
 		Queue: sqs.New(q, env.QueueURL), Clock: clk, Log: slog.New(slog.DiscardHandler), NewSecret: signing.NewSecret}))
 	defer srv.Close()
 	do := func(method, path string, body any) map[string]any {
@@ -505,6 +505,11 @@ func TestAPIPolicy(t *testing.T) {
 	do("GET", "/webhook_calls?order_by=last_sent_at_desc&filter[ids]="+callID, nil)
 	do("GET", "/webhook_calls/"+callID, nil)
 	do("POST", "/webhook_calls/"+callID+"/resend_webhook", nil)
+	do("PUT", "/webhooks/"+id, map[string]any{"data": map[string]any{"type": "webhook", "id": id, "attributes": map[string]any{"enabled": true}}})
+	do("POST", "/webhooks/"+id+"/ping", nil)
+	do("POST", "/webhook_calls/bulk_resend?filter[fields][webhook_id][eq]="+id+"&dry_run=true", nil)
+	do("POST", "/webhook_calls/bulk_resend?filter[fields][webhook_id][eq]="+id, nil)
+	do("POST", "/webhook_calls/bulk_resend?filter[fields][webhook_id][eq]="+id, nil) // again: the same bulk resend
 	do("POST", "/webhook_payload_preview", map[string]any{"data": map[string]any{"type": "webhook_payload_preview",
 		"attributes": map[string]any{"url": "https://example.com/", "entity_type": "item", "event_type": "publish"}}})
 	do("DELETE", "/webhooks/"+id, nil)
