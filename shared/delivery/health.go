@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,7 +16,9 @@ type HealthStore interface {
 	RecordHealthSuccess(ctx context.Context, project, id string, at time.Time, count bool) (herald.HealthState, error)
 	MarkFailingRaised(ctx context.Context, project, id string, streak time.Time) error
 	MarkExhaustedRaised(ctx context.Context, project, id string, at time.Time) error
-	CloseIncident(ctx context.Context, project, id string, incident time.Time) (bool, error)
+	CloseIncident(ctx context.Context, project, id string, incident time.Time) (closed, reported bool, err error)
+	SetRecoveredDue(ctx context.Context, project, id string, incident time.Time) error
+	ClearRecoveredDue(ctx context.Context, project, id string, incident time.Time) error
 	SetIncidentMarker(ctx context.Context, project, id string, incident time.Time) error
 	ClearIncidentMarker(ctx context.Context, project, id string, incident time.Time) error
 	AutoDisable(ctx context.Context, project, id string, streak, at time.Time) (bool, error)
@@ -54,30 +57,44 @@ func (h *Handler) observe(ctx context.Context, c *herald.Call, att herald.Attemp
 	}
 }
 
-// healthSuccess ends the streak and, when an incident is open, raises
-// `recovered` if the incident was reported, then closes it and clears the
-// webhook's mark. Raised before the close, `recovered` is raised again by
-// the next success if this one stops half way; the event's id makes that
-// the same event.
+// healthSuccess ends the streak and, when an incident is open, closes it:
+// of concurrent successes that see it open (a resend of many calls), the
+// one that closes it raises `recovered`, if the incident was reported, and
+// clears the webhook's mark. Should the raise fail, the incident is
+// recorded as owing its `recovered` and the mark is left, so that the next
+// success (which the mark makes write) raises it; the event's id makes
+// raising it twice the same event.
 func (h *Handler) healthSuccess(ctx context.Context, c *herald.Call, att herald.Attempt, hook *herald.Webhook, trigger string) error {
 	st, err := h.health.RecordHealthSuccess(ctx, c.ProjectID, hook.ID, att.StartedAt, trigger != herald.TriggerFirst)
 	if err != nil {
 		return err
 	}
 	if st.Incident.IsZero() {
+		if !st.RecoveredDue.IsZero() {
+			if err := h.raise(ctx, herald.OpRecovered, hook, &st, c, st.RecoveredDue); err != nil {
+				return err
+			}
+			if err := h.health.ClearRecoveredDue(ctx, c.ProjectID, hook.ID, st.RecoveredDue); err != nil {
+				return err
+			}
+		}
 		if !hook.Incident.IsZero() {
 			h.hooks.forget(c.ProjectID, hook.ID)
 			return h.health.ClearIncidentMarker(ctx, c.ProjectID, hook.ID, hook.Incident)
 		}
 		return nil
 	}
-	if st.Reported {
+	closed, reported, err := h.health.CloseIncident(ctx, c.ProjectID, hook.ID, st.Incident)
+	if err != nil || !closed {
+		return err
+	}
+	if reported {
 		if err := h.raise(ctx, herald.OpRecovered, hook, &st, c, st.Incident); err != nil {
+			if kept := h.health.SetRecoveredDue(ctx, c.ProjectID, hook.ID, st.Incident); kept != nil {
+				return errors.Join(err, kept)
+			}
 			return err
 		}
-	}
-	if _, err := h.health.CloseIncident(ctx, c.ProjectID, hook.ID, st.Incident); err != nil {
-		return err
 	}
 	h.hooks.forget(c.ProjectID, hook.ID)
 	return h.health.ClearIncidentMarker(ctx, c.ProjectID, hook.ID, st.Incident)

@@ -369,3 +369,66 @@ func TestOperationalCallsRaiseNothing(t *testing.T) {
 		t.Errorf("operational calls after ops failed: %v; want only the one failing", all)
 	}
 }
+
+// TestRecoveredOnceForManySuccesses: successes that end an incident at the
+// same time (a batch of resends) raise `recovered` once.
+func TestRecoveredOnceForManySuccesses(t *testing.T) {
+	f := newFixture(t, nil)
+	ops, _ := f.healthy(t, 0)
+	f.fail(true)
+	for range herald.FailingAfter {
+		f.deliver(t, first(f.newCall(t)))
+	}
+	f.fail(false)
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	var jobs []herald.Job
+	for range 5 {
+		jobs = append(jobs, first(f.newCall(t)))
+	}
+	f.deliver(t, jobs...)
+	if got := eventTypes(f.operational(t)[ops.ID]); !slices.Equal(got, []string{herald.OpFailing, herald.OpRecovered}) {
+		t.Errorf("five successes at once: ops got %v; want failing, then recovered once", got)
+	}
+}
+
+// TestRecoveredIsRaisedByTheNextSuccess: when `recovered` cannot be raised
+// as the incident closes, the next success raises it.
+func TestRecoveredIsRaisedByTheNextSuccess(t *testing.T) {
+	f := newFixture(t, nil)
+	ops, _ := f.healthy(t, 0)
+	send, _ := sender.New(sender.Options{AllowPrivate: true, Clock: f.clock, TotalTimeout: 3 * time.Second})
+	events := ingest.New(ingest.Deps{Store: f.store, Queue: sqs.New(f.env.SQS, f.env.FirstURL), Clock: f.clock,
+		Log: slog.New(slog.DiscardHandler), Retention: 30 * 24 * time.Hour, WebhookTTL: time.Nanosecond})
+	failRecovered := true
+	f.handler = delivery.New(delivery.Deps{Store: f.store, Queue: sqs.New(f.env.SQS, f.env.QueueURL), Sender: send, Clock: f.clock,
+		Log: slog.New(slog.DiscardHandler), Health: f.store,
+		Raise: func(ctx context.Context, ev *herald.Event, s *herald.Subject) error {
+			if ev.EventType == herald.OpRecovered && failRecovered {
+				failRecovered = false
+				return fmt.Errorf("injected: the first-attempt queue is unreachable")
+			}
+			_, err := events.Raise(ctx, ev, s)
+			return err
+		}})
+	f.fail(true)
+	for range herald.FailingAfter {
+		f.deliver(t, first(f.newCall(t)))
+	}
+	f.fail(false)
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	f.deliver(t, first(f.newCall(t)))
+	if got := eventTypes(f.operational(t)[ops.ID]); !slices.Equal(got, []string{herald.OpFailing}) {
+		t.Fatalf("the raise failed: ops got %v", got)
+	}
+	if w, _ := f.store.GetWebhook(context.Background(), "p1", f.hook.ID); w.Incident.IsZero() {
+		t.Fatal("the mark was cleared though recovered is owed: the next success would write nothing")
+	}
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	f.deliver(t, first(f.newCall(t)))
+	if got := eventTypes(f.operational(t)[ops.ID]); !slices.Equal(got, []string{herald.OpFailing, herald.OpRecovered}) {
+		t.Errorf("the next success: ops got %v; want recovered raised now", got)
+	}
+	if w, _ := f.store.GetWebhook(context.Background(), "p1", f.hook.ID); !w.Incident.IsZero() {
+		t.Error("the mark is still there")
+	}
+}

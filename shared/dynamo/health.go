@@ -44,6 +44,7 @@ const (
 	hLastSuccess   = "ls"  // epoch ms
 	hLastFailure   = "lf"  // epoch ms
 	hDisabledAt    = "dis" // when auto-disable acted, epoch ms
+	hRecoveredDue  = "pr"  // a closed incident whose `recovered` could not be raised yet, epoch ms
 	// Counts per UTC hour: "f" or "s" and the hour's number since the epoch
 	// ("f494232"): failures, and successes that are not first attempts.
 	hourFailures  = "f"
@@ -168,7 +169,8 @@ func healthState(raw map[string]types.AttributeValue) herald.HealthState {
 	st := herald.HealthState{
 		ConsecutiveFailures: int(cf), StreakStart: ms(hStreak), Incident: ms(hIncident),
 		Reported: it.bool(hReported), FailingRaisedFor: ms(hFailingFor), ExhaustedHour: ms(hExhaustedHour),
-		LastSuccess: ms(hLastSuccess), LastFailure: ms(hLastFailure), Hours: map[time.Time]herald.HourCounts{},
+		LastSuccess: ms(hLastSuccess), LastFailure: ms(hLastFailure), RecoveredDue: ms(hRecoveredDue),
+		Hours: map[time.Time]herald.HourCounts{},
 	}
 	for name := range raw {
 		kind, hour, ok := parseHourAttr(name)
@@ -216,18 +218,46 @@ func (s *Store) markRaised(ctx context.Context, project, id string, e *update, c
 	return classify(err, "record what was raised for webhook %s", id)
 }
 
-// CloseIncident closes the incident that began at incident, once its
-// `recovered` (if it was reported) is raised; false if it was closed
-// already.
-func (s *Store) CloseIncident(ctx context.Context, project, id string, incident time.Time) (bool, error) {
+// CloseIncident closes the incident that began at incident. Of concurrent
+// successes that see it open, one closes it (closed), and learns whether it
+// was reported: that one raises `recovered`.
+func (s *Store) CloseIncident(ctx context.Context, project, id string, incident time.Time) (closed, reported bool, err error) {
 	e := newUpdate().Remove(hIncident, hReported)
 	in := s.healthUpdate(project, id, e, e.Name(hIncident)+" = "+e.Value(avN(incident.UnixMilli())))
+	in.ReturnValues = types.ReturnValueAllOld
+	out, err := s.db.UpdateItem(ctx, in)
+	if isConditionFailed(err) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, classify(err, "close the incident of webhook %s", id)
+	}
+	return true, item(out.Attributes).bool(hReported), nil
+}
+
+// SetRecoveredDue records that the incident that began at incident closed
+// and its `recovered` could not be raised: the next success raises it
+// (delivery leaves the webhook's mark, so that success writes).
+func (s *Store) SetRecoveredDue(ctx context.Context, project, id string, incident time.Time) error {
+	e := newUpdate()
+	e.Set(hRecoveredDue, avN(incident.UnixMilli()))
+	in := s.healthUpdate(project, id, e, "")
+	in.ReturnValues = types.ReturnValueNone
+	_, err := s.db.UpdateItem(ctx, in)
+	return classify(err, "keep the recovered of webhook %s", id)
+}
+
+// ClearRecoveredDue records that the `recovered` of the incident that began
+// at incident was raised.
+func (s *Store) ClearRecoveredDue(ctx context.Context, project, id string, incident time.Time) error {
+	e := newUpdate().Remove(hRecoveredDue)
+	in := s.healthUpdate(project, id, e, e.Name(hRecoveredDue)+" = "+e.Value(avN(incident.UnixMilli())))
 	in.ReturnValues = types.ReturnValueNone
 	_, err := s.db.UpdateItem(ctx, in)
 	if isConditionFailed(err) {
-		return false, nil
+		return nil
 	}
-	return err == nil, classify(err, "close the incident of webhook %s", id)
+	return classify(err, "clear the recovered of webhook %s", id)
 }
 
 // endStreak is the part of re-enabling a webhook that ends its failure

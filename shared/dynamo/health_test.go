@@ -62,14 +62,26 @@ func TestHealthStreaksAndIncidents(t *testing.T) {
 	if got := st.Hours[herald.Hour(at)]; got.Successes != 1 || got.Failures != 5 {
 		t.Errorf("hour counts after a success: %+v", got)
 	}
-	if ok, err := store.CloseIncident(ctx, "p1", w.ID, at); err != nil || ok {
+	if ok, _, err := store.CloseIncident(ctx, "p1", w.ID, at); err != nil || ok {
 		t.Errorf("closing another incident: %v, %v", ok, err)
 	}
-	if ok, err := store.CloseIncident(ctx, "p1", w.ID, first); err != nil || !ok {
-		t.Errorf("closing the incident: %v, %v", ok, err)
+	if ok, reported, err := store.CloseIncident(ctx, "p1", w.ID, first); err != nil || !ok || !reported {
+		t.Errorf("closing the incident: closed %v, reported %v, %v; want true, true", ok, reported, err)
 	}
-	if ok, _ := store.CloseIncident(ctx, "p1", w.ID, first); ok {
+	if ok, _, _ := store.CloseIncident(ctx, "p1", w.ID, first); ok {
 		t.Error("closed twice")
+	}
+	if err := store.SetRecoveredDue(ctx, "p1", w.ID, first); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = store.RecordHealthSuccess(ctx, "p1", w.ID, at.Add(7*time.Minute), false); !st.RecoveredDue.Equal(first) {
+		t.Errorf("a recovered owed: %v", st.RecoveredDue)
+	}
+	if err := store.ClearRecoveredDue(ctx, "p1", w.ID, first); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = store.RecordHealthSuccess(ctx, "p1", w.ID, at.Add(8*time.Minute), false); !st.RecoveredDue.IsZero() {
+		t.Errorf("a recovered raised is still owed: %v", st.RecoveredDue)
 	}
 
 	// Exhausted is marked for the hour, and only during an incident.

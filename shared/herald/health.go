@@ -77,6 +77,9 @@ type HealthState struct {
 	ExhaustedHour       time.Time // the hour `exhausted` was last raised in
 	LastSuccess         time.Time // the newest success the store recorded (not first attempts)
 	LastFailure         time.Time
+	// RecoveredDue is the start of a closed incident whose `recovered`
+	// could not be raised when it closed; the next success raises it.
+	RecoveredDue time.Time
 	// Hours counts, per UTC hour, the failures and the successes that are
 	// not first attempts (first-attempt successes are counted from the
 	// activity log, so that they cost no write).
