@@ -79,14 +79,23 @@ func (h *Handler) healthSuccess(ctx context.Context, c *herald.Call, att herald.
 			}
 		}
 		if !hook.Incident.IsZero() {
-			h.hooks.forget(c.ProjectID, hook.ID)
-			return h.health.ClearIncidentMarker(ctx, c.ProjectID, hook.ID, hook.Incident)
+			return h.once(c, hook, "clear", hook.Incident, func() error {
+				return h.health.ClearIncidentMarker(ctx, c.ProjectID, hook.ID, hook.Incident)
+			})
 		}
 		return nil
 	}
+	closeClaim := claimKey(c, hook, "close", st.Incident)
+	if !h.hooks.claim(closeClaim, h.clock.Now()) {
+		return nil // another attempt of this instance is closing it
+	}
 	closed, reported, err := h.health.CloseIncident(ctx, c.ProjectID, hook.ID, st.Incident)
-	if err != nil || !closed {
+	if err != nil {
+		h.hooks.release(closeClaim)
 		return err
+	}
+	if !closed {
+		return nil
 	}
 	if reported {
 		if err := h.raise(ctx, herald.OpRecovered, hook, &st, c, st.Incident); err != nil {
@@ -96,8 +105,29 @@ func (h *Handler) healthSuccess(ctx context.Context, c *herald.Call, att herald.
 			return err
 		}
 	}
+	return h.once(c, hook, "clear", st.Incident, func() error {
+		return h.health.ClearIncidentMarker(ctx, c.ProjectID, hook.ID, st.Incident)
+	})
+}
+
+// once makes a write to a webhook's health that every attempt of a batch
+// (reading the same cached webhook) would otherwise make: the first of this
+// instance makes it, then the webhook is read again.
+func (h *Handler) once(c *herald.Call, hook *herald.Webhook, what string, incident time.Time, write func() error) error {
+	key := claimKey(c, hook, what, incident)
+	if !h.hooks.claim(key, h.clock.Now()) {
+		return nil
+	}
+	if err := write(); err != nil {
+		h.hooks.release(key)
+		return err
+	}
 	h.hooks.forget(c.ProjectID, hook.ID)
-	return h.health.ClearIncidentMarker(ctx, c.ProjectID, hook.ID, st.Incident)
+	return nil
+}
+
+func claimKey(c *herald.Call, hook *herald.Webhook, what string, incident time.Time) string {
+	return what + "\x00" + c.ProjectID + "\x00" + hook.ID + "\x00" + incident.UTC().Format(time.RFC3339Nano)
 }
 
 // healthFailure counts the failure, marks the webhook when an incident
@@ -112,25 +142,36 @@ func (h *Handler) healthFailure(ctx context.Context, c *herald.Call, att herald.
 		return err
 	}
 	if !st.Incident.IsZero() && !st.Incident.Equal(hook.Incident) {
-		if err := h.health.SetIncidentMarker(ctx, c.ProjectID, hook.ID, st.Incident); err != nil {
+		if err := h.once(c, hook, "mark", st.Incident, func() error {
+			return h.health.SetIncidentMarker(ctx, c.ProjectID, hook.ID, st.Incident)
+		}); err != nil {
 			return err
 		}
-		h.hooks.forget(c.ProjectID, hook.ID)
 	}
+	// The attempts of a batch that all see `failing` (or `exhausted`) due
+	// leave it to the first of them.
 	if st.FailingDue() {
-		if err := h.raise(ctx, herald.OpFailing, hook, &st, c, at); err != nil {
-			return err
-		}
-		if err := h.health.MarkFailingRaised(ctx, c.ProjectID, hook.ID, st.StreakStart); err != nil {
-			return err
+		key := claimKey(c, hook, "failing", st.StreakStart)
+		if h.hooks.claim(key, h.clock.Now()) {
+			if err := h.raise(ctx, herald.OpFailing, hook, &st, c, at); err != nil {
+				h.hooks.release(key)
+				return err
+			}
+			if err := h.health.MarkFailingRaised(ctx, c.ProjectID, hook.ID, st.StreakStart); err != nil {
+				return err
+			}
 		}
 	}
 	if herald.ExhaustedBy(c, att, trigger) && st.ExhaustedDue(at) {
-		if err := h.raise(ctx, herald.OpExhausted, hook, &st, c, at); err != nil {
-			return err
-		}
-		if err := h.health.MarkExhaustedRaised(ctx, c.ProjectID, hook.ID, at); err != nil {
-			return err
+		key := claimKey(c, hook, "exhausted", herald.Hour(at))
+		if h.hooks.claim(key, h.clock.Now()) {
+			if err := h.raise(ctx, herald.OpExhausted, hook, &st, c, at); err != nil {
+				h.hooks.release(key)
+				return err
+			}
+			if err := h.health.MarkExhaustedRaised(ctx, c.ProjectID, hook.ID, at); err != nil {
+				return err
+			}
 		}
 	}
 	if hook.Enabled && st.AutoDisableDue(h.autoDisableAfter, at) {

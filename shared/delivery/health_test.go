@@ -432,3 +432,32 @@ func TestRecoveredIsRaisedByTheNextSuccess(t *testing.T) {
 		t.Error("the mark is still there")
 	}
 }
+
+// TestABatchOfFailuresMarksItsWebhookOnce: the attempts of one batch read
+// the same cached webhook; the incident's mark is written once, not by each
+// (a conditional write is billed even when refused).
+func TestABatchOfFailuresMarksItsWebhookOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: f.clock, TotalTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.handler = delivery.New(delivery.Deps{Store: f.store, Queue: sqs.New(f.env.SQS, f.env.QueueURL), Sender: send, Clock: f.clock,
+		Log: slog.New(slog.DiscardHandler), Health: f.store})
+	f.deliver(t, first(f.newCall(t))) // a success: the webhook read and cached, unmarked
+	f.fail(true)
+	var jobs []herald.Job
+	for range 10 {
+		jobs = append(jobs, first(f.newCall(t)))
+	}
+	f.env.Calls.Reset()
+	f.deliver(t, jobs...)
+	// Per attempt: the record and the health; once: the mark, and what
+	// records that failing was raised (it raises nothing here).
+	if got, want := f.env.Calls.Get("DynamoDB.UpdateItem"), 10+10+1+1; got != want {
+		t.Errorf("ten failures in a batch: %d UpdateItem; want %d", got, want)
+	}
+	if w, _ := f.store.GetWebhook(context.Background(), "p1", f.hook.ID); w.Incident.IsZero() {
+		t.Error("the webhook is not marked")
+	}
+}
