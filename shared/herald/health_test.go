@@ -254,7 +254,7 @@ func TestOperationalEventIDs(t *testing.T) {
 	if id(OpExhausted, at) == id(OpFailing, at) {
 		t.Error("exhausted and failing share an id")
 	}
-	if id(OpDisabled, at) == id(OpDisabled, at.Add(time.Millisecond)) || id(OpRecovered, at) != id(OpRecovered, at) {
+	if id(OpDisabled, at) == id(OpDisabled, at.Add(time.Millisecond)) || id(OpRecovered, at) != OperationalEventID(OpRecovered, "W", at, "another call") {
 		t.Error("disabled and recovered are not named by their streak or incident")
 	}
 	if OperationalEventID(OpFailing, "W1", at, "") == OperationalEventID(OpFailing, "W2", at, "") {
