@@ -20,6 +20,7 @@ import (
 )
 
 func main() {
+	config.TuneRuntime(os.Getenv)
 	ctx := context.Background()
 	settings, awsCfg, err := config.Load(ctx)
 	if err != nil {
@@ -27,13 +28,13 @@ func main() {
 		os.Exit(1)
 	}
 	clock := herald.SystemClock{}
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock)
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), settings.TableName, clock)
 	store.SetRetention(settings.Retention)
 	server := httpapi.New(httpapi.Deps{
 		Webhooks:  store,
 		Calls:     store,
 		Tokens:    store,
-		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg), settings.QueueURL),
+		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.QueueURL),
 		Clock:     clock,
 		Log:       config.Logger(os.Stdout, settings.LogLevel),
 		NewSecret: signing.NewSecret,

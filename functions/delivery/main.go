@@ -21,6 +21,7 @@ import (
 )
 
 func main() {
+	config.TuneRuntime(os.Getenv)
 	handler, err := newHandler(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "delivery:", err)
@@ -39,9 +40,9 @@ func newHandler(ctx context.Context) (*delivery.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock)
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), settings.TableName, clock)
 	store.SetRetention(settings.Retention)
-	sqsClient := awssqs.NewFromConfig(awsCfg)
+	sqsClient := awssqs.NewFromConfig(awsCfg, config.SQSOptions)
 	log := config.Logger(os.Stdout, settings.LogLevel)
 	// Operational events go through ingest's own code, to the first-attempt
 	// queue, like the CMS's events (docs/endpoint-health.md).

@@ -18,6 +18,7 @@ import (
 )
 
 func main() {
+	config.TuneRuntime(os.Getenv)
 	ctx := context.Background()
 	settings, awsCfg, err := config.Load(ctx)
 	if err != nil {
@@ -26,8 +27,8 @@ func main() {
 	}
 	clock := herald.SystemClock{}
 	handler := ingest.New(ingest.Deps{
-		Store:     dynamo.New(dynamodb.NewFromConfig(awsCfg), settings.TableName, clock),
-		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg), settings.FirstQueueURL),
+		Store:     dynamo.New(dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), settings.TableName, clock),
+		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.FirstQueueURL),
 		Clock:     clock,
 		Log:       config.Logger(os.Stdout, settings.LogLevel),
 		Retention: settings.Retention,

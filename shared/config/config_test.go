@@ -1,6 +1,9 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -131,5 +134,21 @@ func TestAutoDisableAfterHours(t *testing.T) {
 	p, ok := tmpl.Parameters["AutoDisableAfterHours"]
 	if !ok || p.Default != herald.DefaultAutoDisableAfter.Hours() || p.MinValue != 0 || p.MaxValue != MaxAutoDisableAfterHours {
 		t.Errorf("template AutoDisableAfterHours: %+v (present %v); want default %v, 0 to %d", p, ok, herald.DefaultAutoDisableAfter.Hours(), MaxAutoDisableAfterHours)
+	}
+}
+
+func TestLoggerWritesMillisecondTimes(t *testing.T) {
+	var buf bytes.Buffer
+	Logger(&buf, slog.LevelInfo).Info("attempt", "call_id", "c1")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("%s: %v", buf.String(), err)
+	}
+	ts, _ := line["time"].(string)
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z07:00", ts); err != nil || len(ts) != len("2026-11-30T02:45:07.341Z") {
+		t.Errorf("time %q, want UTC to the millisecond", ts)
+	}
+	if line["msg"] != "attempt" || line["call_id"] != "c1" || line["level"] != "INFO" {
+		t.Errorf("line %v", line)
 	}
 }

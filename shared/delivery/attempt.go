@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -172,7 +173,7 @@ func (h *Handler) sign(hook *herald.Webhook, c *herald.Call, req *herald.Outgoin
 		keys = append(keys, key)
 	}
 	req.Header.Set("webhook-id", c.ID)
-	req.Header.Set("webhook-timestamp", fmt.Sprint(at.Unix()))
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
 	if len(keys) > 0 {
 		req.Header.Set("webhook-signature", signing.SignatureHeader(keys, c.ID, at, req.Body))
 	}
@@ -180,19 +181,23 @@ func (h *Handler) sign(hook *herald.Webhook, c *herald.Call, req *herald.Outgoin
 }
 
 func (h *Handler) logAttempt(ctx context.Context, c *herald.Call, att herald.Attempt) {
-	level := slog.LevelInfo
-	if !att.Success {
-		level = slog.LevelWarn
-	}
 	status := 0
 	if att.ResponseStatus != nil {
 		status = *att.ResponseStatus
 	}
-	h.log.Log(ctx, level, "attempt",
-		"project", c.ProjectID, "webhook_id", c.WebhookID, "call_id", c.ID,
-		"attempt", att.Number, "trigger", att.Trigger, "success", att.Success,
-		"response_status", status, "error_kind", att.ErrorKind,
-		"call_status", string(c.Status), "duration_ms", att.DurationMS)
+	// One line per attempt, billed by the byte: a success says what it
+	// must (its level says it succeeded); a failure adds its kind.
+	if att.Success {
+		h.log.LogAttrs(ctx, slog.LevelInfo, "attempt",
+			slog.String("project", c.ProjectID), slog.String("webhook_id", c.WebhookID), slog.String("call_id", c.ID),
+			slog.Int("attempt", att.Number), slog.String("trigger", att.Trigger), slog.Int("response_status", status),
+			slog.String("call_status", string(c.Status)), slog.Int64("duration_ms", att.DurationMS))
+		return
+	}
+	h.log.LogAttrs(ctx, slog.LevelWarn, "attempt",
+		slog.String("project", c.ProjectID), slog.String("webhook_id", c.WebhookID), slog.String("call_id", c.ID),
+		slog.Int("attempt", att.Number), slog.String("trigger", att.Trigger), slog.Int("response_status", status),
+		slog.String("error_kind", att.ErrorKind), slog.String("call_status", string(c.Status)), slog.Int64("duration_ms", att.DurationMS))
 }
 
 // capString keeps the first n bytes of b as valid UTF-8 (DynamoDB strings

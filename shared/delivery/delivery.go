@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -153,8 +152,8 @@ func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQS
 }
 
 func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) error {
-	var job herald.Job
-	if err := json.Unmarshal([]byte(msg.Body), &job); err != nil || job.ProjectID == "" || job.CallID == "" {
+	job, err := herald.DecodeJob([]byte(msg.Body))
+	if err != nil || job.ProjectID == "" || job.CallID == "" {
 		// Never deliverable: let the redrive policy move it to the DLQ,
 		// where it is counted and alarmed on.
 		h.log.ErrorContext(ctx, "malformed delivery message", "message_id", msg.MessageId)
@@ -175,8 +174,8 @@ func (h *Handler) lastReceive(ctx context.Context, msg events.SQSMessage, cause 
 	if n, err := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"]); err != nil || n < MaxReceives {
 		return
 	}
-	var job herald.Job
-	if json.Unmarshal([]byte(msg.Body), &job) != nil || job.ProjectID == "" || job.CallID == "" {
+	job, err := herald.DecodeJob([]byte(msg.Body))
+	if err != nil || job.ProjectID == "" || job.CallID == "" {
 		return
 	}
 	reason := fmt.Sprintf("the delivery job failed on each of its %d receives and was moved to the dead-letter queue; "+

@@ -163,7 +163,7 @@ func (s *Store) RequestBulkResend(ctx context.Context, project, callID, resendID
 // CancelBulkResend takes back a resend RequestBulkResend marked, when its
 // job could not be queued: the same bulk request, made again, queues it.
 func (s *Store) CancelBulkResend(ctx context.Context, project, callID, resendID string) error {
-	u := newUpdate().Remove(attrResendID, attrResendAt, attrResendBulk)
+	u := newUpdate().RemoveAll(attrResendID, attrResendAt, attrResendBulk)
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key(callPK(project, callID), callID),

@@ -105,7 +105,7 @@ func (s *Store) RecordHealthFailure(ctx context.Context, project, id string, at 
 	e := newUpdate()
 	t := avN(at.UnixMilli())
 	e.Set(hLastFailure, t).SetIfAbsent(hStreak, t).SetIfAbsent(hIncident, t).
-		Increment(hFailures, 1).Increment(hourAttr(hourFailures, at), 1).Remove(staleHours(at)...)
+		Increment(hFailures, 1).Increment(hourAttr(hourFailures, at), 1).RemoveAll(staleHours(at)...)
 	return s.writeHealth(ctx, project, id, e, at)
 }
 
@@ -117,7 +117,7 @@ func (s *Store) RecordHealthFailure(ctx context.Context, project, id string, at 
 // reported, then closes it (CloseIncident).
 func (s *Store) RecordHealthSuccess(ctx context.Context, project, id string, at time.Time, count bool) (herald.HealthState, error) {
 	e := newUpdate()
-	e.Set(hLastSuccess, avN(at.UnixMilli())).Set(hFailures, avN(0)).Remove(hStreak, hFailingFor).Remove(staleHours(at)...)
+	e.Set(hLastSuccess, avN(at.UnixMilli())).Set(hFailures, avN(0)).RemoveAll(hStreak, hFailingFor).RemoveAll(staleHours(at)...)
 	if count {
 		e.Increment(hourAttr(hourSuccesses, at), 1)
 	}
@@ -150,7 +150,7 @@ func (s *Store) dropStale(ctx context.Context, project, id string, raw map[strin
 	if len(stale) == 0 {
 		return
 	}
-	e := newUpdate().Remove(stale...)
+	e := newUpdate().RemoveAll(stale...)
 	in := s.healthUpdate(project, id, e, "")
 	in.ReturnValues = types.ReturnValueNone
 	_, _ = s.db.UpdateItem(ctx, in)
@@ -222,7 +222,7 @@ func (s *Store) markRaised(ctx context.Context, project, id string, e *update, c
 // successes that see it open, one closes it (closed), and learns whether it
 // was reported: that one raises `recovered`.
 func (s *Store) CloseIncident(ctx context.Context, project, id string, incident time.Time) (closed, reported bool, err error) {
-	e := newUpdate().Remove(hIncident, hReported)
+	e := newUpdate().RemoveAll(hIncident, hReported)
 	in := s.healthUpdate(project, id, e, e.Name(hIncident)+" = "+e.Value(avN(incident.UnixMilli())))
 	in.ReturnValues = types.ReturnValueAllOld
 	out, err := s.db.UpdateItem(ctx, in)
@@ -267,7 +267,7 @@ func (s *Store) ClearRecoveredDue(ctx context.Context, project, id string, incid
 // raises `recovered`.
 func (s *Store) endStreak(project, id string) *types.Update {
 	e := newUpdate()
-	e.Set(hFailures, avN(0)).Remove(hStreak, hFailingFor)
+	e.Set(hFailures, avN(0)).RemoveAll(hStreak, hFailingFor)
 	in := s.healthUpdate(project, id, e, "")
 	return &types.Update{TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
 		ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues}

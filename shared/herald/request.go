@@ -102,8 +102,14 @@ func MarshalPayload(p Payload) ([]byte, error) {
 	return doc, nil
 }
 
-// ParsePayload decodes a payload document MarshalPayload made.
+// ParsePayload decodes a payload document MarshalPayload made. Such a
+// document has one shape, Payload's fields in order as encoding/json writes
+// them, which is read in one pass with the entities left in place as slices
+// of doc (scanPayload); anything else goes through encoding/json.
 func ParsePayload(doc []byte) (Payload, error) {
+	if p, ok := scanPayload(doc); ok {
+		return p, nil
+	}
 	var p Payload
 	if err := json.Unmarshal(doc, &p); err != nil {
 		return Payload{}, fmt.Errorf("decode payload document: %w", err)

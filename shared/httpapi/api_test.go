@@ -439,8 +439,7 @@ func TestResendQueuesOnce(t *testing.T) {
 	if len(out.Messages) != 1 {
 		t.Fatalf("5 concurrent resends queued %d jobs; want 1", len(out.Messages))
 	}
-	var job herald.Job
-	_ = json.Unmarshal([]byte(*out.Messages[0].Body), &job)
+	job, _ := herald.DecodeJob([]byte(*out.Messages[0].Body))
 	if job.Trigger != herald.TriggerManual || job.CallID != call.ID || job.ResendID == "" {
 		t.Errorf("queued job %+v", job)
 	}

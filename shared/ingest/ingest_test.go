@@ -147,8 +147,8 @@ func TestIngestCreatesOneCallPerMatchingWebhook(t *testing.T) {
 		t.Fatalf("%d messages; want 2", len(msgs))
 	}
 	for _, m := range msgs {
-		var job herald.Job
-		if err := json.Unmarshal([]byte(*m.Body), &job); err != nil {
+		job, err := herald.DecodeJob([]byte(*m.Body))
+		if err != nil {
 			t.Fatal(err)
 		}
 		if job.ProjectID != "p1" || job.Trigger != herald.TriggerFirst || job.Retry != 0 || job.Replay || job.EventID != "evt-1" ||
@@ -287,8 +287,7 @@ func TestIngestHealsAfterCrashWhileWritingCalls(t *testing.T) {
 	msgs := f.messages(t)
 	ids := map[string]bool{}
 	for _, m := range msgs {
-		var job herald.Job
-		_ = json.Unmarshal([]byte(*m.Body), &job)
+		job, _ := herald.DecodeJob([]byte(*m.Body))
 		ids[job.CallID] = true
 	}
 	for _, ref := range reply.Results[0].Calls {
@@ -430,8 +429,7 @@ func TestCallsWrittenLateDoNotChangeClosedHours(t *testing.T) {
 	}
 	queued := map[string]bool{}
 	for _, m := range f.messages(t) {
-		var job herald.Job
-		_ = json.Unmarshal([]byte(*m.Body), &job)
+		job, _ := herald.DecodeJob([]byte(*m.Body))
 		queued[job.CallID] = true
 	}
 	for _, ref := range reply.Results[0].Calls {

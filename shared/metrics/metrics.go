@@ -13,10 +13,12 @@
 package metrics
 
 import (
-	"encoding/json"
 	"io"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -123,72 +125,122 @@ func (r *Recorder) Observe(metric string, v float64) {
 // group of metrics that share dimension values, and forgets it.
 func (r *Recorder) Flush(now time.Time) error {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	counts, values := r.counts, r.values
-	r.counts, r.values = map[string]map[string]float64{}, map[string][]float64{}
-	r.mu.Unlock()
+	defer func() {
+		// Emptied, not replaced: a warm function reuses them.
+		for _, outs := range counts {
+			clear(outs)
+		}
+		for k, vs := range values {
+			values[k] = vs[:0]
+		}
+	}()
 
 	// Counts by outcome: one line per outcome (Deliveries); the rest, and
 	// every observed value, in one line with the function alone.
-	byOutcome := map[string]map[string]any{}
-	plain := map[string]any{}
-	for metric, outs := range counts {
-		for outcome, n := range outs {
+	byOutcome := map[string][]field{}
+	var plain []field
+	for _, metric := range sortedKeys(counts) {
+		for outcome, n := range counts[metric] { // emptied since the last Flush: none
+			f := field{name: metric, values: []float64{n}}
 			if outcome == "" {
-				plain[metric] = n
-				continue
+				plain = append(plain, f)
+			} else {
+				byOutcome[outcome] = append(byOutcome[outcome], f)
 			}
-			if byOutcome[outcome] == nil {
-				byOutcome[outcome] = map[string]any{}
-			}
-			byOutcome[outcome][metric] = n
 		}
 	}
-	for metric, vs := range values {
+	for _, metric := range sortedKeys(values) {
+		vs := values[metric]
+		if len(vs) == 0 {
+			continue
+		}
 		if len(vs) > maxValues {
 			vs = vs[:maxValues] // a batch holds 10 messages: never reached
 		}
-		plain[metric] = vs
+		plain = append(plain, field{name: metric, values: vs, list: true})
 	}
+	slices.SortFunc(plain, func(a, b field) int { return strings.Compare(a.name, b.name) })
+	var out []byte
 	for _, outcome := range sortedKeys(byOutcome) {
-		fields := byOutcome[outcome]
-		if err := r.write(now, fields, map[string]string{"Outcome": outcome}, [][]string{{"Function"}, {"Function", "Outcome"}}); err != nil {
-			return err
-		}
+		out = r.appendLine(out, now, byOutcome[outcome], outcome)
 	}
 	if len(plain) > 0 {
-		return r.write(now, plain, nil, [][]string{{"Function"}})
+		out = r.appendLine(out, now, plain, "")
 	}
-	return nil
-}
-
-type metricDef struct {
-	Name string `json:"Name"`
-	Unit string `json:"Unit"`
-}
-
-type directive struct {
-	Namespace  string      `json:"Namespace"`
-	Dimensions [][]string  `json:"Dimensions"`
-	Metrics    []metricDef `json:"Metrics"`
-}
-
-func (r *Recorder) write(now time.Time, fields map[string]any, dims map[string]string, sets [][]string) error {
-	doc := map[string]any{"Function": r.function}
-	for k, v := range dims {
-		doc[k] = v
+	if len(out) == 0 {
+		return nil
 	}
-	d := directive{Namespace: Namespace, Dimensions: sets}
-	for _, name := range sortedKeys(fields) {
-		doc[name] = fields[name]
-		d.Metrics = append(d.Metrics, metricDef{Name: name, Unit: Catalog[name].Unit})
-	}
-	doc["_aws"] = map[string]any{"Timestamp": now.UnixMilli(), "CloudWatchMetrics": []directive{d}}
-	line, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	_, err = r.w.Write(append(line, '\n'))
+	_, err := r.w.Write(out)
 	return err
+}
+
+// field is one metric of a line: a count, or a list of observed values.
+type field struct {
+	name   string
+	values []float64
+	list   bool
+}
+
+// appendLine appends one EMF line: the dimension values, the metrics'
+// values, and the directive that names them. Every name and dimension is
+// one of this package's constants, plain ASCII, so the line is written
+// directly rather than through encoding/json (it is written on every
+// invocation).
+func (r *Recorder) appendLine(b []byte, now time.Time, fields []field, outcome string) []byte {
+	b = append(b, `{"Function":`...)
+	b = strconv.AppendQuote(b, r.function)
+	if outcome != "" {
+		b = append(b, `,"Outcome":`...)
+		b = strconv.AppendQuote(b, outcome)
+	}
+	for _, f := range fields {
+		b = append(b, ',', '"')
+		b = append(b, f.name...)
+		b = append(b, '"', ':')
+		if !f.list {
+			b = appendNumber(b, f.values[0])
+			continue
+		}
+		b = append(b, '[')
+		for i, v := range f.values {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendNumber(b, v)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"_aws":{"Timestamp":`...)
+	b = strconv.AppendInt(b, now.UnixMilli(), 10)
+	b = append(b, `,"CloudWatchMetrics":[{"Namespace":"`+Namespace+`","Dimensions":`...)
+	if outcome != "" {
+		b = append(b, `[["Function"],["Function","Outcome"]]`...)
+	} else {
+		b = append(b, `[["Function"]]`...)
+	}
+	b = append(b, `,"Metrics":[`...)
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"Name":"`...)
+		b = append(b, f.name...)
+		b = append(b, `","Unit":"`...)
+		b = append(b, Catalog[f.name].Unit...)
+		b = append(b, `"}`...)
+	}
+	return append(b, "]}]}}\n"...)
+}
+
+// appendNumber writes a value as a JSON number; one JSON cannot hold (NaN,
+// an infinity) as 0.
+func appendNumber(b []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -5,7 +5,6 @@ package sqs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -55,9 +54,9 @@ func New(client Client, url string) *Queue {
 // Send puts one job on the queue, to be received no earlier than delay from
 // now (at most MaxDelay).
 func (q *Queue) Send(ctx context.Context, job herald.Job, delay time.Duration) error {
-	body, err := json.Marshal(job)
+	body, err := herald.EncodeJob(job)
 	if err != nil {
-		return fmt.Errorf("encode job for call %s: %w", job.CallID, err)
+		return err
 	}
 	_, err = q.client.SendMessage(ctx, &awssqs.SendMessageInput{
 		QueueUrl:          aws.String(q.url),
@@ -97,9 +96,9 @@ func (q *Queue) SendDelayed(ctx context.Context, jobs []herald.DelayedJob) error
 func (q *Queue) sendBatch(ctx context.Context, jobs []herald.DelayedJob) error {
 	pending := make(map[string]types.SendMessageBatchRequestEntry, len(jobs))
 	for i, dj := range jobs {
-		body, err := json.Marshal(dj.Job)
+		body, err := herald.EncodeJob(dj.Job)
 		if err != nil {
-			return fmt.Errorf("encode job for call %s: %w", dj.Job.CallID, err)
+			return err
 		}
 		id := strconv.Itoa(i)
 		entry := types.SendMessageBatchRequestEntry{

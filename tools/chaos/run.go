@@ -394,8 +394,7 @@ func (k *killLog) record(payload []byte, delivery bool) {
 		return
 	}
 	for _, r := range ev.Records {
-		var job herald.Job
-		if json.Unmarshal([]byte(r.Body), &job) == nil {
+		if job, err := herald.DecodeJob([]byte(r.Body)); err == nil {
 			k.calls[job.CallID]++
 		}
 	}
@@ -559,7 +558,7 @@ func readDLQ(ctx context.Context, client *sqs.Client, queueURL string) ([]dlqMes
 			}
 			seen[aws.ToString(m.MessageId)] = true
 			d := dlqMessage{Body: aws.ToString(m.Body)}
-			_ = json.Unmarshal([]byte(d.Body), &d.Job)
+			d.Job, _ = herald.DecodeJob([]byte(d.Body))
 			out = append(out, d)
 		}
 	}

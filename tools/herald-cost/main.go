@@ -22,10 +22,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/shared/config"
 	"github.com/heraldhq/herald/shared/ingest"
 )
 
 func main() {
+	config.TuneRuntime(os.Getenv) // as the functions do: the CPU figures are theirs
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := runMain(ctx, os.Args[1:], os.Stdout)
 	stop()
@@ -44,7 +46,7 @@ func runMain(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&a.SQSLatency, "sqs-latency", 10*time.Millisecond, "assumed latency of one SQS request on AWS")
 	fs.DurationVar(&a.ReceiverLatency, "receiver-latency", 100*time.Millisecond, "assumed time a receiver takes to answer")
 	fs.IntVar(&a.EventsPerInvoke, "events-per-invoke", 1, "events the CMS sends per ingest invocation")
-	fs.IntVar(&a.PlatformLogBytes, "platform-log-bytes", 350, "bytes of Lambda's START/END/REPORT lines per invocation")
+	fs.IntVar(&a.PlatformLogBytes, "platform-log-bytes", 350, "bytes of Lambda's START/END/REPORT lines per invocation, counted when template.yaml's PlatformLogLevel keeps them (INFO, DEBUG)")
 	fs.Float64Var(&a.BatchFill, "batch-fill", 0, "messages per delivery invocation (0: the batch size, as under steady traffic; 1: calls trickling in with no batching window)")
 	fs.Float64Var(&a.Utilization, "utilization", 0.7, "share of provisioned capacity used, for the provisioned-capacity figures (auto scaling's target)")
 	if err := fs.Parse(args); err != nil {

@@ -158,7 +158,9 @@ func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
 		stdReq += sqsPer(rm) + 2/b
 		logBytes += float64(rm.LogBytes) / float64(rm.Units)
 	}
-	logBytes += invocations * float64(md.a.PlatformLogBytes)
+	if md.d.PlatformLogs {
+		logBytes += invocations * float64(md.a.PlatformLogBytes)
+	}
 
 	// Storage: the call, any index entry of it, and its share of the event,
 	// each with DynamoDB's 100 bytes of per-item overhead, for the

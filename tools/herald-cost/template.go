@@ -16,6 +16,9 @@ type deployment struct {
 	BatchSize     int // DeliveryFunction's SQS event
 	PITR          bool
 	Indexes       []index // the table's global secondary indexes
+	// PlatformLogs says whether Lambda writes its START, END and REPORT
+	// lines (PlatformLogLevel INFO or DEBUG) or drops them (WARN).
+	PlatformLogs bool
 }
 
 // loadDeployment reads the checkout's template.yaml.
@@ -63,6 +66,8 @@ func readDeployment(t *localstack.Template) (deployment, error) {
 	if pitr, ok := table["PointInTimeRecoverySpecification"].(map[string]any); ok {
 		d.PITR = pitr["PointInTimeRecoveryEnabled"] == true
 	}
+	level := fmt.Sprint(t.Parameters["PlatformLogLevel"].Default)
+	d.PlatformLogs = level == "INFO" || level == "DEBUG"
 	d.Indexes, err = tableIndexes(t)
 	return d, err
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/shared/ingest"
@@ -67,7 +68,61 @@ type EventsResult struct {
 	Throughput throughput `json:"throughput"`
 	Ledger     Ledger     `json:"ledger"`
 	DrainS     float64    `json:"drain_s"`
-	Verdict    string     `json:"verdict"`
+	// CPU is the CPU time per delivered call, from the first send to the
+	// drain; absent for the make dev stack.
+	CPU     *cpuUse `json:"cpu_per_delivery,omitempty"`
+	Verdict string  `json:"verdict"`
+}
+
+// cpuUse splits a run's CPU time per delivery between Herald's functions
+// (the bootstraps: Herald's code as Lambda runs it), the emulators that run
+// them (the local stand-in for Lambda's own machinery, which a deployment
+// does not pay in its functions' time), and this process, which runs the
+// gateway and the pollers (Herald's local stand-ins for API Gateway and the
+// event source mappings) beside the load generator and the receivers (not
+// Herald's): its figure bounds the gateway's and pollers' share from above.
+// moto's CPU is in none of them.
+type cpuUse struct {
+	FunctionsMS float64 `json:"functions_ms"`
+	EmulatorsMS float64 `json:"emulators_ms"`
+	HarnessMS   float64 `json:"harness_process_ms"`
+	// HeraldMaxMS is all of the above: Herald's own processes, with the
+	// harness's share counted whole.
+	HeraldMaxMS float64 `json:"herald_processes_at_most_ms"`
+}
+
+// cpuMark is where a run's CPU accounting starts.
+type cpuMark struct{ functions, emulators, self time.Duration }
+
+func markCPU(t *target) cpuMark {
+	m := cpuMark{self: selfCPU()}
+	if t.functionsCPU != nil {
+		m.functions, m.emulators = t.functionsCPU()
+	}
+	return m
+}
+
+// since is the CPU per delivery from the mark to now.
+func (m cpuMark) since(t *target, deliveries int) *cpuUse {
+	if t.functionsCPU == nil || deliveries == 0 {
+		return nil
+	}
+	per := func(d time.Duration) float64 {
+		return round2(float64(d.Microseconds()) / 1000 / float64(deliveries))
+	}
+	fn, emu := t.functionsCPU()
+	u := &cpuUse{FunctionsMS: per(fn - m.functions), EmulatorsMS: per(emu - m.emulators), HarnessMS: per(selfCPU() - m.self)}
+	u.HeraldMaxMS = round2(u.FunctionsMS + u.EmulatorsMS + u.HarnessMS)
+	return u
+}
+
+// selfCPU is this process's user and system time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type sending struct {
@@ -210,6 +265,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	}
 	interval := time.Second / time.Duration(cfg.Rate)
 	sents := make([]*sent, total)
+	cpu := markCPU(t)
 	sem := make(chan struct{}, maxInflight)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -266,6 +322,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	log("sent %d events in %v (%d accepted); draining %d calls (at most %v)", total, sendEnd.Sub(start).Round(time.Millisecond), len(acked), expected, cfg.Drain)
 
 	res.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
+	res.CPU = cpu.since(t, rcv.unique())
 
 	var got []delivery
 	if res.Ledger, got, err = t.settle(ctx, project, rcv, acked, cfg.Webhooks); err != nil {

@@ -46,6 +46,10 @@ func TestShortLoad(t *testing.T) {
 	if ev.Verdict != "OK" || !l.Balanced || l.Events != 20 || l.Expected != 60 || l.Delivered != 60 || l.DuplicateRequests != 0 {
 		t.Errorf("events run: verdict %s, ledger %+v; want OK with 20 events × 3 = 60 delivered once each", ev.Verdict, l)
 	}
+	if c := ev.CPU; c == nil || c.FunctionsMS <= 0 || c.EmulatorsMS <= 0 || c.HarnessMS <= 0 ||
+		c.HeraldMaxMS != round2(c.FunctionsMS+c.EmulatorsMS+c.HarnessMS) {
+		t.Errorf("CPU per delivery %+v; want the functions' and this process's, both measured", c)
+	}
 	if ev.Latency.IngestAck.Count != 20 || ev.Latency.EndToEnd.Count != 60 || ev.Latency.EndToEnd.P50 <= 0 {
 		t.Errorf("latencies counted %d acks and %d deliveries; want 20 and 60", ev.Latency.IngestAck.Count, ev.Latency.EndToEnd.Count)
 	}

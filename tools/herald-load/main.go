@@ -173,6 +173,10 @@ func printEvents(w io.Writer, r *EventsResult, dir string) {
 		fmt.Fprintf(w, "%-24s p50 %8.1f ms  p90 %8.1f ms  p99 %8.1f ms  max %8.1f ms  (n=%d)\n", l.name, l.l.P50, l.l.P90, l.l.P99, l.l.Max, l.l.Count)
 	}
 	fmt.Fprintf(w, "deliveries/s: offered %.1f, sustained %.2f (%s), overall %.2f\n", r.Throughput.OfferedPerS, r.Throughput.SustainedPerS, r.Throughput.SustainedNote, r.Throughput.OverallPerS)
+	if c := r.CPU; c != nil {
+		fmt.Fprintf(w, "CPU per delivery: functions %.2f ms, their emulators %.2f ms, this process (gateway and pollers, with the load generator and receivers) %.2f ms; all %.2f ms (moto apart)\n",
+			c.FunctionsMS, c.EmulatorsMS, c.HarnessMS, c.HeraldMaxMS)
+	}
 	l := r.Ledger
 	fmt.Fprintf(w, "ledger: %d events × %d matches = %d = %d delivered + %d failed + %d pending (table %d, receiver %d calls, %d duplicate requests)\n",
 		l.Events, l.Matches, l.Expected, l.Delivered, l.Failed, l.Pending, l.CallsInTable, l.ReceivedCalls, l.DuplicateRequests)

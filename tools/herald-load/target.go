@@ -28,6 +28,9 @@ type target struct {
 	// queueDepth counts the jobs in the delivery queue; nil where unknown
 	// (the make dev stack).
 	queueDepth func(ctx context.Context) (int, error)
+	// functionsCPU is the CPU the functions' processes have used so far;
+	// nil where they are not this process's children (the make dev stack).
+	functionsCPU func() (bootstraps, emulators time.Duration)
 	// Describes the stack for the result file.
 	Kind      string         `json:"kind"`
 	PoolSizes map[string]int `json:"pool_sizes,omitempty"`
@@ -93,7 +96,7 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	return &target{
 		apiURL: stack.APIURL, ingest: stack.Pool(localstack.IngestFunction).Invoke,
 		db: stack.DynamoDB(), table: table, Kind: "started by herald-load", PoolSizes: sizes,
-		Delivers: !o.noDelivery, queueDepth: depth,
+		Delivers: !o.noDelivery, queueDepth: depth, functionsCPU: stack.FunctionsCPU,
 		stop:   stack.Stop,
 		devEnv: map[string]string{"HERALD_API_URL": stack.APIURL, "HERALD_INGEST_URL": stack.IngestURL, "HERALD_MOTO_URL": stack.MotoURL},
 	}, nil

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -291,6 +292,25 @@ func (i *Instance) Restarts() int {
 }
 
 func (i *Instance) start(ctx context.Context) error {
+	for try := 1; ; try++ {
+		losses := i.log.portLosses()
+		err := i.startOnce(ctx)
+		if err == nil || i.pool.cfg.BasePort != 0 || try == 3 || i.log.portLosses() == losses {
+			return err
+		}
+		// Another process took a port between freePort and the emulator's
+		// bind (test suites run side by side): new ports, and again.
+		a, aerr := freePort()
+		b, berr := freePort()
+		if aerr != nil || berr != nil {
+			return err
+		}
+		i.addr, i.apiAddr = "127.0.0.1:"+strconv.Itoa(a), "127.0.0.1:"+strconv.Itoa(b)
+		i.log.note("a port was taken; starting the emulator on new ones")
+	}
+}
+
+func (i *Instance) startOnce(ctx context.Context) error {
 	cfg := i.pool.cfg
 	// #nosec G204 -- the emulator and bootstrap the developer's stack names
 	cmd := exec.Command(cfg.RIE,
@@ -517,6 +537,7 @@ type instanceLog struct {
 	partial  []byte
 	tail     []byte
 	inits    int
+	losses   int // the emulator's binds that found the port taken
 	lastInit time.Duration
 	hasInit  bool
 }
@@ -558,6 +579,9 @@ func (l *instanceLog) line(s string) {
 	if initStartLine.MatchString(s) {
 		l.inits++
 	}
+	if strings.Contains(s, "failed to listen") && strings.Contains(s, "address already in use") {
+		l.losses++
+	}
 	if m := initReport.FindStringSubmatch(s); m != nil {
 		l.setInit(m[1])
 	} else if m := reportInit.FindStringSubmatch(s); m != nil && !l.hasInit {
@@ -594,6 +618,12 @@ func (l *instanceLog) initDuration() (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lastInit, l.hasInit
+}
+
+func (l *instanceLog) portLosses() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.losses
 }
 
 func (l *instanceLog) initCount() int {

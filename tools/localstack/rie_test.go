@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -204,6 +205,31 @@ func TestPoolRestartsDeadEmulator(t *testing.T) {
 	}
 }
 
+// TestPoolSurvivesATakenPort: when another process takes a port between
+// freePort and the emulator's bind (suites running side by side do), the
+// emulator dies at start; the pool starts it again on new ports.
+func TestPoolSurvivesATakenPort(t *testing.T) {
+	t.Parallel()
+	p := startTestPool(t, 1, 10*time.Second)
+	inst := p.Instances()[0]
+	inst.mu.Lock()
+	proc := inst.proc
+	inst.mu.Unlock()
+	proc.Kill()
+	taken, err := net.Listen("tcp", inst.apiAddr)
+	if err != nil {
+		t.Fatalf("take the runtime API's port %s: %v", inst.apiAddr, err)
+	}
+	defer taken.Close()
+	invokeOK(t, p)
+	if inst.apiAddr == taken.Addr().String() {
+		t.Errorf("the runtime API is still on the taken port %s", inst.apiAddr)
+	}
+	if got := inst.log.portLosses(); got != 1 {
+		t.Errorf("port losses: got %d, want 1", got)
+	}
+}
+
 // TestCrashRuntime kills an invocation under way, the function's runtime or
 // the emulator: the invocation fails as a crash, the killer gets the
 // invocation's payload, and the instance serves the next one. On an idle
@@ -331,5 +357,23 @@ func TestClassifyAnswer(t *testing.T) {
 				t.Errorf("got %s %q %q, want %s %q %q", got.Kind, got.Type, got.Message, tt.want.Kind, tt.want.Type, tt.want.Message)
 			}
 		})
+	}
+}
+
+// TestFunctionsCPU: the functions' CPU grows with the work they do.
+func TestFunctionsCPU(t *testing.T) {
+	t.Parallel()
+	p := startTestPool(t, 1, 10*time.Second)
+	s := &Stack{pools: map[string]*Pool{"TestFunction": p}}
+	boot0, emu0 := s.FunctionsCPU()
+	if _, err := p.Invoke(context.Background(), []byte(`{"mode":"spin","ms":300}`)); err != nil {
+		t.Fatal(err)
+	}
+	boot, emu := s.FunctionsCPU()
+	if got := boot - boot0; got < 200*time.Millisecond {
+		t.Errorf("a function that spun 300 ms of CPU: its bootstrap's CPU grew by %v", got)
+	}
+	if got := emu - emu0; got > 100*time.Millisecond {
+		t.Errorf("the emulator's CPU grew by %v for one invocation; the spin is the bootstrap's", got)
 	}
 }

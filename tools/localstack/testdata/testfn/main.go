@@ -79,6 +79,9 @@ func act(mode string, sleep time.Duration) (any, error) {
 		panic("testfn panicked on purpose")
 	case "sleep":
 		time.Sleep(sleep)
+	case "spin": // use the CPU for the time asked
+		for end := time.Now().Add(sleep); time.Now().Before(end); {
+		}
 	}
 	return map[string]any{"ok": true, "pid": os.Getpid(), "env": envMap()}, nil
 }

@@ -1,0 +1,74 @@
+package localstack
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTick is the unit of /proc/PID/stat's times: USER_HZ, 100 on Linux
+// whatever the kernel's own tick.
+const clockTick = 10 * time.Millisecond
+
+// FunctionsCPU is the CPU time the functions' processes have used so far:
+// the bootstraps (Herald's code, as Lambda runs it) and the emulators that
+// run them (the local stand-in for Lambda's own machinery), each with the
+// children it has reaped. Taken before and after a run, the difference is
+// the functions' share of it, apart from moto's and the caller's own. An
+// emulator restarted meanwhile takes its predecessor's time with it (its
+// parent, the caller, reaped it). Zero where /proc cannot be read.
+func (s *Stack) FunctionsCPU() (bootstraps, emulators time.Duration) {
+	for _, p := range s.pools {
+		for _, inst := range p.instances {
+			inst.mu.Lock()
+			proc := inst.proc
+			inst.mu.Unlock()
+			if proc == nil || proc.Exited() {
+				continue
+			}
+			// The emulator's own time only: a bootstrap it reaped (after a
+			// crash) is counted with the bootstraps.
+			emu, withReaped := processCPU(proc.Pid(), false), processCPU(proc.Pid(), true)
+			emulators += emu
+			bootstraps += withReaped - emu
+			for _, child := range childProcesses(proc.Pid()) {
+				bootstraps += processCPU(child.pid, true)
+			}
+		}
+	}
+	return bootstraps, emulators
+}
+
+// processCPU reads a process's user and system time from /proc/PID/stat,
+// with its reaped children's when children is set.
+func processCPU(pid int, children bool) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, field 2, is in parentheses and may hold spaces:
+	// the fields counted here start after its closing one.
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	// After the name: state(3) ppid ... utime(14) stime(15) cutime(16) cstime(17).
+	const utime = 14 - 3
+	if len(f) <= utime+3 {
+		return 0
+	}
+	n := 2
+	if children {
+		n = 4
+	}
+	var ticks int64
+	for _, v := range f[utime : utime+n] {
+		t, _ := strconv.ParseInt(v, 10, 64)
+		ticks += t
+	}
+	return time.Duration(ticks) * clockTick
+}
