@@ -30,8 +30,8 @@ func (a *api) jobs() []herald.Job {
 			return out
 		}
 		for _, m := range res.Messages {
-			var j herald.Job
-			if err := json.Unmarshal([]byte(*m.Body), &j); err != nil {
+			j, err := herald.DecodeJob([]byte(*m.Body))
+			if err != nil {
 				a.t.Fatal(err)
 			}
 			out = append(out, j)

@@ -56,8 +56,8 @@ func TestOperationalEventsAreHeraldsOwn(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages; want 1", len(msgs))
 	}
-	var job herald.Job
-	if err := json.Unmarshal([]byte(*msgs[0].Body), &job); err != nil || job.EntityType != herald.EntityWebhook || job.EventType != herald.OpFailing {
+	job, err := herald.DecodeJob([]byte(*msgs[0].Body))
+	if err != nil || job.EntityType != herald.EntityWebhook || job.EventType != herald.OpFailing {
 		t.Errorf("job %+v, %v", job, err)
 	}
 	// Raised again within the hour (a crash before it was marked raised,

@@ -314,7 +314,10 @@ func (r *rig) pump() {
 		for start := 0; start < len(jobs); start += 10 {
 			var msgs []events.SQSMessage
 			for _, j := range jobs[start:min(start+10, len(jobs))] {
-				body, _ := json.Marshal(j)
+				body, err := herald.EncodeJob(j)
+				if err != nil {
+					r.t.Fatal(err)
+				}
 				msgs = append(msgs, events.SQSMessage{MessageId: herald.NewID(time.Now()), Body: string(body),
 					Attributes: map[string]string{"ApproximateReceiveCount": "1"}})
 			}
