@@ -415,11 +415,13 @@ func TestDeliveryPolicy(t *testing.T) {
 	for round := range 2 {
 		setStatus(http.StatusInternalServerError)
 		for range herald.FailingAfter {
+			clk.advance(time.Second)
 			_, job := newCall(flapOff)
 			deliver(job)
 		}
 		if round == 0 {
 			setStatus(http.StatusOK)
+			clk.advance(time.Second)
 			_, job := newCall(flapOff)
 			deliver(job)
 		}
