@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +18,12 @@ import (
 )
 
 // The demo webhook, seeded by `make dev`, sends every event of the demo
-// project to the demo receiver, which prints what it gets. Its id is fixed
-// so the sample API events (events/api/webhooks-*.json) find it.
+// project, operational events included, to the demo receiver, which prints
+// what it gets. Its id is fixed so the sample API events
+// (events/api/webhooks-*.json) find it, and is a ULID, as the store
+// requires of every webhook id.
 const (
-	demoWebhookID = "demo-webhook"
+	demoWebhookID = "01JDEM0WEBH00K0000000000Z0"
 	receiverPort  = 3001
 )
 
@@ -69,8 +72,8 @@ func startReceiver(ctx context.Context, secret string, out io.Writer) (string, e
 			r.Header.Get(signing.HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
 			signature = "INVALID (" + err.Error() + ")"
 		}
-		fmt.Fprintf(out, "receiver: %s %s webhook-id=%s signature %s, %d bytes\n",
-			r.Method, r.URL.Path, r.Header.Get(signing.HeaderID), signature, len(body))
+		fmt.Fprintf(out, "receiver: %s %s %s webhook-id=%s signature %s, %d bytes\n",
+			r.Method, r.URL.Path, eventOf(body), r.Header.Get(signing.HeaderID), signature, len(body))
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"received":true}`))
 	})}
@@ -86,4 +89,18 @@ func startReceiver(ctx context.Context, secret string, out io.Writer) (string, e
 		_ = srv.Shutdown(shutdown)
 	}()
 	return "http://" + l.Addr().String(), nil
+}
+
+// eventOf names the event a default payload carries ("item.update",
+// "webhook.failing"), so that operational events stand out; "" for a body
+// that is not one.
+func eventOf(body []byte) string {
+	var p struct {
+		EntityType string `json:"entity_type"`
+		EventType  string `json:"event_type"`
+	}
+	if json.Unmarshal(body, &p) != nil || p.EntityType == "" {
+		return ""
+	}
+	return p.EntityType + "." + p.EventType
 }
