@@ -97,8 +97,10 @@ browser-tools: test/browser/node_modules/.installed
 LOCAL_ENV := HERALD_MOTO_SERVER=$(MOTO_VENV)/bin/herald-moto HERALD_RIE=$(BIN)/aws-lambda-rie HERALD_HOST_BUILD=$(HOST_BUILD)
 
 # --- The local stack ---
+# AUTO_DISABLE_AFTER=30s disables a webhook whose every attempt failed for
+# 30 s, to watch auto-disable within a minute (docs/endpoint-health.md).
 dev: tools host-build
-	$(LOCAL_ENV) $(GO) run ./tools/herald-dev up
+	$(LOCAL_ENV) $(GO) run ./tools/herald-dev up $(if $(AUTO_DISABLE_AFTER),-auto-disable-after $(AUTO_DISABLE_AFTER))
 
 invoke: tools host-build
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }

@@ -37,6 +37,8 @@ func main() {
 		Clock:     clock,
 		Log:       config.Logger(os.Stdout, settings.LogLevel),
 		NewSecret: signing.NewSecret,
+		Health:    store,
+		Retention: settings.Retention,
 	})
 	lambda.Start((&httpapi.Lambda{Handler: server}).Handle)
 }

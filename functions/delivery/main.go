@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/shared/delivery"
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/shared/ingest"
 	"github.com/heraldhq/herald/shared/sender"
 	"github.com/heraldhq/herald/shared/sqs"
 )
@@ -39,12 +40,30 @@ func newHandler(ctx context.Context) (*delivery.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	store := dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), Table: settings.TableName, Clock: clock, Retention: settings.Retention})
+	sqsClient := awssqs.NewFromConfig(awsCfg, config.SQSOptions)
+	log := config.Logger(os.Stdout, settings.LogLevel)
+	// Operational events go through ingest's own code, to the first-attempt
+	// queue, like the CMS's events (docs/endpoint-health.md).
+	events := ingest.New(ingest.Deps{
+		Store:     store,
+		Queue:     sqs.New(sqsClient, settings.FirstQueueURL),
+		Clock:     clock,
+		Log:       log,
+		Retention: settings.Retention,
+	})
 	return delivery.New(delivery.Deps{
-		Store:   dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), Table: settings.TableName, Clock: clock, Retention: settings.Retention}),
-		Queue:   sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.QueueURL),
+		Store:   store,
+		Queue:   sqs.New(sqsClient, settings.QueueURL),
 		Sender:  send,
 		Clock:   clock,
-		Log:     config.Logger(os.Stdout, settings.LogLevel),
+		Log:     log,
 		Metrics: os.Stdout,
+		Health:  store,
+		Raise: func(ctx context.Context, ev *herald.Event, subject *herald.Subject) error {
+			_, err := events.Raise(ctx, ev, subject)
+			return err
+		},
+		AutoDisableAfter: settings.AutoDisableAfter,
 	}), nil
 }

@@ -36,16 +36,24 @@ type Settings struct {
 	Stage               string
 	Retention           time.Duration
 	AllowPrivateTargets bool
+	// AutoDisableAfter is how long every attempt of a webhook must fail
+	// before Herald disables it; 0 never does (AUTO_DISABLE_AFTER_HOURS).
+	AutoDisableAfter time.Duration
 }
+
+// MaxAutoDisableAfterHours bounds AUTO_DISABLE_AFTER_HOURS (template.yaml's
+// AutoDisableAfterHours has the same bound): a year.
+const MaxAutoDisableAfterHours = 8760
 
 // FromEnv reads Settings from environment variables, through getenv.
 func FromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{
-		TableName:     getenv("TABLE_NAME"),
-		QueueURL:      getenv("DELIVERY_QUEUE_URL"),
-		FirstQueueURL: getenv("FIRST_ATTEMPT_QUEUE_URL"),
-		Stage:         getenv("HERALD_STAGE"),
-		Retention:     30 * 24 * time.Hour,
+		TableName:        getenv("TABLE_NAME"),
+		QueueURL:         getenv("DELIVERY_QUEUE_URL"),
+		FirstQueueURL:    getenv("FIRST_ATTEMPT_QUEUE_URL"),
+		Stage:            getenv("HERALD_STAGE"),
+		Retention:        30 * 24 * time.Hour,
+		AutoDisableAfter: herald.DefaultAutoDisableAfter,
 	}
 	if s.TableName == "" {
 		return s, fmt.Errorf("TABLE_NAME is not set")
@@ -68,6 +76,15 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 				herald.MinRetentionDays, herald.MaxRetentionDays, v)
 		}
 		s.Retention = time.Duration(days) * 24 * time.Hour
+	}
+	if v := getenv("AUTO_DISABLE_AFTER_HOURS"); v != "" {
+		// Hours, with a fraction so that the local stack can use seconds
+		// (docs/endpoint-health.md: 0.01 is 36 seconds).
+		hours, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(hours >= 0 && hours <= MaxAutoDisableAfterHours) { // NaN fails both
+			return s, fmt.Errorf("AUTO_DISABLE_AFTER_HOURS must be a number of hours from 0 (never) to %d, not %q", MaxAutoDisableAfterHours, v)
+		}
+		s.AutoDisableAfter = time.Duration(hours * float64(time.Hour)).Round(time.Second)
 	}
 	switch strings.ToLower(getenv("ALLOW_PRIVATE_TARGETS")) {
 	case "", "false", "0":

@@ -80,6 +80,63 @@ func TestRetentionOutlivesTheRetrySchedule(t *testing.T) {
 	}
 }
 
+// TestAutoDisableAfterHours: hours, with a fraction for the local stack's
+// short windows; 0 turns auto-disable off; the template's default and
+// bounds are the functions'.
+func TestAutoDisableAfterHours(t *testing.T) {
+	base := map[string]string{"TABLE_NAME": "t", "DELIVERY_QUEUE_URL": "q", "FIRST_ATTEMPT_QUEUE_URL": "f.fifo"}
+	tests := map[string]struct {
+		hours   string
+		wantErr bool
+		want    time.Duration
+	}{
+		"default":         {"", false, herald.DefaultAutoDisableAfter},
+		"off":             {"0", false, 0},
+		"a day":           {"24", false, 24 * time.Hour},
+		"36 seconds":      {"0.01", false, 36 * time.Second},
+		"a year":          {"8760", false, 8760 * time.Hour},
+		"more than that":  {"8761", true, 0},
+		"negative":        {"-1", true, 0},
+		"not a number":    {"five days", true, 0},
+		"not a duration":  {"120h", true, 0},
+		"infinite":        {"Inf", true, 0},
+		"not even a zero": {"NaN", true, 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			vars := map[string]string{"AUTO_DISABLE_AFTER_HOURS": tc.hours}
+			for k, v := range base {
+				vars[k] = v
+			}
+			s, err := FromEnv(env(vars))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("FromEnv with %q: %v; want error %v", tc.hours, err, tc.wantErr)
+			}
+			if err == nil && s.AutoDisableAfter != tc.want {
+				t.Errorf("AutoDisableAfter = %v; want %v", s.AutoDisableAfter, tc.want)
+			}
+		})
+	}
+	raw, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Parameters map[string]struct {
+			Default  float64 `yaml:"Default"`
+			MinValue float64 `yaml:"MinValue"`
+			MaxValue float64 `yaml:"MaxValue"`
+		} `yaml:"Parameters"`
+	}
+	if err := yaml.Unmarshal(raw, &tmpl); err != nil && !strings.Contains(err.Error(), "!") {
+		t.Fatal(err)
+	}
+	p, ok := tmpl.Parameters["AutoDisableAfterHours"]
+	if !ok || p.Default != herald.DefaultAutoDisableAfter.Hours() || p.MinValue != 0 || p.MaxValue != MaxAutoDisableAfterHours {
+		t.Errorf("template AutoDisableAfterHours: %+v (present %v); want default %v, 0 to %d", p, ok, herald.DefaultAutoDisableAfter.Hours(), MaxAutoDisableAfterHours)
+	}
+}
+
 func TestLoggerWritesMillisecondTimes(t *testing.T) {
 	var buf bytes.Buffer
 	Logger(&buf, slog.LevelInfo).Info("attempt", "call_id", "c1")

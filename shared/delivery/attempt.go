@@ -38,8 +38,8 @@ func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, l
 		att.ErrorKind, att.Error = herald.ErrKindNoWebhook, "the webhook was deleted; the call is not sent"
 	case err != nil:
 		return err // the lease runs out and the message comes back
-	case !hook.Enabled:
-		att.ErrorKind, att.Error = herald.ErrKindDisabled, "the webhook is disabled; the call is not sent"
+	case !hook.Enabled && !c.IsPing(): // a test send goes even to a disabled webhook
+		att.ErrorKind, att.Error = herald.ErrKindDisabled, notSentDisabled(hook)
 	default:
 		if err := h.loadPayload(ctx, job, c); err != nil {
 			return err
@@ -104,6 +104,7 @@ func (h *Handler) attempt(ctx context.Context, job herald.Job, c *herald.Call, l
 	}
 	h.logAttempt(ctx, c, att)
 	h.measure(c, att, sent)
+	h.observe(ctx, c, att, hook, trigger)
 	if c.NextAuto != nil && !rec.Park && trigger != herald.TriggerManual && c.Status == herald.StatusRescheduled {
 		next := herald.Job{ProjectID: c.ProjectID, CallID: c.ID, Trigger: herald.TriggerAuto, Retry: *c.NextAuto}
 		if err := h.queue.Send(ctx, next, c.NextRetryAt.Sub(h.clock.Now())); err != nil {

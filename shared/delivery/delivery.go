@@ -65,6 +65,10 @@ type Handler struct {
 	log     *slog.Logger
 	hooks   *webhookCache
 	metrics *metrics.Recorder
+	// health (health.go): nil keeps none and raises nothing.
+	health           HealthStore
+	raiseEvent       RaiseFunc
+	autoDisableAfter time.Duration
 	// upgraded is set once the store reports its upgrade done: the
 	// instance's later sweeps skip even the one read that says so.
 	upgraded atomic.Bool
@@ -82,6 +86,14 @@ type Deps struct {
 	Metrics io.Writer
 	// WebhookTTL is how long a webhook read is reused; WebhookTTL if 0.
 	WebhookTTL time.Duration
+	// Health keeps webhooks' health after each attempt; nil keeps none
+	// (docs/endpoint-health.md).
+	Health HealthStore
+	// Raise ingests the operational events health raises; nil raises none.
+	Raise RaiseFunc
+	// AutoDisableAfter is how long every attempt of a webhook must fail
+	// before it is disabled; 0 never disables.
+	AutoDisableAfter time.Duration
 }
 
 // New returns a Handler.
@@ -91,7 +103,8 @@ func New(d Deps) *Handler {
 		ttl = WebhookTTL
 	}
 	return &Handler{store: d.Store, queue: d.Queue, sender: d.Sender, clock: d.Clock, log: d.Log,
-		hooks: newWebhookCache(d.Store.GetWebhook, ttl), metrics: metrics.New(d.Metrics, "DeliveryFunction")}
+		hooks: newWebhookCache(d.Store.GetWebhook, ttl), metrics: metrics.New(d.Metrics, "DeliveryFunction"),
+		health: d.Health, raiseEvent: d.Raise, autoDisableAfter: d.AutoDisableAfter}
 }
 
 // errRetryLater marks a message to be received again later.

@@ -24,6 +24,11 @@ type webhookCache struct {
 
 	mu      sync.Mutex
 	entries map[string]*hookEntry
+	// claims are health writes to a webhook that one attempt of this
+	// instance has taken on (health.go), until when: the attempts of a
+	// batch read the same cached webhook, and would each make the same
+	// conditional write, billed even when its condition refuses it.
+	claims map[string]time.Time
 }
 
 type hookEntry struct {
@@ -34,7 +39,7 @@ type hookEntry struct {
 }
 
 func newWebhookCache(load func(ctx context.Context, project, id string) (*herald.Webhook, error), ttl time.Duration) *webhookCache {
-	return &webhookCache{load: load, ttl: ttl, entries: map[string]*hookEntry{}}
+	return &webhookCache{load: load, ttl: ttl, entries: map[string]*hookEntry{}, claims: map[string]time.Time{}}
 }
 
 // get returns a webhook as it was read at most ttl ago; ENOTFOUND for one
@@ -68,4 +73,37 @@ func (c *webhookCache) get(ctx context.Context, project, id string, now time.Tim
 		return nil, e.err
 	}
 	return e.hook, nil
+}
+
+// forget drops a webhook from the cache: delivery just changed it (its
+// health mark, auto-disable), and its next attempt reads it as it is now.
+func (c *webhookCache) forget(project, id string) {
+	c.mu.Lock()
+	delete(c.entries, project+"\x00"+id)
+	c.mu.Unlock()
+}
+
+// claim takes on a health write (what) for this instance: true the first
+// time, false while an earlier claim holds (twice the cache's lifetime, by
+// when the webhook read again shows its outcome). release gives back a
+// claim whose write failed, so that the next attempt makes it.
+func (c *webhookCache) claim(what string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, until := range c.claims {
+		if now.After(until) {
+			delete(c.claims, k)
+		}
+	}
+	if _, held := c.claims[what]; held {
+		return false
+	}
+	c.claims[what] = now.Add(2 * c.ttl)
+	return true
+}
+
+func (c *webhookCache) release(what string) {
+	c.mu.Lock()
+	delete(c.claims, what)
+	c.mu.Unlock()
 }

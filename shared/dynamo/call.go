@@ -46,6 +46,7 @@ const (
 	attrAttempts     = "a"   // the attempt history, compact JSON (encodeAttempts)
 	attrResendID     = "rid" //
 	attrResendAt     = "rat" // epoch ms
+	attrResendBulk   = "rb"  // the bulk resend that last queued a resend of the call (bulk.go)
 	attrLeaseID      = "lid" //
 	attrLeaseUntil   = "lu"  // epoch ms
 	attrRecorded     = "rl"  // the lease of the last record (RecordAttempt)

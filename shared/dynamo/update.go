@@ -14,6 +14,7 @@ import (
 // tables rather than being formatted each time.
 type update struct {
 	set    []byte
+	add    []byte
 	remove []byte
 	names  map[string]string
 	values map[string]types.AttributeValue
@@ -95,10 +96,54 @@ func (u *update) Remove(attr string) *update {
 	return u
 }
 
+// RemoveAll removes each attr.
+func (u *update) RemoveAll(attrs ...string) *update {
+	for _, a := range attrs {
+		u.Remove(a)
+	}
+	return u
+}
+
+// SetIfAbsent sets attr to v unless it has a value.
+func (u *update) SetIfAbsent(attr string, v types.AttributeValue) *update {
+	if len(u.set) > 0 {
+		u.set = append(u.set, ", "...)
+	}
+	n := u.Name(attr)
+	u.set = append(u.set, n+" = if_not_exists("+n+", "+u.Value(v)+")"...)
+	return u
+}
+
+// Increment adds n to the number attr (ADD: from 0 when absent).
+func (u *update) Increment(attr string, n int64) *update {
+	if len(u.add) > 0 {
+		u.add = append(u.add, ", "...)
+	}
+	u.add = append(u.add, u.Name(attr)+" "+u.Value(avN(n))...)
+	return u
+}
+
+// Bump adds n to the number attr, which must exist (SET a = a + n: a
+// webhook's version).
+func (u *update) Bump(attr string, n int64) *update {
+	if len(u.set) > 0 {
+		u.set = append(u.set, ", "...)
+	}
+	name := u.Name(attr)
+	u.set = append(u.set, name+" = "+name+" + "+u.Value(avN(n))...)
+	return u
+}
+
 func (u *update) Expression() string {
-	b := make([]byte, 0, len(u.set)+len(u.remove)+12)
+	b := make([]byte, 0, len(u.set)+len(u.add)+len(u.remove)+16)
 	if len(u.set) > 0 {
 		b = append(append(b, "SET "...), u.set...)
+	}
+	if len(u.add) > 0 {
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(append(b, "ADD "...), u.add...)
 	}
 	if len(u.remove) > 0 {
 		if len(b) > 0 {

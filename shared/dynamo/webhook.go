@@ -39,7 +39,22 @@ type webhookItem struct {
 	CreatedAt            string            `dynamodbav:"created_at"`
 	UpdatedAt            string            `dynamodbav:"updated_at"`
 	Version              int64             `dynamodbav:"version"`
+	// Health (health.go): why and since when it is disabled, and when its
+	// open incident began (epoch ms), which delivery reads with the webhook.
+	DisabledReason string `dynamodbav:"disabled_reason,omitempty"`
+	DisabledAt     string `dynamodbav:"disabled_at,omitempty"`
+	Incident       int64  `dynamodbav:"incident,omitempty"`
 }
+
+// Attribute names of the webhook item that delivery writes itself
+// (health.go); the rest is written whole, by the API.
+const (
+	attrWebhookEnabled        = "enabled"
+	attrWebhookVersion        = "version"
+	attrWebhookDisabledReason = "disabled_reason"
+	attrWebhookDisabledAt     = "disabled_at"
+	attrWebhookIncident       = "incident"
+)
 
 type nameItem struct {
 	PK        string `dynamodbav:"PK"`
@@ -69,6 +84,13 @@ func toWebhookItem(w *herald.Webhook) (map[string]types.AttributeValue, error) {
 	if w.Secret.Previous != "" {
 		it.PreviousSecretUntil = w.Secret.PreviousExpiresAt.Format(timeFormat)
 	}
+	it.DisabledReason = w.DisabledReason
+	if w.DisabledAt != nil {
+		it.DisabledAt = w.DisabledAt.UTC().Format(timeFormat)
+	}
+	if !w.Incident.IsZero() {
+		it.Incident = w.Incident.UnixMilli()
+	}
 	if it.Headers == nil {
 		it.Headers = map[string]string{}
 	}
@@ -91,7 +113,10 @@ func fromWebhookItem(item map[string]types.AttributeValue) (*herald.Webhook, err
 		Enabled: it.Enabled, PayloadAPIVersion: it.PayloadAPIVersion,
 		NestedItemsInPayload: it.NestedItemsInPayload, AutoRetry: it.AutoRetry,
 		Secret:  herald.Secret{Current: it.Secret, Previous: it.PreviousSecret},
-		Version: it.Version,
+		Version: it.Version, DisabledReason: it.DisabledReason,
+	}
+	if it.Incident != 0 {
+		w.Incident = time.UnixMilli(it.Incident).UTC()
 	}
 	if w.Headers == nil {
 		w.Headers = map[string]string{}
@@ -110,6 +135,13 @@ func fromWebhookItem(item map[string]types.AttributeValue) (*herald.Webhook, err
 		if w.Secret.PreviousExpiresAt, err = time.Parse(timeFormat, it.PreviousSecretUntil); err != nil {
 			return nil, fmt.Errorf("webhook %s previous_secret_until: %w", it.ID, err)
 		}
+	}
+	if it.DisabledAt != "" {
+		at, err := time.Parse(timeFormat, it.DisabledAt)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %s disabled_at: %w", it.ID, err)
+		}
+		w.DisabledAt = &at
 	}
 	return w, nil
 }
@@ -195,21 +227,37 @@ func (s *Store) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 		return err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		// The token makes DynamoDB answer an SDK retry of this very
+		// transaction with success for ten minutes.
+		ClientRequestToken: aws.String(w.ID),
 		TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 			{Put: &types.Put{TableName: aws.String(s.table), Item: name, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		},
 	})
 	if reasons := cancelReasons(err); len(reasons) == 2 && reasons[1] == "ConditionalCheckFailed" {
+		if reasons[0] == "ConditionalCheckFailed" && s.alreadyCreated(ctx, w) {
+			return nil
+		}
 		return nameTaken(w.Name)
 	}
 	return classify(err, "create webhook %s", w.ID)
 }
 
+// alreadyCreated tells whether w, with its fresh id and its name, is
+// already stored: an earlier attempt of the same create succeeded and its
+// answer was lost (a retry where the token is not honoured, as in moto).
+func (s *Store) alreadyCreated(ctx context.Context, w *herald.Webhook) bool {
+	got, err := s.GetWebhook(ctx, w.ProjectID, w.ID)
+	return err == nil && nameSK(got.Name) == nameSK(w.Name)
+}
+
 // UpdateWebhook replaces old with updated, on the condition that nobody wrote
 // old since it was read: otherwise ECONFLICT, and the caller re-reads and
 // re-applies its change. A rename moves the name claim in the same
-// transaction.
+// transaction; re-enabling a webhook ends its failure streak in the same
+// transaction (health.go), so that auto-disable never acts on a streak from
+// before.
 func (s *Store) UpdateWebhook(ctx context.Context, old, updated *herald.Webhook) error {
 	updated.Version = old.Version + 1
 	item, err := toWebhookItem(updated)
@@ -221,6 +269,19 @@ func (s *Store) UpdateWebhook(ctx context.Context, old, updated *herald.Webhook)
 		Item:                      item,
 		ConditionExpression:       aws.String("version = :v"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": number(old.Version)},
+	}
+	var also []types.TransactWriteItem
+	if updated.ReEnables(old) {
+		also = append(also, types.TransactWriteItem{Update: s.endStreak(updated.ProjectID, updated.ID)})
+	}
+	if nameSK(old.Name) == nameSK(updated.Name) && len(also) > 0 {
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: append([]types.TransactWriteItem{{Put: put}}, also...),
+		})
+		if reasons := cancelReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+			return herald.Errorf(herald.ECONFLICT, "webhook %s changed while it was being updated", old.ID)
+		}
+		return classify(err, "update webhook %s", old.ID)
 	}
 	if nameSK(old.Name) == nameSK(updated.Name) {
 		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -237,22 +298,23 @@ func (s *Store) UpdateWebhook(ctx context.Context, old, updated *herald.Webhook)
 		return err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
+		TransactItems: append([]types.TransactWriteItem{
 			{Put: put},
 			{Delete: &types.Delete{TableName: aws.String(s.table), Key: key(projectKey(old.ProjectID), nameSK(old.Name))}},
 			{Put: &types.Put{TableName: aws.String(s.table), Item: name, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		},
+		}, also...),
 	})
 	switch reasons := cancelReasons(err); {
-	case len(reasons) == 3 && reasons[0] == "ConditionalCheckFailed":
+	case len(reasons) >= 3 && reasons[0] == "ConditionalCheckFailed":
 		return herald.Errorf(herald.ECONFLICT, "webhook %s changed while it was being updated", old.ID)
-	case len(reasons) == 3 && reasons[2] == "ConditionalCheckFailed":
+	case len(reasons) >= 3 && reasons[2] == "ConditionalCheckFailed":
 		return nameTaken(updated.Name)
 	}
 	return classify(err, "update webhook %s", old.ID)
 }
 
-// DeleteWebhook deletes a webhook and frees its name, if it is still as read.
+// DeleteWebhook deletes a webhook, frees its name and deletes its health,
+// if it is still as read.
 func (s *Store) DeleteWebhook(ctx context.Context, w *herald.Webhook) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
@@ -263,6 +325,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, w *herald.Webhook) error {
 				ExpressionAttributeValues: map[string]types.AttributeValue{":v": number(w.Version)},
 			}},
 			{Delete: &types.Delete{TableName: aws.String(s.table), Key: key(projectKey(w.ProjectID), nameSK(w.Name))}},
+			{Delete: &types.Delete{TableName: aws.String(s.table), Key: key(projectKey(w.ProjectID), healthSK(w.ID))}},
 		},
 	})
 	if reasons := cancelReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {

@@ -2,10 +2,15 @@ package dynamo_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/test/testenv"
@@ -120,6 +125,57 @@ func TestWebhookNamesAreUniquePerProject(t *testing.T) {
 	if list, _ := store.ListWebhooks(ctx, "p3"); won != 1 || len(list) != 1 {
 		t.Errorf("%d creates won and %d webhooks exist; want 1 and 1", won, len(list))
 	}
+}
+
+// TestCreateWebhookSurvivesALostAnswer: the first answer to the create's
+// transaction is lost after DynamoDB applied it, and the SDK sends it
+// again. The retry finds the webhook and its name already there: that is
+// the create succeeding, not the name being taken.
+func TestCreateWebhookSurvivesALostAnswer(t *testing.T) {
+	env := testenv.New(t)
+	cfg := env.AWS.Copy()
+	lose := &loseFirstAnswer{op: "DynamoDB_20120810.TransactWriteItems", next: http.DefaultTransport}
+	cfg.HTTPClient = &http.Client{Transport: lose}
+	store := dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(cfg), Table: env.Table, Clock: &fixedClock{now: t0}})
+	ctx := context.Background()
+	w := newWebhook(t, "p1", "Deploy")
+	if err := store.CreateWebhook(ctx, w); err != nil {
+		t.Fatalf("create whose first answer was lost: %v", err)
+	}
+	if lose.sent.Load() != 2 {
+		t.Fatalf("%d transactions sent; want 2 (the SDK's retry after the lost answer)", lose.sent.Load())
+	}
+	if got, err := store.GetWebhook(ctx, "p1", w.ID); err != nil || got.Name != "Deploy" {
+		t.Errorf("after the retried create: %v %v", got, err)
+	}
+	err := store.CreateWebhook(ctx, newWebhook(t, "p1", "deploy"))
+	if herald.ErrorCode(err) != herald.EINVALID {
+		t.Errorf("another webhook of the same name: %v; want EINVALID", err)
+	}
+}
+
+// loseFirstAnswer forwards every request, and replaces the answer to the
+// first request of one operation with a 500 the SDK retries.
+type loseFirstAnswer struct {
+	op   string
+	next http.RoundTripper
+	sent atomic.Int32
+}
+
+func (l *loseFirstAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := l.next.RoundTrip(r)
+	if err != nil || r.Header.Get("X-Amz-Target") != l.op {
+		return res, err
+	}
+	if l.sent.Add(1) > 1 {
+		return res, nil
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	body := `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"answer lost"}`
+	return &http.Response{StatusCode: 500, Status: "500 Internal Server Error", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/x-amz-json-1.0"}}, Request: r,
+		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body))}, nil
 }
 
 func TestWebhookUpdateIsConditional(t *testing.T) {

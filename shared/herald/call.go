@@ -238,6 +238,14 @@ const (
 	MaxCallIDsFilter = 100
 )
 
+// Bulk resend (POST /webhook_calls/bulk_resend): the most calls one request
+// resends (more is refused, asking for a narrower filter), and how long the
+// same request again queues nothing twice.
+const (
+	MaxBulkResend    = 10000
+	BulkResendWindow = 5 * time.Minute
+)
+
 // Orderings of the call list.
 var CallOrderings = []string{"created_at", "last_sent_at", "next_retry_at", "webhook_id"}
 

@@ -68,7 +68,8 @@ func NewMatcher(webhooks []*Webhook) *Matcher {
 func (m *Matcher) Len() int { return len(m.webhooks) }
 
 // Match returns the webhooks whose triggers match the subject, each once, in
-// the order they were given to NewMatcher.
+// the order they were given to NewMatcher; for an operational event, never
+// the webhook it is about.
 func (m *Matcher) Match(s *Subject) []*Webhook {
 	idx := m.byEvent[eventKey{s.EntityType, s.EventType}]
 	if idx == nil {
@@ -77,8 +78,17 @@ func (m *Matcher) Match(s *Subject) []*Webhook {
 	// A webhook with several matching triggers is collected more than once,
 	// then compacted: cheaper than a set when thousands match.
 	var hits []int
+	// An operational event about a webhook never goes to that webhook: a
+	// failing endpoint would only fail it again.
+	about := ""
+	if s.EntityType == EntityWebhook {
+		about = s.EntityID
+	}
 	consider := func(refs []ref) {
 		for _, r := range refs {
+			if about != "" && m.webhooks[r.webhook].ID == about {
+				continue
+			}
 			if filtersHold(m.webhooks[r.webhook].Events[r.trigger].Filters, s) {
 				hits = append(hits, r.webhook)
 			}

@@ -37,3 +37,18 @@ type ParkedRetry struct {
 	Due       time.Time
 	Key       string // opaque to all but the store
 }
+
+// ResendOutcome says what came of asking for a call's resend within a bulk
+// resend.
+type ResendOutcome int
+
+const (
+	// ResendQueued: the resend is pending; queue its job.
+	ResendQueued ResendOutcome = iota
+	// ResendAlreadyQueued: this bulk resend queued the call already.
+	ResendAlreadyQueued
+	// ResendPending: another resend of the call is pending.
+	ResendPending
+	// ResendGone: the call is not there, or expired.
+	ResendGone
+)

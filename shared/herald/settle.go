@@ -14,11 +14,12 @@ const QueueReach = 14 * time.Minute
 // Automatic attempts follow DatoCMS's schedule: a success ends it; a failure
 // schedules the next retry (NextRetry, pushed later by a 429's or 503's
 // Retry-After, notBefore) unless the webhook's auto_retry is off, the
-// webhook is gone or disabled, the schedule is done, or the retry would fall
-// after the call expires; then the call is failed. A manual resend that
-// succeeds ends the schedule; one that fails leaves it as it was: pending if
-// the call was never attempted, rescheduled if a retry is due, failed
-// otherwise. It does not count toward attempted_auto_retries_count.
+// webhook is gone or disabled, the call is a test send (ping), the schedule
+// is done, or the retry would fall after the call expires; then the call is
+// failed. A manual resend that succeeds ends the schedule; one that fails
+// leaves it as it was: pending if the call was never attempted, rescheduled
+// if a retry is due, failed otherwise. It does not count toward
+// attempted_auto_retries_count.
 func (c *Call) Settle(att Attempt, hook *Webhook, trigger string, retry int, notBefore, now time.Time, resendID string) Recording {
 	rec := Recording{}
 	if trigger == TriggerManual {
@@ -48,7 +49,7 @@ func (c *Call) Settle(att Attempt, hook *Webhook, trigger string, retry int, not
 	c.NextAuto, c.NextRetryAt = nil, nil
 	c.Status = StatusFailed
 	final := att.ErrorKind == ErrKindNoWebhook || att.ErrorKind == ErrKindDisabled
-	if hook == nil || !hook.AutoRetry || final {
+	if hook == nil || !hook.AutoRetry || final || c.IsPing() {
 		return rec
 	}
 	due, ok := NextRetry(retry, att.StartedAt, notBefore)

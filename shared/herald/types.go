@@ -12,6 +12,9 @@ const (
 	EntityMaintenanceMode = "maintenance_mode"
 	EntitySSOUser         = "sso_user"
 	EntityCDACacheTags    = "cda_cache_tags"
+	// EntityWebhook is Herald's own: operational events about a webhook of
+	// the project (docs/endpoint-health.md). The CMS cannot send them.
+	EntityWebhook = "webhook"
 )
 
 // Filter entity types. Only item_type, item, build_trigger and environment
@@ -52,6 +55,7 @@ var entityTypes = []struct {
 	{EntitySSOUser, []string{"create"}, nil},
 	{EntityCDACacheTags, []string{"invalidate"},
 		[]string{FilterEnvironment, FilterEnvironmentType}},
+	{EntityWebhook, []string{OpFailing, OpExhausted, OpDisabled, OpRecovered, OpPing}, nil},
 }
 
 // EntityTypes returns every entity type, in CONTRACT order.

@@ -41,6 +41,16 @@ type Webhook struct {
 	NestedItemsInPayload bool
 	AutoRetry            bool
 
+	// DisabledReason says why a disabled webhook is (DisabledAuto,
+	// DisabledManual), since DisabledAt; "" and nil while it is enabled.
+	DisabledReason string
+	DisabledAt     *time.Time
+	// Incident is when the webhook's open health incident began (zero:
+	// none). Delivery reads it with the webhook, which it caches, to know
+	// without a read whether a success ends an incident; the incident
+	// itself is kept beside the webhook (docs/endpoint-health.md).
+	Incident time.Time
+
 	Secret    Secret
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -125,6 +135,9 @@ func NewWebhook(projectID, id string, in WebhookInput, now time.Time) (*Webhook,
 		UpdatedAt:         now,
 	}
 	w.apply(in)
+	if !w.Enabled {
+		w.DisabledReason, w.DisabledAt = DisabledManual, &now
+	}
 	problems = append(problems, w.problems()...)
 	if err := Invalid(problems); err != nil {
 		return nil, err
@@ -138,12 +151,25 @@ func (w *Webhook) Update(in WebhookInput, now time.Time) (*Webhook, error) {
 	u.Headers = cloneMap(w.Headers)
 	u.Events = slices.Clone(w.Events)
 	u.apply(in)
+	switch {
+	case u.ReEnables(w):
+		// Enabling clears why it was disabled; the store also ends its
+		// failure streak (dynamo.UpdateWebhook).
+		u.DisabledReason, u.DisabledAt = "", nil
+	case w.Enabled && !u.Enabled:
+		u.DisabledReason, u.DisabledAt = DisabledManual, &now
+	}
 	u.UpdatedAt = now
 	if err := Invalid(u.problems()); err != nil {
 		return nil, err
 	}
 	return &u, nil
 }
+
+// ReEnables reports whether w, an update of old, turns it back on: its
+// disabled reason is cleared and its failure streak ends, so that
+// auto-disable counts a new streak from scratch.
+func (w *Webhook) ReEnables(old *Webhook) bool { return w.Enabled && !old.Enabled }
 
 func (w *Webhook) apply(in WebhookInput) {
 	if in.Name.Set {

@@ -38,14 +38,22 @@ type api struct {
 
 func newAPI(t *testing.T) *api {
 	t.Helper()
+	return newAPIWith(t, herald.SystemClock{}, 0)
+}
+
+// newAPIWith is newAPI with a clock and a bound on bulk resends (0: the
+// real one).
+func newAPIWith(t *testing.T, clock herald.Clock, maxBulkResend int) *api {
+	t.Helper()
 	env := testenv.New(t)
-	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table})
+	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clock})
 	logs := &bytes.Buffer{}
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
-		Webhooks: store, Calls: store, Tokens: store,
-		Queue: sqs.New(env.SQS, env.QueueURL), Clock: herald.SystemClock{},
-		Log:       slog.New(slog.NewJSONHandler(&lockedWriter{w: io.MultiWriter(logs, testenv.LogWriter(t, "api"))}, nil)),
-		NewSecret: signing.NewSecret,
+		Webhooks: store, Calls: store, Tokens: store, Health: store,
+		Queue: sqs.New(env.SQS, env.QueueURL), Clock: clock,
+		Log:           slog.New(slog.NewJSONHandler(&lockedWriter{w: io.MultiWriter(logs, testenv.LogWriter(t, "api"))}, nil)),
+		NewSecret:     signing.NewSecret,
+		MaxBulkResend: maxBulkResend,
 	}))
 	t.Cleanup(srv.Close)
 	a := &api{t: t, url: srv.URL, store: store, env: env, tokenP1: herald.NewToken(), tokenP2: herald.NewToken(), logs: logs}

@@ -26,6 +26,7 @@ type CallStore interface {
 // so the API function itself never connects to a receiver.
 type Queue interface {
 	Send(ctx context.Context, job herald.Job, delay time.Duration) error
+	SendAll(ctx context.Context, jobs []herald.Job) error
 }
 
 // callResource is a call as the API shows it.

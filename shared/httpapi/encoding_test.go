@@ -42,8 +42,14 @@ func TestEncodingGolden(t *testing.T) {
 		Attempts: []herald.Attempt{{Number: 1, Trigger: herald.TriggerFirst, StartedAt: at, DurationMS: 12,
 			ResponseStatus: &status, ErrorKind: herald.ErrKindHTTPStatus, Error: "HTTP 500"}},
 	}
+	// Read alone, a webhook carries its health with the chart's hours.
+	read := webhookJSON(hook)
+	failing := herald.HealthState{ConsecutiveFailures: 4, StreakStart: at.Add(-30 * time.Minute), LastSuccess: at.Add(-2 * time.Hour),
+		Hours: map[time.Time]herald.HourCounts{herald.Hour(at): {Failures: 4}}}
+	read.Attributes.Health = newHealthJSON(herald.BuildHealth(failing,
+		herald.FirstSuccesses{Hours: map[time.Time]int{herald.Hour(at).Add(-2 * time.Hour): 7}}, at), true)
 	for name, doc := range map[string]any{
-		"webhook": map[string]any{"data": webhookJSON(hook)},
+		"webhook": map[string]any{"data": read},
 		"call":    map[string]any{"data": callJSON(call), "included": []webhookResource{webhookJSON(hook)}},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -71,8 +71,10 @@ func readDocument(r *http.Request, wantType, id string) (*resource, error) {
 }
 
 // readOnlyAttributes are attributes Herald returns and ignores on input, so
-// that a resource read back can be written back.
-var readOnlyAttributes = []string{"created_at", "updated_at"}
+// that a resource read back can be written back (the DatoCMS client sends
+// back what it read). Setting enabled: true is what clears
+// disabled_reason and disabled_at.
+var readOnlyAttributes = []string{"created_at", "updated_at", "health", "disabled_reason", "disabled_at"}
 
 // webhookInput decodes webhook attributes, recording which were given. Every
 // type problem is reported against its field, in one answer.
@@ -249,6 +251,12 @@ type webhookAttributes struct {
 	AutoRetry            bool              `json:"auto_retry"`
 	CreatedAt            apiTime           `json:"created_at"`
 	UpdatedAt            apiTime           `json:"updated_at"`
+	// Herald's, read only (docs/endpoint-health.md). health is left out
+	// where it is not read: the webhooks included in call listings, and a
+	// deleted webhook.
+	DisabledReason *string     `json:"disabled_reason"`
+	DisabledAt     *apiTime    `json:"disabled_at"`
+	Health         *healthJSON `json:"health,omitempty"`
 }
 
 // triggerJSON shows filters as null, never omitted, when a trigger has none.
@@ -279,8 +287,16 @@ func webhookJSON(w *herald.Webhook) webhookResource {
 			Headers: headers, Events: triggers, PayloadAPIVersion: w.PayloadAPIVersion,
 			NestedItemsInPayload: w.NestedItemsInPayload, AutoRetry: w.AutoRetry,
 			CreatedAt: apiTime(w.CreatedAt), UpdatedAt: apiTime(w.UpdatedAt),
+			DisabledReason: optString(w.DisabledReason), DisabledAt: optTime(w.DisabledAt),
 		},
 	}
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // writeJSON writes v with the status. The Content-Type is application/json:

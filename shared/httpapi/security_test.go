@@ -143,6 +143,16 @@ func TestOtherProjectsIDsAreNotFound(t *testing.T) {
 		}
 	}
 	tried[[2]string{"GET", "/webhook_calls"}] = true
+	// A bulk resend selects only the token's project's calls: p2's, named
+	// by id or webhook, match nothing, and nothing is queued.
+	for _, q := range []string{"?filter[ids]=" + callP2, "?filter[fields][webhook_id][eq]=" + hookP2} {
+		r := a.do(a.tokenP1, "POST", "/webhook_calls/bulk_resend"+q, nil)
+		attrs, _ := r.body["data"].(map[string]any)["attributes"].(map[string]any)
+		if r.status != 200 || attrs["matched"] != 0.0 || attrs["queued"] != 0.0 || strings.Contains(r.raw, callP2) {
+			t.Errorf("POST /webhook_calls/bulk_resend%s with p1's token: %d %s", q, r.status, r.raw)
+		}
+	}
+	tried[[2]string{"POST", "/webhook_calls/bulk_resend"}] = true
 	if r := a.do(a.tokenP1, "GET", "/webhooks", nil); r.status != 200 || strings.Contains(r.raw, hookP2) || len(r.body["data"].([]any)) != 1 {
 		t.Errorf("GET /webhooks with p1's token: %d %s", r.status, r.raw)
 	}

@@ -36,6 +36,10 @@ type Server struct {
 	log       *slog.Logger
 	newSecret func() string
 	routes    []route
+	// Endpoint health (health.go).
+	health        HealthStore
+	retention     time.Duration
+	maxBulkResend int
 
 	tokenCache sync.Map // token hash -> cachedProject
 }
@@ -49,6 +53,15 @@ type Deps struct {
 	Clock     herald.Clock
 	Log       *slog.Logger
 	NewSecret func() string // a fresh signing secret for each new webhook
+	// Health serves webhooks' health, test sends and bulk resends; without
+	// it, webhooks are shown without health and those routes fail.
+	Health HealthStore
+	// Retention is how long calls are kept (the test sends the API
+	// creates): the functions' CALL_RETENTION_DAYS, 30 days if 0.
+	Retention time.Duration
+	// MaxBulkResend bounds the calls one bulk resend takes;
+	// herald.MaxBulkResend if 0.
+	MaxBulkResend int
 }
 
 // TokenCacheTTL bounds how long a token stays accepted after it is revoked
@@ -63,7 +76,14 @@ type cachedProject struct {
 
 // New returns a Server.
 func New(d Deps) *Server {
-	s := &Server{webhooks: d.Webhooks, calls: d.Calls, queue: d.Queue, tokens: d.Tokens, clock: d.Clock, log: d.Log, newSecret: d.NewSecret}
+	s := &Server{webhooks: d.Webhooks, calls: d.Calls, queue: d.Queue, tokens: d.Tokens, clock: d.Clock, log: d.Log, newSecret: d.NewSecret,
+		health: d.Health, retention: d.Retention, maxBulkResend: d.MaxBulkResend}
+	if s.retention == 0 {
+		s.retention = 30 * 24 * time.Hour
+	}
+	if s.maxBulkResend == 0 {
+		s.maxBulkResend = herald.MaxBulkResend
+	}
 	s.routes = []route{
 		{"GET", "/webhooks", s.listWebhooks},
 		{"POST", "/webhooks", s.createWebhook},
@@ -73,7 +93,9 @@ func New(d Deps) *Server {
 		{"DELETE", "/webhooks/{id}", s.deleteWebhook},
 		{"GET", "/webhooks/{id}/secret", s.getSecret},
 		{"POST", "/webhooks/{id}/secret/rotate", s.rotateSecret},
+		{"POST", "/webhooks/{id}/ping", s.pingWebhook},
 		{"GET", "/webhook_calls", s.listCalls},
+		{"POST", "/webhook_calls/bulk_resend", s.bulkResend},
 		{"GET", "/webhook_calls/{id}", s.getCall},
 		{"POST", "/webhook_calls/{id}/resend_webhook", s.resendCall},
 		{"POST", "/webhook_payload_preview", s.previewWebhookPayload},

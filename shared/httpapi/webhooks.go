@@ -15,9 +15,9 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, project st
 	if err != nil {
 		return err
 	}
-	data := make([]webhookResource, len(hooks))
-	for i, h := range hooks {
-		data[i] = webhookJSON(h)
+	data, err := s.withHealth(r.Context(), project, hooks, false)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 	return nil
@@ -28,7 +28,11 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, project stri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": webhookJSON(hook)})
+	data, err := s.withHealth(r.Context(), project, []*herald.Webhook{hook}, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data[0]})
 	return nil
 }
 
@@ -50,7 +54,9 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, project s
 	if err := s.webhooks.CreateWebhook(r.Context(), hook); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"data": webhookJSON(hook)})
+	res := webhookJSON(hook)
+	res.Attributes.Health = newHealthJSON(herald.BuildHealth(herald.HealthState{}, herald.FirstSuccesses{}, now), false)
+	writeJSON(w, http.StatusCreated, map[string]any{"data": res})
 	return nil
 }
 
@@ -83,7 +89,11 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, project s
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": webhookJSON(updated)})
+		data, err := s.withHealth(r.Context(), project, []*herald.Webhook{updated}, false)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"data": data[0]})
 		return nil
 	}
 }

@@ -159,11 +159,36 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Reply, e
 func (h *Handler) ingest(ctx context.Context, raw json.RawMessage) Result {
 	start := time.Now()
 	ev, subject, err := herald.ParseEvent(raw)
+	if err == nil && ev.EntityType == herald.EntityWebhook {
+		// Operational events are Herald's own (Raise): a CMS that could
+		// send them could tell a project's alerting anything.
+		err = herald.Invalid([]herald.Problem{{Field: "entity_type", Code: herald.ValidationEnum,
+			Message: "webhook events are raised by Herald itself, not sent by the CMS"}})
+	}
 	if err != nil {
 		res := Result{EventID: eventIDOf(raw), Status: "rejected", Calls: []herald.CallRef{}, Errors: resultErrors(err)}
 		h.log.InfoContext(ctx, "event rejected", "event_id", res.EventID, "errors", len(res.Errors))
 		return res
 	}
+	return h.accept(ctx, ev, subject, start)
+}
+
+// Raise ingests an operational event Herald raises about one of a
+// project's webhooks (herald.NewOperationalEvent): matched against the
+// project's webhooks but the one it is about, recorded once (raising it
+// again, with the same event id, creates nothing new), and queued like any
+// event's calls. Delivery raises them; docs/endpoint-health.md.
+func (h *Handler) Raise(ctx context.Context, ev *herald.Event, subject *herald.Subject) (Result, error) {
+	res := h.accept(ctx, ev, subject, time.Now())
+	if res.Status == "failed" {
+		return res, res.internal
+	}
+	return res, nil
+}
+
+// accept matches a valid event, records it and its calls, and queues their
+// first attempts.
+func (h *Handler) accept(ctx context.Context, ev *herald.Event, subject *herald.Subject, start time.Time) Result {
 	matcher, err := h.matchers.get(ctx, ev.ProjectID, h.clock.Now(), h.store.ListWebhooks)
 	if err != nil {
 		return h.failed(ctx, ev, err)

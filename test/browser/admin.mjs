@@ -11,6 +11,9 @@
 //   HERALD_PROJECT       the project the token belongs to
 //   HERALD_INGEST_URL    where a POST of an event invokes the ingest function
 //   HERALD_RECEIVER_URL  the receiver: fails its first call, then succeeds
+//   HERALD_DEAD_URL      a receiver that fails every call until it gets a test
+//                        send, then succeeds (the stack disables a webhook
+//                        whose attempts all failed for 3.6 s)
 //   HERALD_ARTIFACTS     where screenshots go
 //   CHROMIUM             the browser (/usr/bin/chromium)
 
@@ -33,6 +36,7 @@ const token = env('HERALD_TOKEN');
 const project = env('HERALD_PROJECT');
 const ingestURL = env('HERALD_INGEST_URL');
 const receiverURL = env('HERALD_RECEIVER_URL');
+const deadURL = env('HERALD_DEAD_URL');
 const artifacts = env('HERALD_ARTIFACTS');
 const executablePath = env('CHROMIUM', '/usr/bin/chromium');
 
@@ -89,6 +93,44 @@ function itemUpdate(eventID) {
     },
     related_entities: [{ id: '1423', type: 'item_type', attributes: { api_key: 'article' } }],
   };
+}
+
+// record is an event about a record of another model than the Receiver
+// webhook's filter takes, so that only the health steps' webhooks get it.
+function otherRecord(eventID, eventType) {
+  const ev = itemUpdate(eventID);
+  ev.event_type = eventType;
+  ev.entity.relationships.item_type.data.id = '9999';
+  ev.related_entities = [];
+  return ev;
+}
+
+// call asks the API directly, as a script would.
+async function call(method, apiPath, body) {
+  const res = await fetch(`${baseURL}/${apiPath}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const doc = await res.json();
+  if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${JSON.stringify(doc)}`);
+  return doc;
+}
+
+async function ingest(ev) {
+  const res = await fetch(ingestURL, { method: 'POST', body: JSON.stringify(ev) });
+  const reply = await res.json();
+  expect(res.ok && reply.accepted === 1, `ingest answered ${res.status} ${JSON.stringify(reply)}`);
+  return reply.results[0].calls.map((c) => c.call_id);
+}
+
+// until polls cond every 250 ms until it holds, for at most WAIT.
+async function until(what, cond) {
+  const deadline = Date.now() + WAIT;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => { setTimeout(r, 250); });
+  }
 }
 
 // unlabelledControls lists the form controls on the page that no label
@@ -311,6 +353,81 @@ async function run() {
     await page.locator('#call-table').waitFor();
     const unlabelled = await unlabelledControls();
     expect(unlabelled.length === 0, `unlabelled controls: ${unlabelled.join(', ')}`);
+  });
+
+  let deadID;
+  let missed = [];
+  await step('the list shows each webhook\'s health: healthy, failing, disabled automatically', async () => {
+    const hook = (name, url, eventType) => call('POST', 'webhooks', { data: { type: 'webhook', attributes: {
+      name, url, custom_payload: null, headers: {}, http_basic_user: null, http_basic_password: null, auto_retry: false,
+      events: [{ entity_type: 'item', event_types: [eventType], filters: null }] } } });
+    deadID = (await hook('Dead end', `${deadURL}/dead`, 'update')).data.id;
+    const slowID = (await hook('Slow site', `${deadURL}/slow`, 'publish')).data.id;
+    missed = await ingest(otherRecord(`evt_dead_1_${Date.now()}`, 'update'));
+    await ingest(otherRecord(`evt_slow_1_${Date.now()}`, 'publish'));
+    const failures = async (id) => (await call('GET', `webhooks/${id}`)).data.attributes.health.failures_24h;
+    await until('the first failures', async () => (await failures(deadID)) === 1 && (await failures(slowID)) === 1);
+    // Past the stack's 3.6-second window, one more failure disables it.
+    await new Promise((r) => { setTimeout(r, 4000); });
+    missed = missed.concat(await ingest(otherRecord(`evt_dead_2_${Date.now()}`, 'update')));
+    await until('the auto-disable', async () => (await call('GET', `webhooks/${deadID}`)).data.attributes.disabled_reason === 'auto_disabled');
+
+    await page.goto(`${baseURL}/admin#/webhooks`);
+    const health = (name) => page.locator('#webhook-table tbody tr').filter({ hasText: name }).locator('td[data-label="Health"] .badge');
+    await health('Receiver').filter({ hasText: 'Healthy' }).waitFor();
+    await health('Slow site').filter({ hasText: 'Failing since' }).waitFor();
+    await health('Dead end').filter({ hasText: 'Disabled automatically' }).waitFor();
+    for (const name of ['Dead end', 'Receiver', 'Slow site']) {
+      await page.locator('#webhook-table tbody tr').filter({ hasText: name }).locator('td[data-label="Last call"] .badge').waitFor();
+    }
+    await shot('webhooks');
+  });
+
+  await step('a disabled webhook\'s page shows its last 24 hours, and a test send reaches it', async () => {
+    await page.locator('#webhook-table tbody tr').filter({ hasText: 'Dead end' }).getByRole('link', { name: 'Dead end' }).click();
+    const card = page.locator('#health');
+    await card.getByRole('heading', { name: 'Health' }).waitFor();
+    await card.locator('.badge').filter({ hasText: 'Disabled automatically' }).waitFor();
+    await card.getByRole('button', { name: 'Enable again' }).waitFor();
+    await card.locator('svg.chart .bar-failed').first().waitFor();
+    const figures = await card.locator('dl.summary').textContent();
+    expect(figures.includes('0 succeeded, 2 failed'), `the card says ${figures}`);
+    await card.getByRole('button', { name: 'Send test' }).click();
+    const result = card.locator('.test-result');
+    await result.locator('.badge').filter({ hasText: 'Succeeded' }).waitFor();
+    expect((await result.textContent()).includes('HTTP 200'), `the result says ${await result.textContent()}`);
+    await result.locator('pre.response-body').filter({ hasText: 'pong' }).waitFor();
+    await card.locator('.badge').filter({ hasText: 'Disabled automatically' }).waitFor(); // a test send changes nothing
+    await shot('webhook-health', { fullPage: false });
+  });
+
+  await step('enabled again, what it missed is resent from the filtered activity log', async () => {
+    await page.locator('#health').getByRole('button', { name: 'Enable again' }).click();
+    await page.locator('#health .badge').filter({ hasText: 'Healthy' }).waitFor();
+    expect(await page.locator('#health').getByRole('button', { name: 'Enable again' }).count() === 0, 'still offers to enable it');
+    await new Promise((r) => { setTimeout(r, 5500); }); // delivery reads a webhook at most 5 s old
+    await page.goto(`${baseURL}/admin#/calls?webhook=${deadID}&status=failed`);
+    const bulk = page.locator('#bulk-resend');
+    await bulk.filter({ hasText: 'Resend these 2 calls' }).waitFor();
+    await bulk.click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('heading', { name: 'Resend these 2 calls?' }).waitFor();
+    await shot('bulk-resend', { fullPage: false });
+    await dialog.getByRole('button', { name: 'Resend 2 calls' }).click();
+    await page.getByText('Queued 2 resends.').waitFor();
+    await until('the resends to succeed', async () => {
+      for (const id of missed) {
+        if ((await call('GET', `webhook_calls/${id}`)).data.attributes.status !== 'success') return false;
+      }
+      return true;
+    });
+    await page.getByText('No calls match.').waitFor();
+    await page.locator('#bulk-resend').filter({ hasText: 'Nothing to resend' }).waitFor();
+    expect(await page.locator('#bulk-resend').isDisabled(), 'offers to resend with nothing left to resend');
+    // The test steps' own webhooks go, so the list is the Receiver's alone again.
+    for (const w of (await call('GET', 'webhooks')).data.filter((x) => x.attributes.name !== 'Receiver')) {
+      await call('DELETE', `webhooks/${w.id}`);
+    }
   });
 
   await step('delete asks first, then removes the webhook', async () => {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,10 +58,42 @@ func (f *flakyReceiver) received() []receivedCall {
 	return append([]receivedCall(nil), f.calls...)
 }
 
+// deadReceiver fails every call until it gets a test send (a ping), and
+// answers 200 to everything after: an endpoint that was down, checked, and
+// fixed.
+type deadReceiver struct {
+	mu    sync.Mutex
+	fixed bool
+	calls []receivedCall
+}
+
+func (d *deadReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if strings.Contains(string(body), `"event_type":"ping"`) {
+		d.fixed = true
+	}
+	status := http.StatusServiceUnavailable
+	if d.fixed {
+		status = http.StatusOK
+	}
+	d.calls = append(d.calls, receivedCall{webhookID: r.Header.Get("Webhook-Id"), body: string(body), status: status})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, `{"pong":true}`)
+}
+
+func (d *deadReceiver) received() []receivedCall {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]receivedCall(nil), d.calls...)
+}
+
 // The views admin.mjs screenshots; docs/admin-*.png are copies of some.
 var wantScreenshots = []string{
 	"signin", "form-error", "webhook-form", "webhook-edit", "webhooks", "activity", "call", "call-resent",
-	"webhooks-phone", "activity-phone", "call-phone",
+	"webhooks-phone", "activity-phone", "call-phone", "webhook-health", "bulk-resend",
 }
 
 // findChromium is the browser chromium.sh finds ($HERALD_CHROMIUM, else the
@@ -140,8 +173,9 @@ func TestAdminPageInChromium(t *testing.T) {
 	stack, err := localstack.Start(ctx, localstack.Options{
 		HostBuild: testenv.Bootstraps(t),
 		PoolSizes: map[string]int{"ApiFunction": 2, localstack.IngestFunction: 1, localstack.DeliveryFunction: 1},
-		// The receiver is on 127.0.0.1, which deployed stacks refuse.
-		Overrides: map[string]map[string]string{"Parameters": {"ALLOW_PRIVATE_TARGETS": "true"}},
+		// The receiver is on 127.0.0.1, which deployed stacks refuse; a
+		// webhook is disabled once its attempts all failed for 3.6 s.
+		Overrides: map[string]map[string]string{"Parameters": {"ALLOW_PRIVATE_TARGETS": "true", "AUTO_DISABLE_AFTER_HOURS": "0.001"}},
 		// Kept as an artifact, and in the suite's log directory, where
 		// every log is searched for the secrets the tests used.
 		Logs: io.MultiWriter(logs, testenv.LogWriter(t, "stack")),
@@ -160,6 +194,9 @@ func TestAdminPageInChromium(t *testing.T) {
 	srv := httptest.NewServer(receiver) // listens on 127.0.0.1
 	defer srv.Close()
 	receiverURL := srv.URL + "/hooks/herald"
+	dead := &deadReceiver{}
+	deadSrv := httptest.NewServer(dead)
+	defer deadSrv.Close()
 
 	cmd := exec.CommandContext(ctx, node, "admin.mjs")
 	cmd.Env = append(os.Environ(),
@@ -168,6 +205,7 @@ func TestAdminPageInChromium(t *testing.T) {
 		"HERALD_PROJECT="+project,
 		"HERALD_INGEST_URL="+stack.IngestURL,
 		"HERALD_RECEIVER_URL="+receiverURL,
+		"HERALD_DEAD_URL="+deadSrv.URL,
 		"HERALD_ARTIFACTS="+artifacts,
 		"CHROMIUM="+chromium,
 	)
@@ -198,6 +236,34 @@ func TestAdminPageInChromium(t *testing.T) {
 	}
 	if got[0].status != 500 || got[1].status != 200 {
 		t.Errorf("got answers %d then %d, want 500 then 200", got[0].status, got[1].status)
+	}
+
+	// The dead endpoint: three failures (two calls of the disabled
+	// webhook, one of the failing one), the test send, then the disabled
+	// webhook's two calls resent with their own webhook-ids, answered.
+	dc := dead.received()
+	if len(dc) != 6 {
+		t.Fatalf("the dead endpoint got %d calls; want 3 failures, a test send and 2 resends", len(dc))
+	}
+	if !strings.Contains(dc[3].body, `"event_type":"ping"`) || dc[3].status != 200 {
+		t.Errorf("the fourth call %q answered %d; want the test send, answered", dc[3].body, dc[3].status)
+	}
+	var failedIDs, resentIDs []string
+	for _, c := range dc[:3] {
+		if strings.Contains(c.body, `"event_type":"update"`) {
+			failedIDs = append(failedIDs, c.webhookID)
+		}
+	}
+	for _, c := range dc[4:] {
+		resentIDs = append(resentIDs, c.webhookID)
+		if c.status != 200 {
+			t.Errorf("a resend answered %d", c.status)
+		}
+	}
+	slices.Sort(failedIDs)
+	slices.Sort(resentIDs)
+	if len(failedIDs) != 2 || !slices.Equal(failedIDs, resentIDs) {
+		t.Errorf("resent %v; want the disabled webhook's failed calls %v, with the same webhook-ids", resentIDs, failedIDs)
 	}
 
 	for _, name := range wantScreenshots {

@@ -36,6 +36,12 @@ const scenarios = {
     assert.equal(created.payload_api_version, '3');
     assert.equal(created.nested_items_in_payload, false);
     assert.deepEqual(created.events[1].filters, null, 'a trigger without filters shows filters: null');
+    // Herald's own read-only attributes come through the client as they are.
+    assert.deepEqual(created.health, {
+      last_success_at: null, failing_since: null, consecutive_failures: 0, successes_24h: 0, failures_24h: 0,
+    }, 'a new webhook is healthy');
+    assert.equal(created.disabled_reason, null);
+    assert.equal(created.disabled_at, null);
 
     const listed = await client.webhooks.list();
     assert.ok(listed.some((w) => w.id === created.id), 'list includes the new webhook');
@@ -46,6 +52,9 @@ const scenarios = {
 
     const updated = await client.webhooks.update(created.id, { enabled: false, headers: { 'X-Team': 'platform' } });
     assert.equal(updated.enabled, false);
+    assert.equal(updated.disabled_reason, 'manual', 'disabling by hand says so');
+    assert.ok(updated.disabled_at, 'and when');
+    assert.equal(typeof updated.health.consecutive_failures, 'number');
     assert.deepEqual(updated.headers, { 'X-Team': 'platform' });
     assert.equal(updated.name, name, 'a partial update keeps what it does not name');
     assert.equal(updated.http_basic_user, 'deploy');

@@ -120,7 +120,7 @@ func TestReadmeAPIExamples(t *testing.T) {
 		t.Fatalf("the README's curl examples: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{`"name":"Deploy"`, ids[0], "whsec_"} {
+	for _, want := range []string{`"name":"Deploy"`, ids[0], "whsec_", `"event_type":"ping"`, `"type":"webhook_call_bulk_resend"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the curl examples printed nothing with %s:\n%s", want, out)
 		}
@@ -128,6 +128,6 @@ func TestReadmeAPIExamples(t *testing.T) {
 	var lastLine map[string]any
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &lastLine); err != nil {
-		t.Errorf("the rotation printed %q: %v", lines[len(lines)-1], err)
+		t.Errorf("the last example printed %q: %v", lines[len(lines)-1], err)
 	}
 }

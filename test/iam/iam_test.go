@@ -302,7 +302,9 @@ const olderItems = "../../shared/dynamo/testdata/legacy-items.json"
 
 // TestDeliveryPolicy runs delivery's work: a first attempt that succeeds,
 // one that fails and queues its retry, a retry parked and swept, a resend,
-// a call whose webhook was deleted, and the upgrade of older items.
+// a call whose webhook was deleted, and the upgrade of older items; and
+// health's: failure streaks that raise failing (twice in one hour: raised
+// again), exhausted and recovered through ingest, and an auto-disable.
 func TestDeliveryPolicy(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
@@ -321,6 +323,12 @@ func TestDeliveryPolicy(t *testing.T) {
 	defer rcv.Close()
 	hook := newWebhook(t, fixtures, "p1", "a", rcv.URL, clk.Now())
 	gone := newWebhook(t, fixtures, "p1", "gone", rcv.URL, clk.Now())
+	ops := newWebhook(t, fixtures, "p1", "ops", rcv.URL, clk.Now())
+	opsOn, _ := ops.Update(herald.WebhookInput{Events: herald.Some([]herald.Trigger{{EntityType: herald.EntityWebhook,
+		EventTypes: herald.EventTypes(herald.EntityWebhook)}})}, clk.Now())
+	if err := fixtures.UpdateWebhook(ctx, ops, opsOn); err != nil {
+		t.Fatal(err)
+	}
 
 	used := &actions{seen: map[string]bool{}}
 	db, q := recorded(env, used)
@@ -328,7 +336,15 @@ func TestDeliveryPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := delivery.New(delivery.Deps{Store: dynamo.New(dynamo.Deps{DB: db, Table: env.Table, Clock: clk}), Queue: sqs.New(q, env.QueueURL), Sender: send, Clock: clk, Log: slog.New(slog.DiscardHandler)})
+	store := dynamo.New(dynamo.Deps{DB: db, Table: env.Table, Clock: clk})
+	raiser := ingest.New(ingest.Deps{Store: store, Queue: sqs.New(q, env.FirstURL), Clock: clk, Log: slog.New(slog.DiscardHandler),
+		Retention: 30 * 24 * time.Hour, WebhookTTL: time.Nanosecond})
+	h := delivery.New(delivery.Deps{Store: store, Queue: sqs.New(q, env.QueueURL), Sender: send, Clock: clk, Log: slog.New(slog.DiscardHandler),
+		Health: store, AutoDisableAfter: 2 * time.Hour, WebhookTTL: time.Nanosecond,
+		Raise: func(ctx context.Context, ev *herald.Event, s *herald.Subject) error {
+			_, err := raiser.Raise(ctx, ev, s)
+			return err
+		}})
 	newCall := func(w *herald.Webhook) (*herald.Call, herald.Job) {
 		ev := &herald.Event{ProjectID: "p1", EventID: herald.NewID(clk.Now()), Environment: "main", EntityType: "item", EventType: "publish",
 			EventTriggeredAt: clk.Now(), Entity: json.RawMessage(`{"id":"1","type":"item"}`)}
@@ -380,11 +396,47 @@ func TestDeliveryPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	deliver(orphanFirst)
+
+	// Health: a webhook without retries fails four times (exhausted,
+	// failing), succeeds (recovered), fails four times again in the same
+	// hour (failing raised again: ingest reads its calls); then fails for
+	// the auto-disable window.
+	flapping := newWebhook(t, fixtures, "p1", "flapping", rcv.URL, clk.Now())
+	flapOff, _ := flapping.Update(herald.WebhookInput{AutoRetry: herald.Some(false)}, clk.Now())
+	if err := fixtures.UpdateWebhook(ctx, flapping, flapOff); err != nil {
+		t.Fatal(err)
+	}
+	setStatus := func(code int) {
+		mu.Lock()
+		status = code
+		mu.Unlock()
+	}
+	clk.advance(time.Hour - clk.Now().Sub(clk.Now().Truncate(time.Hour)) + time.Second) // the start of an hour
+	for round := range 2 {
+		setStatus(http.StatusInternalServerError)
+		for range herald.FailingAfter {
+			clk.advance(time.Second)
+			_, job := newCall(flapOff)
+			deliver(job)
+		}
+		if round == 0 {
+			setStatus(http.StatusOK)
+			clk.advance(time.Second)
+			_, job := newCall(flapOff)
+			deliver(job)
+		}
+	}
+	clk.advance(2 * time.Hour)
+	_, job := newCall(flapOff)
+	deliver(job)
+	if w, _ := fixtures.GetWebhook(ctx, "p1", flapping.ID); w.Enabled {
+		t.Fatal("the webhook was not auto-disabled: the scenario misses that path")
+	}
 	check(t, "DeliveryFunction", used)
 }
 
 // TestAPIPolicy runs every route of the API, with a list whose count keeps
-// the counts of closed hours.
+// the counts of closed hours, a test send and bulk resends.
 func TestAPIPolicy(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
@@ -397,7 +449,7 @@ func TestAPIPolicy(t *testing.T) {
 	used := &actions{seen: map[string]bool{}}
 	db, q := recorded(env, used)
 	store := dynamo.New(dynamo.Deps{DB: db, Table: env.Table, Clock: clk})
-	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Webhooks: store, Calls: store, Tokens: store,
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Webhooks: store, Calls: store, Tokens: store, Health: store,
 		Queue: sqs.New(q, env.QueueURL), Clock: clk, Log: slog.New(slog.DiscardHandler), NewSecret: signing.NewSecret}))
 	defer srv.Close()
 	do := func(method, path string, body any) map[string]any {
@@ -455,6 +507,11 @@ func TestAPIPolicy(t *testing.T) {
 	do("GET", "/webhook_calls?order_by=last_sent_at_desc&filter[ids]="+callID, nil)
 	do("GET", "/webhook_calls/"+callID, nil)
 	do("POST", "/webhook_calls/"+callID+"/resend_webhook", nil)
+	do("PUT", "/webhooks/"+id, map[string]any{"data": map[string]any{"type": "webhook", "id": id, "attributes": map[string]any{"enabled": true}}})
+	do("POST", "/webhooks/"+id+"/ping", nil)
+	do("POST", "/webhook_calls/bulk_resend?filter[fields][webhook_id][eq]="+id+"&dry_run=true", nil)
+	do("POST", "/webhook_calls/bulk_resend?filter[fields][webhook_id][eq]="+id, nil)
+	do("POST", "/webhook_calls/bulk_resend?filter[fields][webhook_id][eq]="+id, nil) // again: the same bulk resend
 	do("POST", "/webhook_payload_preview", map[string]any{"data": map[string]any{"type": "webhook_payload_preview",
 		"attributes": map[string]any{"url": "https://example.com/", "entity_type": "item", "event_type": "publish"}}})
 	do("DELETE", "/webhooks/"+id, nil)

@@ -178,7 +178,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if signature != SignatureValid && signature != "" {
 			signature = "INVALID (" + signature + ")"
 		}
-		fmt.Fprintf(r.print, "receiver: %s %s webhook-id=%s signature %s, %d bytes\n", req.Method, q.Path, q.CallID, signature, q.Bytes)
+		fmt.Fprintf(r.print, "receiver: %s %s %s webhook-id=%s signature %s, %d bytes\n", req.Method, q.Path, eventOf(body), q.CallID, signature, q.Bytes)
 	}
 	switch q.Answer {
 	case AnsweredOK:
@@ -314,4 +314,18 @@ func (c *stampConn) take() time.Time {
 	t := c.first
 	c.armed = true
 	return t
+}
+
+// eventOf names the event a default payload carries ("item.update",
+// "webhook.failing"), so that operational events stand out; "" for a body
+// that is not one.
+func eventOf(body []byte) string {
+	var p struct {
+		EntityType string `json:"entity_type"`
+		EventType  string `json:"event_type"`
+	}
+	if json.Unmarshal(body, &p) != nil || p.EntityType == "" {
+		return ""
+	}
+	return p.EntityType + "." + p.EventType
 }

@@ -124,7 +124,14 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 	r.queue = &capturingQueue{Queue: sqs.New(q, r.queueURL)}
 	r.ingest = ingest.New(ingest.Deps{Store: store, Queue: sqs.New(q, r.firstURL), Clock: clock, Log: log,
 		Retention: time.Duration(d.RetentionDays) * 24 * time.Hour})
-	r.delivery = delivery.New(delivery.Deps{Store: store, Queue: r.queue, Sender: send, Clock: clock, Log: log})
+	// Delivery as the function wires it, health included
+	// (docs/endpoint-health.md): what health costs shows in each phase.
+	r.delivery = delivery.New(delivery.Deps{Store: store, Queue: r.queue, Sender: send, Clock: clock, Log: log,
+		Health: store, AutoDisableAfter: herald.DefaultAutoDisableAfter,
+		Raise: func(ctx context.Context, ev *herald.Event, s *herald.Subject) error {
+			_, err := r.ingest.Raise(ctx, ev, s)
+			return err
+		}})
 
 	// The project: webhooks that each match every record update, with
 	// the default payload and a signing secret.

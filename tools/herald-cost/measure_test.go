@@ -33,8 +33,12 @@ func TestRunCounts(t *testing.T) {
 		{"delivery units", m.FirstSuccess.Units, calls},
 		{"delivery GetItem (the webhooks, read at the warm-up and cached)", m.FirstSuccess.Calls["DynamoDB.GetItem"], 0},
 		{"delivery UpdateItem (the record: a first attempt claims nothing)", m.FirstSuccess.Calls["DynamoDB.UpdateItem"], calls},
-		{"retry UpdateItem (claim and record)", m.RetrySuccess.Calls["DynamoDB.UpdateItem"], 2 * calls},
-		{"retry GetItem (the event's payload)", m.RetrySuccess.Calls["DynamoDB.GetItem"], calls},
+		// A retry's success also writes its webhook's health (it follows a
+		// failure), and the first of each webhook ends the incident the
+		// failures opened: the incident closed, the webhook's mark cleared,
+		// the webhook read again (docs/endpoint-health.md).
+		{"retry UpdateItem (claim, record, health; per webhook, the incident closed and its mark cleared)", m.RetrySuccess.Calls["DynamoDB.UpdateItem"], 3*calls + 2*matches},
+		{"retry GetItem (the event's payload; per webhook, the webhook read again)", m.RetrySuccess.Calls["DynamoDB.GetItem"], calls + matches},
 		{"delivery invocations (one batch)", m.FirstSuccess.Invocations, 1},
 		{"failed attempts queue a retry each", m.FailedAttempt.Calls["SQS.SendMessage"], calls},
 		{"a delivered retry queues nothing", m.RetrySuccess.Calls["SQS.SendMessage"], 0},
@@ -56,8 +60,8 @@ func TestRunCounts(t *testing.T) {
 	if _, ingestWRU, _, _ := dynamoPer(m.Ingest); ingestWRU != 1+matches {
 		t.Errorf("ingest: %v WRU per event; want the event and a call per match, one unit each", ingestWRU)
 	}
-	if _, retryWRU, _, _ := dynamoPer(m.RetrySuccess); retryWRU != 2 {
-		t.Errorf("retry: %v WRU; want a claim and a record, one unit each", retryWRU)
+	if _, retryWRU, _, _ := dynamoPer(m.RetrySuccess); retryWRU != float64(3*calls+2*matches)/float64(calls) {
+		t.Errorf("retry: %v WRU; want a claim, a record and the health, one unit each, and the incident's end per webhook", retryWRU)
 	}
 	// Small items: the call holds no payload, the event holds it once.
 	if m.CallItemBytes <= 0 || m.CallItemBytes > 1024 || m.EventItemBytes <= 0 || m.EventItemBytes > 1024 || m.CallIndexBytes != 0 {

@@ -11,11 +11,11 @@ import (
 )
 
 // The demo webhook, seeded by `make dev`, sends every event of the demo
-// project to the demo receiver, which prints what it gets. Its id is fixed
-// (a ULID, as every webhook id is) so the sample API events
-// (events/api/webhooks-*.json) find it.
+// project, operational events included, to the demo receiver, which prints
+// what it gets. Its id is fixed (a ULID, as every webhook id is) so the sample
+// API events (events/api/webhooks-*.json) find it.
 const (
-	demoWebhookID = "01HERA1DDEM0WEBH00K0000000"
+	demoWebhookID = "01JDEM0WEBH00K0000000000Z0"
 	receiverPort  = 3001
 )
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/shared/config"
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/test/testenv"
 	"github.com/heraldhq/herald/tools/localstack"
@@ -105,5 +106,47 @@ func TestMetricsLinesAreShownInShort(t *testing.T) {
 		`[DeliveryFunction#0] {"time":"t","level":"INFO","msg":"attempt"}` + "\n"
 	if out.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+func TestAutoDisableOverride(t *testing.T) {
+	got, err := autoDisableOverride(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hours := got["Parameters"]["AUTO_DISABLE_AFTER_HOURS"]
+	s, err := config.FromEnv(func(k string) string {
+		return map[string]string{"TABLE_NAME": "t", "DELIVERY_QUEUE_URL": "q", "FIRST_ATTEMPT_QUEUE_URL": "f.fifo", "AUTO_DISABLE_AFTER_HOURS": hours}[k]
+	})
+	if err != nil || s.AutoDisableAfter != 30*time.Second {
+		t.Errorf("-auto-disable-after 30s: the functions read %q as %v (%v); want 30s", hours, s.AutoDisableAfter, err)
+	}
+	if none, err := autoDisableOverride(0); none != nil || err != nil {
+		t.Errorf("no flag: %v, %v; want the template's window", none, err)
+	}
+	if _, err := autoDisableOverride(time.Millisecond); err == nil {
+		t.Error("a window under a second was accepted")
+	}
+	if got := autoDisableText("120"); got != "120h0m0s" {
+		t.Errorf("text for 120 hours: %q", got)
+	}
+}
+
+// TestDemoWebhookIsSeedable: the store takes only ULIDs as webhook ids (it
+// refused "demo-webhook", and make dev stopped at seeding), and the sample
+// API events name the demo webhook.
+func TestDemoWebhookIsSeedable(t *testing.T) {
+	if !herald.IsID(demoWebhookID) {
+		t.Fatalf("the demo webhook's id %q is not a ULID; the store refuses it", demoWebhookID)
+	}
+	files, _ := filepath.Glob("../../events/api/webhooks-*.json")
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(raw), `"/webhooks/`) && !strings.Contains(string(raw), "/webhooks/"+demoWebhookID) {
+			t.Errorf("%s names another webhook than the demo one", f)
+		}
 	}
 }

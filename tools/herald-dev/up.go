@@ -46,7 +46,14 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	instances := fs.Int("instances", 2, "emulator instances per function (the delivery queue gets as many pollers)")
 	sweep := fs.Duration("sweep", 10*time.Second, "how often the delivery function's sweep runs")
 	verbose := fs.Bool("v", false, "show the emulator's own INFO lines too")
+	autoDisable := fs.Duration("auto-disable-after", 0, "disable a webhook whose attempts all failed for this long "+
+		"(AutoDisableAfterHours, 120 h by default; 30s shows it within a minute: docs/endpoint-health.md)")
 	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	overrides, err := autoDisableOverride(*autoDisable)
+	if err != nil {
+		fmt.Fprintln(stderr, "herald-dev up:", err)
 		return errUsage
 	}
 	root, err := localstack.RepoRoot()
@@ -81,6 +88,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		FunctionPorts: functionPorts,
 		PoolSizes:     sizes,
 		SweepInterval: *sweep,
+		Overrides:     overrides,
 		Logs:          logs,
 		MotoLogs:      motoLog,
 		Logger:        slog.New(slog.NewTextHandler(stderr, nil)),
@@ -134,8 +142,10 @@ Try it:
   make invoke FN=ApiFunction EVENT=events/api/<event>.json   (their token is seeded too)
 
 The delivery queue is polled as Lambda would, and the sweep runs every %s.
+Webhooks are disabled after every attempt failed for %s.
 Ctrl-C stops everything.
-`, stack.APIURL, demoProject, rel, stack.APIURL, stack.IngestURL, stack.DeliveryURL, stack.MotoURL, receiverURL, demoWebhookID, rel, *sweep)
+`, stack.APIURL, demoProject, rel, stack.APIURL, stack.IngestURL, stack.DeliveryURL, stack.MotoURL, receiverURL, demoWebhookID, rel, *sweep,
+		autoDisableText(stack.Functions[localstack.DeliveryFunction].Env["AUTO_DISABLE_AFTER_HOURS"]))
 
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "\nherald-dev: stopping…")
@@ -182,4 +192,30 @@ func (l *functionLogs) Write(b []byte) (int, error) {
 		fmt.Fprintln(l.out, line)
 	}
 	return len(b), nil
+}
+
+// autoDisableOverride sets the functions' auto-disable window, given as a
+// duration, in the hours they read (AUTO_DISABLE_AFTER_HOURS takes a
+// fraction); 0 leaves the template's.
+func autoDisableOverride(d time.Duration) (map[string]map[string]string, error) {
+	switch {
+	case d == 0:
+		return nil, nil
+	case d < time.Second:
+		return nil, fmt.Errorf("-auto-disable-after must be at least 1s, not %v", d)
+	}
+	hours := strconv.FormatFloat(d.Hours(), 'f', -1, 64)
+	return map[string]map[string]string{"Parameters": {"AUTO_DISABLE_AFTER_HOURS": hours}}, nil
+}
+
+// autoDisableText says the window the functions run with.
+func autoDisableText(hours string) string {
+	h, err := strconv.ParseFloat(hours, 64)
+	switch {
+	case err != nil:
+		return hours + " hours"
+	case h == 0:
+		return "ever (never disabled)"
+	}
+	return time.Duration(h * float64(time.Hour)).Round(time.Second).String()
 }

@@ -157,13 +157,14 @@ func TestTemplateYAML(t *testing.T) {
 	r.addQueue("FirstAttemptQueue", "f.fifo", "http://moto/123456789012/f.fifo", "arn:aws:sqs:us-east-1:123456789012:f.fifo")
 	r.addQueue("FirstAttemptDLQ", "f-dlq.fifo", "http://moto/123456789012/f-dlq.fifo", "arn:aws:sqs:us-east-1:123456789012:f-dlq.fifo")
 	wantEnv := map[string]string{
-		"TABLE_NAME":              "the-table",
-		"DELIVERY_QUEUE_URL":      "http://moto/123456789012/q",
-		"FIRST_ATTEMPT_QUEUE_URL": "http://moto/123456789012/f.fifo",
-		"LOG_LEVEL":               "info",
-		"HERALD_STAGE":            "dev",
-		"CALL_RETENTION_DAYS":     "30",
-		"ALLOW_PRIVATE_TARGETS":   "false",
+		"TABLE_NAME":               "the-table",
+		"DELIVERY_QUEUE_URL":       "http://moto/123456789012/q",
+		"FIRST_ATTEMPT_QUEUE_URL":  "http://moto/123456789012/f.fifo",
+		"LOG_LEVEL":                "info",
+		"HERALD_STAGE":             "dev",
+		"CALL_RETENTION_DAYS":      "30",
+		"ALLOW_PRIVATE_TARGETS":    "false",
+		"AUTO_DISABLE_AFTER_HOURS": "120",
 	}
 	for _, fn := range tmpl.LogicalIDs(typeFunction) {
 		spec, err := tmpl.function(r, fn)

@@ -6,6 +6,7 @@ import { api, ApiError, domainTypes, everyCall } from './api.js';
 import { h, clear, fill, uid, when, statusBadge, toast, headersTable, prettyBody, STATUS_LABELS } from './dom.js';
 import { entityName, eventName, eventLabel } from './words.js';
 import { callsChart, hourlyBuckets } from './chart.js';
+import { bulkResendControl } from './health.js';
 
 const PAGE_SIZES = [30, 100, 500];
 const LIVE_EVERY_MS = 5000;
@@ -100,10 +101,14 @@ export async function renderCallLog(main, _params, query) {
   const live = h('input', { type: 'checkbox', id: uid('live'), checked: true });
   const refreshBtn = h('button', { type: 'button', class: 'btn small', text: 'Refresh' });
   const clearBtn = h('button', { type: 'reset', class: 'btn small quiet', text: 'Clear filters' });
+  // Resending what the filters select: the count comes from a dry run, made
+  // whenever the list is loaded afresh (declared below; read when clicked).
+  let reloadAfterResend = () => {};
+  const bulk = bulkResendControl(() => apiQuery(f), { onDone: () => reloadAfterResend() });
   const filterForm = h('form', { class: 'filters-bar card', 'aria-label': 'Filter calls' },
     webhookSel.wrap, statusSel.wrap, entitySel.wrap, eventSel.wrap, fromIn.wrap, toIn.wrap,
     h('div', { class: 'filter-actions' },
-      h('button', { type: 'submit', class: 'btn small primary', text: 'Apply' }), clearBtn));
+      h('button', { type: 'submit', class: 'btn small primary', text: 'Apply' }), clearBtn, bulk.el));
 
   const count = h('p', { class: 'count', role: 'status', 'aria-live': 'polite' });
   const tableBox = h('div', { class: 'table-box' });
@@ -130,8 +135,12 @@ export async function renderCallLog(main, _params, query) {
     if (quiet && key === lastKey) return;
     const changed = quiet && lastKey !== '';
     lastKey = key;
-    // New calls or new statuses belong in the chart too.
-    if (changed) loadChart().catch(() => {});
+    // New calls or new statuses belong in the chart too, and may change
+    // what a bulk resend would take.
+    if (changed) {
+      loadChart().catch(() => {});
+      bulk.refresh();
+    }
     for (const w of doc.included || []) hooks.set(w.id, w);
     const first = doc.data.length ? f.offset + 1 : 0;
     count.textContent = total === 0 ? 'No calls match.' : `Calls ${first}–${f.offset + doc.data.length} of ${total}, newest first.`;
@@ -160,6 +169,7 @@ export async function renderCallLog(main, _params, query) {
       // changes between two concurrent requests would leave the chart behind
       // the list until the next minute's redraw.
       await loadList();
+      bulk.refresh();
       if (chart) await loadChart();
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
@@ -179,6 +189,7 @@ export async function renderCallLog(main, _params, query) {
   filterForm.addEventListener('reset', () => {
     setTimeout(() => { fillEvents(); readForm(); reload(); }, 0);
   });
+  reloadAfterResend = () => reload({ chart: false });
   prev.addEventListener('click', () => { f.offset = Math.max(0, f.offset - f.limit); reload({ chart: false }); });
   next.addEventListener('click', () => { f.offset += f.limit; reload({ chart: false }); });
   sizeSel.addEventListener('change', () => { f.limit = Number(sizeSel.value); f.offset = 0; reload({ chart: false }); });

@@ -25,8 +25,13 @@ export function hourlyBuckets(calls, now = Date.now()) {
 const hourFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 
 // callsChart draws the buckets at width px (the space it has, so text keeps
-// its size at any width), with a legend and a note.
-export function callsChart(buckets, { note, width = 720 } = {}) {
+// its size at any width), with a legend and a note. By default it counts
+// calls by status; order, labels, unit and title draw other series (a
+// webhook's attempts by outcome, say) from the same buckets.
+export function callsChart(buckets, {
+  note, width = 720, order = ORDER, labels = STATUS_LABELS, unit = 'call',
+  title = 'Calls per hour by status, last 24 hours',
+} = {}) {
   const W = Math.max(300, Math.round(width));
   const H = 200;
   const pad = { l: 36, r: 8, t: 10, b: 26 };
@@ -39,7 +44,7 @@ export function callsChart(buckets, { note, width = 720 } = {}) {
   const y = (v) => pad.t + innerH - (v / top) * innerH;
   const slot = innerW / buckets.length;
   const barW = Math.max(2, slot * 0.72);
-  const sum = ORDER.map((st) => [st, buckets.reduce((n, b) => n + (b.counts[st] || 0), 0)]);
+  const sum = order.map((st) => [st, buckets.reduce((n, b) => n + (b.counts[st] || 0), 0)]);
   const total = sum.reduce((n, [, c]) => n + c, 0);
 
   const grid = [];
@@ -50,8 +55,8 @@ export function callsChart(buckets, { note, width = 720 } = {}) {
   const bars = buckets.map((b, i) => {
     const x = pad.l + i * slot + (slot - barW) / 2;
     let acc = 0;
-    const label = `${hourFmt.format(b.start)}: ${totals[i]} call${totals[i] === 1 ? '' : 's'}${totals[i] ? ` (${ORDER.filter((st) => b.counts[st]).map((st) => `${b.counts[st]} ${STATUS_LABELS[st].toLowerCase()}`).join(', ')})` : ''}`;
-    const rects = ORDER.filter((st) => b.counts[st]).map((st) => {
+    const label = `${hourFmt.format(b.start)}: ${totals[i]} ${unit}${totals[i] === 1 ? '' : 's'}${totals[i] ? ` (${order.filter((st) => b.counts[st]).map((st) => `${b.counts[st]} ${labels[st].toLowerCase()}`).join(', ')})` : ''}`;
+    const rects = order.filter((st) => b.counts[st]).map((st) => {
       const v = b.counts[st];
       const r = s('rect', { x, y: y(acc + v), width: barW, height: Math.max(1, y(acc) - y(acc + v)), class: `bar bar-${st}` });
       acc += v;
@@ -70,12 +75,12 @@ export function callsChart(buckets, { note, width = 720 } = {}) {
   const titleID = 'chart-title';
   const descID = 'chart-desc';
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': `${titleID} ${descID}`, class: 'chart' },
-    s('title', { id: titleID, text: 'Calls per hour by status, last 24 hours' }),
-    s('desc', { id: descID, text: `${total} calls: ${sum.map(([st, n]) => `${n} ${STATUS_LABELS[st].toLowerCase()}`).join(', ')}.` }),
+    s('title', { id: titleID, text: title }),
+    s('desc', { id: descID, text: `${total} ${unit}s: ${sum.map(([st, n]) => `${n} ${labels[st].toLowerCase()}`).join(', ')}.` }),
     grid, bars, ticks,
     s('line', { x1: pad.l, x2: W - pad.r, y1: y(0), y2: y(0), class: 'baseline' }));
   const legend = h('ul', { class: 'legend' }, sum.map(([st, n]) => h('li', {},
-    h('span', { class: `swatch bar-${st}`, 'aria-hidden': 'true' }), `${STATUS_LABELS[st]} ${n}`)));
+    h('span', { class: `swatch bar-${st}`, 'aria-hidden': 'true' }), `${labels[st]} ${n}`)));
   return h('figure', { class: 'chart-box' }, svg,
     h('figcaption', {}, legend, note ? h('p', { class: 'hint', text: note }) : null));
 }

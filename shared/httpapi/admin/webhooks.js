@@ -4,6 +4,7 @@ import { api, ApiError, domainTypes } from './api.js';
 import { h, clear, fill, uid, when, statusBadge, toast, confirmDialog, debounce, prettyBody } from './dom.js';
 import { showFieldErrors, clearFieldErrors, clearOnEdit } from './fielderrors.js';
 import { describeTrigger, entityName, eventName, filterName, eventLabel } from './words.js';
+import { healthBadge, healthSection } from './health.js';
 
 // ---- List ----
 
@@ -25,7 +26,7 @@ export async function renderWebhookList(main) {
   const lastCells = new Map();
   body.append(h('table', { class: 'list responsive', id: 'webhook-table' },
     h('caption', { class: 'visually-hidden', text: 'Webhooks of this project' }),
-    h('thead', {}, h('tr', {}, ['Name', 'URL', 'Enabled', 'Triggers', 'Last call'].map((t) => h('th', { scope: 'col', text: t })))),
+    h('thead', {}, h('tr', {}, ['Name', 'URL', 'Health', 'Triggers', 'Last call'].map((t) => h('th', { scope: 'col', text: t })))),
     h('tbody', {}, hooks.map((w) => {
       const a = w.attributes;
       const last = h('td', { 'data-label': 'Last call', class: 'last-call' }, h('span', { class: 'muted', text: '…' }));
@@ -33,7 +34,7 @@ export async function renderWebhookList(main) {
       return h('tr', { dataset: { id: w.id } },
         h('td', { 'data-label': 'Name' }, h('a', { href: `#/webhooks/${encodeURIComponent(w.id)}`, text: a.name })),
         h('td', { 'data-label': 'URL', class: 'url' }, h('code', { text: a.url })),
-        h('td', { 'data-label': 'Enabled' }, h('span', { class: a.enabled ? 'badge on' : 'badge off', text: a.enabled ? 'Enabled' : 'Disabled' })),
+        h('td', { 'data-label': 'Health' }, healthBadge(a)),
         h('td', { 'data-label': 'Triggers' }, h('ul', { class: 'plain' }, a.events.map((t) => h('li', { text: describeTrigger(t) })))),
         last,
       );
@@ -98,6 +99,10 @@ export async function renderWebhookForm(main, { id }) {
   const heading = h('h1', { tabindex: '-1', text: editing ? `Edit webhook “${hook.name}”` : 'New webhook' });
   const form = new WebhookForm(types, hook);
   main.append(h('div', { class: 'page-head' }, heading, h('a', { href: '#/webhooks', class: 'btn', text: 'Back to webhooks' })));
+  if (editing) {
+    // Enabling it again from the health card re-reads the page.
+    main.append(healthSection(id, hook, { onChange: () => window.dispatchEvent(new HashChangeEvent('hashchange')) }));
+  }
   main.append(form.el);
   if (editing) main.append(secretSection(id), deleteSection(id, hook.name));
   heading.focus();

@@ -10,6 +10,7 @@ const ENTITY = {
   maintenance_mode: ['Maintenance mode', 'maintenance mode'],
   sso_user: ['SSO user', 'SSO user'],
   cda_cache_tags: ['CDA cache tags', 'CDA cache tags'],
+  webhook: ['Webhook', 'webhook'],
 };
 
 const EVENT = {
@@ -24,6 +25,12 @@ const EVENT = {
   deploy_started: 'deploy started',
   deploy_succeeded: 'deploy succeeded',
   deploy_failed: 'deploy failed',
+  // Herald's operational events about a webhook.
+  failing: 'failing',
+  exhausted: 'out of retries',
+  disabled: 'disabled',
+  recovered: 'recovered',
+  ping: 'test send',
 };
 
 const FILTER = {
