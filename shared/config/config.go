@@ -123,7 +123,8 @@ const MaxIdleConnsPerService = 128
 
 // Tune sets what the SDK's defaults get wrong for Herald, on a configuration
 // the functions, tools and tests share: the HTTP client keeps open as many
-// connections as the functions have calls in flight. It changes the SDK's
+// connections as the functions have calls in flight, and hands net/http
+// request bodies it cannot trip on (see plainBodies). It changes the SDK's
 // own HTTP client, keeping its timeouts and AWS_CA_BUNDLE; a client of
 // another kind is left alone.
 //
@@ -134,14 +135,37 @@ func Tune(cfg *aws.Config) {
 		cfg.HTTPClient = awshttp.NewBuildableClient()
 	}
 	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		cfg.HTTPClient = b.WithTransportOptions(func(t *http.Transport) {
+		cfg.HTTPClient = plainBodies{b.WithTransportOptions(func(t *http.Transport) {
 			t.MaxIdleConnsPerHost = MaxIdleConnsPerService
 			// The pool's total must not cap it: DynamoDB and SQS each
 			// have their own host.
 			t.MaxIdleConns = 2 * MaxIdleConnsPerService
-		})
+		})}
 	}
 }
+
+// plainBodies is the SDK's HTTP client with each request body stripped to
+// Read and Close. The SDK closes a request's body as soon as the response
+// headers are in, and its body then answers WriteTo with io.EOF as an
+// error. net/http, having written the body, reads it once more to check
+// that nothing follows the Content-Length; when that read comes after the
+// SDK's close (a busy machine makes it likely) it goes through WriteTo,
+// takes the EOF for a failed write, and closes the connection under the
+// response being read. The SDK then sees the answer lost and sends the call
+// again: a conditional write that had succeeded then fails its condition.
+// Read after the close answers io.EOF, which ends that check cleanly.
+// TestPlainBodiesKeepTheAnswer shows the race and its end.
+type plainBodies struct{ *awshttp.BuildableClient }
+
+func (c plainBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = readCloser{r.Body}
+	}
+	return c.BuildableClient.Do(r)
+}
+
+// readCloser hides every method of a body but Read and Close.
+type readCloser struct{ io.ReadCloser }
 
 // DynamoDBOptions is the option every DynamoDB client takes:
 // dynamodb.NewFromConfig(cfg, config.DynamoDBOptions). It keeps the SDK's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -279,7 +280,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, old, updated *herald.Webhook)
 			TransactItems: append([]types.TransactWriteItem{{Put: put}}, also...),
 		})
 		if reasons := cancelReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
-			return herald.Errorf(herald.ECONFLICT, "webhook %s changed while it was being updated", old.ID)
+			return s.updateConflict(ctx, old, item)
 		}
 		return classify(err, "update webhook %s", old.ID)
 	}
@@ -289,7 +290,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, old, updated *herald.Webhook)
 			ConditionExpression: put.ConditionExpression, ExpressionAttributeValues: put.ExpressionAttributeValues,
 		})
 		if isConditionFailed(err) {
-			return herald.Errorf(herald.ECONFLICT, "webhook %s changed while it was being updated", old.ID)
+			return s.updateConflict(ctx, old, item)
 		}
 		return classify(err, "update webhook %s", old.ID)
 	}
@@ -306,11 +307,25 @@ func (s *Store) UpdateWebhook(ctx context.Context, old, updated *herald.Webhook)
 	})
 	switch reasons := cancelReasons(err); {
 	case len(reasons) >= 3 && reasons[0] == "ConditionalCheckFailed":
-		return herald.Errorf(herald.ECONFLICT, "webhook %s changed while it was being updated", old.ID)
+		return s.updateConflict(ctx, old, item)
 	case len(reasons) >= 3 && reasons[2] == "ConditionalCheckFailed":
 		return nameTaken(updated.Name)
 	}
 	return classify(err, "update webhook %s", old.ID)
+}
+
+// updateConflict is the answer to an update whose version condition
+// failed: nil when the stored webhook is, to the letter, the one the update
+// wrote (an earlier try of the same request succeeded and its answer was
+// lost), ECONFLICT otherwise.
+func (s *Store) updateConflict(ctx context.Context, old *herald.Webhook, wrote map[string]types.AttributeValue) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: key(projectKey(old.ProjectID), webhookSK(old.ID)), ConsistentRead: aws.Bool(true),
+	})
+	if err == nil && reflect.DeepEqual(out.Item, wrote) {
+		return nil
+	}
+	return herald.Errorf(herald.ECONFLICT, "webhook %s changed while it was being updated", old.ID)
 }
 
 // DeleteWebhook deletes a webhook, frees its name and deletes its health,

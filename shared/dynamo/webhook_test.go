@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,47 +126,89 @@ func TestWebhookNamesAreUniquePerProject(t *testing.T) {
 	}
 }
 
-// TestCreateWebhookSurvivesALostAnswer: the first answer to the create's
-// transaction is lost after DynamoDB applied it, and the SDK sends it
-// again. The retry finds the webhook and its name already there: that is
-// the create succeeding, not the name being taken.
-func TestCreateWebhookSurvivesALostAnswer(t *testing.T) {
+// TestWebhookWritesSurviveALostAnswer: the answer to a write is lost after
+// DynamoDB applied it, and the SDK sends the write again. The retry's
+// condition fails on what the first try wrote: that is the write
+// succeeding, not the name being taken or the webhook changed meanwhile.
+func TestWebhookWritesSurviveALostAnswer(t *testing.T) {
 	env := testenv.New(t)
 	cfg := env.AWS.Copy()
-	lose := &loseFirstAnswer{op: "DynamoDB_20120810.TransactWriteItems", next: http.DefaultTransport}
+	lose := &loseAnswer{next: http.DefaultTransport}
 	cfg.HTTPClient = &http.Client{Transport: lose}
 	store := dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(cfg), Table: env.Table, Clock: &fixedClock{now: t0}})
 	ctx := context.Background()
+	const transact, put = "DynamoDB_20120810.TransactWriteItems", "DynamoDB_20120810.PutItem"
+
 	w := newWebhook(t, "p1", "Deploy")
+	lose.arm(transact)
 	if err := store.CreateWebhook(ctx, w); err != nil {
 		t.Fatalf("create whose first answer was lost: %v", err)
 	}
-	if lose.sent.Load() != 2 {
-		t.Fatalf("%d transactions sent; want 2 (the SDK's retry after the lost answer)", lose.sent.Load())
-	}
-	if got, err := store.GetWebhook(ctx, "p1", w.ID); err != nil || got.Name != "Deploy" {
-		t.Errorf("after the retried create: %v %v", got, err)
-	}
+	lose.check(t, "create")
 	err := store.CreateWebhook(ctx, newWebhook(t, "p1", "deploy"))
 	if herald.ErrorCode(err) != herald.EINVALID {
 		t.Errorf("another webhook of the same name: %v; want EINVALID", err)
 	}
+
+	edit := func(from *herald.Webhook, in herald.WebhookInput, op, what string) *herald.Webhook {
+		t.Helper()
+		to, err := from.Update(in, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lose.arm(op)
+		if err := store.UpdateWebhook(ctx, from, to); err != nil {
+			t.Fatalf("%s whose first answer was lost: %v", what, err)
+		}
+		lose.check(t, what)
+		return to
+	}
+	v2 := edit(w, herald.WebhookInput{Headers: herald.Some(map[string]string{"X-B": "2"})}, put, "update")
+	edit(v2, herald.WebhookInput{Name: herald.Some("Deploy 2")}, transact, "rename")
+	if got, err := store.GetWebhook(ctx, "p1", w.ID); err != nil || got.Name != "Deploy 2" || got.Version != 3 || got.Headers["X-B"] != "2" {
+		t.Errorf("after the retried writes: %+v %v", got, err)
+	}
+	// A stale update is still a conflict: what is stored is not what it wrote.
+	stale, _ := v2.Update(herald.WebhookInput{Headers: herald.Some(map[string]string{"X-C": "3"})}, t0)
+	if err := store.UpdateWebhook(ctx, v2, stale); herald.ErrorCode(err) != herald.ECONFLICT {
+		t.Errorf("an update of version 2 after version 3: %v; want ECONFLICT", err)
+	}
 }
 
-// loseFirstAnswer forwards every request, and replaces the answer to the
-// first request of one operation with a 500 the SDK retries.
-type loseFirstAnswer struct {
-	op   string
-	next http.RoundTripper
-	sent atomic.Int32
+// loseAnswer forwards every request, and replaces the answer to the next
+// request of the armed operation with a 500 the SDK retries.
+type loseAnswer struct {
+	next  http.RoundTripper
+	mu    sync.Mutex
+	armed string
+	sent  int
 }
 
-func (l *loseFirstAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+func (l *loseAnswer) arm(op string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armed, l.sent = op, 0
+}
+
+// check fails the test unless the armed operation was sent twice: the try
+// whose answer was lost and the SDK's retry.
+func (l *loseAnswer) check(t *testing.T, what string) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sent != 2 {
+		t.Fatalf("%s: %s sent %d times; want 2", what, l.armed, l.sent)
+	}
+}
+
+func (l *loseAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
 	res, err := l.next.RoundTrip(r)
-	if err != nil || r.Header.Get("X-Amz-Target") != l.op {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil || r.Header.Get("X-Amz-Target") != l.armed {
 		return res, err
 	}
-	if l.sent.Add(1) > 1 {
+	if l.sent++; l.sent > 1 {
 		return res, nil
 	}
 	_, _ = io.Copy(io.Discard, res.Body)

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/heraldhq/herald/shared/config"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -95,11 +96,13 @@ func New(t testing.TB) *Env {
 
 // AWSConfig is an SDK configuration pointed at moto.
 func AWSConfig(endpoint string) aws.Config {
-	return aws.Config{
+	cfg := aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint: aws.String(endpoint),
 	}
+	config.Tune(&cfg) // as the functions have it
+	return cfg
 }
 
 type resources struct {

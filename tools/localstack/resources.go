@@ -17,6 +17,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/heraldhq/herald/shared/config"
 )
 
 // motoAccount is the account id moto serves by default.
@@ -53,6 +54,7 @@ func newClients(endpoint, region, keyID, secret string) clients {
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider(keyID, secret, ""),
 	}
+	config.Tune(&cfg)
 	return clients{
 		dynamo: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) }),
 		sqs:    sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) }),
