@@ -29,23 +29,6 @@ import (
 	"github.com/heraldhq/herald/test/testenv"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // receiver is a real local HTTP server that records what it gets and
 // answers with whatever respond says.
 type receiver struct {
@@ -90,7 +73,7 @@ func (rc *receiver) setRespond(f func(w http.ResponseWriter, r *http.Request)) {
 type fixture struct {
 	env     *testenv.Env
 	store   *dynamo.Store
-	clock   *clock
+	clock   *testenv.Clock
 	handler *delivery.Handler
 	rcv     *receiver
 	hook    *herald.Webhook
@@ -102,7 +85,7 @@ var start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 func newFixture(t *testing.T, configure func(in *herald.WebhookInput)) *fixture {
 	t.Helper()
 	env := testenv.New(t)
-	clk := &clock{now: time.Now().UTC()}
+	clk := testenv.NewClock(time.Now().UTC())
 	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clk})
 	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: clk, TotalTimeout: 3 * time.Second})
 	if err != nil {

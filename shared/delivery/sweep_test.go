@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/shared/delivery"
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/test/testenv"
 )
 
 // parkedIndex is the due-retries index in memory: what the sweep reads and
@@ -134,7 +135,7 @@ func TestSweepWorksOffABacklog(t *testing.T) {
 		slices.SortFunc(rs, func(a, b herald.ParkedRetry) int { return strings.Compare(a.Key, b.Key) })
 	}
 	q := &jobLog{jobs: map[string]int{}}
-	clk := &clock{now: now}
+	clk := testenv.NewClock(now)
 	h := delivery.New(delivery.Deps{Store: idx, Queue: q, Sender: nil, Clock: clk, Log: slog.New(slog.DiscardHandler)})
 
 	// A sweep with less time left than it needs for a page starts none.
@@ -186,7 +187,7 @@ func TestSweepWorksOffABacklog(t *testing.T) {
 // upgrade, until one says it is done; the instance's later sweeps skip it.
 func TestSweepsRunTheUpgradeUntilDone(t *testing.T) {
 	idx := &parkedIndex{shards: make([][]herald.ParkedRetry, 2), unparked: map[string]bool{}, upgradeSteps: 3}
-	h := delivery.New(delivery.Deps{Store: idx, Queue: &jobLog{jobs: map[string]int{}}, Clock: &clock{now: time.Now()},
+	h := delivery.New(delivery.Deps{Store: idx, Queue: &jobLog{jobs: map[string]int{}}, Clock: testenv.NewClock(time.Now()),
 		Log: slog.New(slog.DiscardHandler)})
 	for range 5 {
 		if _, err := h.Sweep(context.Background()); err != nil {

@@ -24,7 +24,7 @@ func TestMatchCallsStopsPastTheLimit(t *testing.T) {
 	}
 	putCall(t, store, "p1", "w2", t0, "item", "update")
 	putCall(t, store, "p2", "w1", t0, "item", "update")
-	clock.now = t0.Add(time.Minute)
+	clock.Set(t0.Add(time.Minute))
 
 	all, err := store.MatchCalls(ctx, "p1", herald.CallQuery{WebhookID: "w1"}, 100)
 	if err != nil || len(all) != 7 {

@@ -48,7 +48,7 @@ func TestCountsKeptPerHourStayExact(t *testing.T) {
 		}
 		return total
 	}
-	clock.now = base.Add(4*time.Hour + 5*time.Minute)
+	clock.Set(base.Add(4*time.Hour + 5*time.Minute))
 	env.Calls.Reset()
 	all := check("first count", herald.CallQuery{})
 	if all != 22 {
@@ -61,7 +61,7 @@ func TestCountsKeptPerHourStayExact(t *testing.T) {
 		t.Errorf("hour counts written %d times, then %d; want kept once", first, env.Calls.Get("DynamoDB.BatchWriteItem"))
 	}
 	// A new call in the open hour, and one at its very start.
-	put("wB", clock.now)
+	put("wB", clock.Now())
 	put("wA", base.Add(4*time.Hour))
 	if n := check("after new calls", herald.CallQuery{}); n != 24 {
 		t.Errorf("total %d; want 24", n)
@@ -87,7 +87,7 @@ func TestCountsKeptPerHourStayExact(t *testing.T) {
 	check("created before an hour's start", herald.CallQuery{CreatedBefore: &exact})
 	// Calls expire: the first hour's, then the second's.
 	for _, d := range []time.Duration{6*time.Hour + 30*time.Minute, 7*time.Hour + 20*time.Minute, 8 * time.Hour} {
-		clock.now = base.Add(d)
+		clock.Set(base.Add(d))
 		check("after "+d.String(), herald.CallQuery{})
 		check("after "+d.String()+", wB", herald.CallQuery{WebhookID: "wB"})
 	}

@@ -159,8 +159,8 @@ func TestIncidentMarkAndAutoDisable(t *testing.T) {
 		t.Errorf("auto-disabled: %+v", off)
 	}
 
-	clock.now = at.Add(time.Hour)
-	on, err := off.Update(herald.WebhookInput{Enabled: herald.Some(true)}, clock.now)
+	clock.Set(at.Add(time.Hour))
+	on, err := off.Update(herald.WebhookInput{Enabled: herald.Some(true)}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,11 +171,11 @@ func TestIncidentMarkAndAutoDisable(t *testing.T) {
 	if !back.Enabled || back.DisabledReason != "" || back.DisabledAt != nil || !back.Incident.Equal(t0) {
 		t.Errorf("re-enabled: %+v", back)
 	}
-	st, _ = store.RecordHealthFailure(ctx, "p1", w.ID, clock.now)
-	if st.ConsecutiveFailures != 1 || !st.StreakStart.Equal(clock.now) || !st.Incident.Equal(t0) || !st.Reported {
+	st, _ = store.RecordHealthFailure(ctx, "p1", w.ID, clock.Now())
+	if st.ConsecutiveFailures != 1 || !st.StreakStart.Equal(clock.Now()) || !st.Incident.Equal(t0) || !st.Reported {
 		t.Errorf("a failure after re-enabling: %+v; want a new streak in the same, reported incident", st)
 	}
-	if st.AutoDisableDue(120*time.Hour, clock.now.Add(time.Minute)) {
+	if st.AutoDisableDue(120*time.Hour, clock.Now().Add(time.Minute)) {
 		t.Error("re-enabled, it would be disabled again at once")
 	}
 
@@ -199,7 +199,7 @@ func TestIncidentMarkAndAutoDisable(t *testing.T) {
 	if err := store.SetIncidentMarker(ctx, "p1", w.ID, t0); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := store.AutoDisable(ctx, "p1", w.ID, clock.now, clock.now.Add(200*time.Hour)); ok {
+	if ok, _ := store.AutoDisable(ctx, "p1", w.ID, clock.Now(), clock.Now().Add(200*time.Hour)); ok {
 		t.Error("a deleted webhook was disabled")
 	}
 	if _, err := store.GetWebhook(ctx, "p1", w.ID); herald.ErrorCode(err) != herald.ENOTFOUND {
@@ -259,7 +259,7 @@ func TestFirstAttemptSuccessesComeFromTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	clock.now = now
+	clock.Set(now)
 	h, err := store.WebhookHealth(ctx, "p1", []string{a.ID, b.ID, "01KAZNEVERUSED000000000000"})
 	if err != nil {
 		t.Fatal(err)
@@ -322,9 +322,9 @@ func TestHealthCountsFailuresAndRetries(t *testing.T) {
 	store, _, clock := newStore(t)
 	ctx := context.Background()
 	w := newWebhook(t, "p1", "a")
-	clock.now = t0.Add(30 * time.Minute)
+	clock.Set(t0.Add(30 * time.Minute))
 	for i := range 3 {
-		if _, err := store.RecordHealthFailure(ctx, "p1", w.ID, clock.now.Add(-time.Duration(i)*time.Hour)); err != nil {
+		if _, err := store.RecordHealthFailure(ctx, "p1", w.ID, clock.Now().Add(-time.Duration(i)*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -333,10 +333,10 @@ func TestHealthCountsFailuresAndRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := h[w.ID]
-	if got.Failures24h != 3 || got.ConsecutiveFailures != 3 || got.FailingSince == nil || !got.FailingSince.Equal(clock.now) {
+	if got.Failures24h != 3 || got.ConsecutiveFailures != 3 || got.FailingSince == nil || !got.FailingSince.Equal(clock.Now()) {
 		t.Errorf("after three failures: %+v", got)
 	}
-	if _, err := store.RecordHealthSuccess(ctx, "p1", w.ID, clock.now, false); err != nil {
+	if _, err := store.RecordHealthSuccess(ctx, "p1", w.ID, clock.Now(), false); err != nil {
 		t.Fatal(err)
 	}
 	h, _ = store.WebhookHealth(ctx, "p1", []string{w.ID})

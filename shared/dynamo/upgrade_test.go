@@ -25,10 +25,10 @@ const (
 
 // olderTable loads the older version's items, and a token made before token
 // lists, into a fresh table.
-func olderTable(t *testing.T) (*dynamo.Store, *testenv.Env, *fixedClock, string) {
+func olderTable(t *testing.T) (*dynamo.Store, *testenv.Env, *testenv.Clock, string) {
 	t.Helper()
 	store, env, clock := newStore(t)
-	clock.now = env.PutFixture(t, "testdata/legacy-items.json").Add(time.Minute)
+	clock.Set(env.PutFixture(t, "testdata/legacy-items.json").Add(time.Minute))
 	hash := herald.HashToken(herald.NewToken())
 	if _, err := env.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(env.Table), Item: map[string]types.AttributeValue{
 		"PK": &types.AttributeValueMemberS{Value: "T#" + hash}, "SK": &types.AttributeValueMemberS{Value: "T"},

@@ -17,27 +17,10 @@ import (
 
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
-type fixedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fixedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fixedClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newStore(t *testing.T) (*dynamo.Store, *testenv.Env, *fixedClock) {
+func newStore(t *testing.T) (*dynamo.Store, *testenv.Env, *testenv.Clock) {
 	t.Helper()
 	env := testenv.New(t)
-	clock := &fixedClock{now: t0}
+	clock := testenv.NewClock(t0)
 	return dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clock}), env, clock
 }
 
@@ -135,7 +118,7 @@ func TestWebhookWritesSurviveALostAnswer(t *testing.T) {
 	cfg := env.AWS.Copy()
 	lose := &loseAnswer{next: http.DefaultTransport}
 	cfg.HTTPClient = &http.Client{Transport: lose}
-	store := dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(cfg), Table: env.Table, Clock: &fixedClock{now: t0}})
+	store := dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(cfg), Table: env.Table, Clock: testenv.NewClock(t0)})
 	ctx := context.Background()
 	const transact, put = "DynamoDB_20120810.TransactWriteItems", "DynamoDB_20120810.PutItem"
 

@@ -13,6 +13,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/heraldhq/herald/shared/herald"
+	"github.com/heraldhq/herald/test/testenv"
 )
 
 // jobs drains the delivery queue.
@@ -225,7 +226,7 @@ func bulkAttrs(t *testing.T, r response) map[string]any {
 // after it queues them again; more than the bound is refused, as is any
 // bad parameter, and a refused request changes nothing.
 func TestBulkResend(t *testing.T) {
-	clock := &movingClock{now: time.Now().UTC()}
+	clock := testenv.NewClock(time.Now().UTC())
 	a := newAPIWith(t, clock, 5)
 	hookA := dataID(a.do(a.tokenP1, "POST", "/webhooks", webhookDoc(map[string]any{"name": "a"})))
 	hookB := dataID(a.do(a.tokenP1, "POST", "/webhooks", webhookDoc(map[string]any{"name": "b", "enabled": false})))
@@ -298,7 +299,7 @@ func TestBulkResend(t *testing.T) {
 	if same["queued"] != 0.0 {
 		t.Errorf("the same filter with other parameters: %v", same)
 	}
-	clock.advance(herald.BulkResendWindow + time.Second)
+	clock.Advance(herald.BulkResendWindow + time.Second)
 	later := bulkAttrs(t, a.do(a.tokenP1, "POST", "/webhook_calls/bulk_resend"+failedQuery, nil))
 	// Their resends are still pending (no delivery ran), for 5 minutes at
 	// most; past that, a new bulk resend queues them again.

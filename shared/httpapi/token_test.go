@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,30 +17,12 @@ import (
 	"github.com/heraldhq/herald/test/testenv"
 )
 
-// movingClock is a clock the test moves by hand.
-type movingClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *movingClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *movingClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // A revoked token is refused once the API's token cache has let go of it:
 // within TokenCacheTTL of revoking, on every warm function.
 func TestRevokedTokenIsRefused(t *testing.T) {
 	env := testenv.New(t)
 	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table})
-	clock := &movingClock{now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
 		Webhooks: store, Calls: store, Tokens: store,
 		Queue: sqs.New(env.SQS, env.QueueURL), Clock: clock,
@@ -91,7 +72,7 @@ func TestRevokedTokenIsRefused(t *testing.T) {
 		{"past the cache time", 2 * time.Second, token, http.StatusUnauthorized},
 		{"and from then on", time.Hour, token, http.StatusUnauthorized},
 	} {
-		clock.advance(step.advance)
+		clock.Advance(step.advance)
 		if got := status(step.token); got != step.want {
 			t.Errorf("%s: got %d, want %d", step.name, got, step.want)
 		}

@@ -211,23 +211,6 @@ func recorded(env *testenv.Env, used *actions) (*dynamodb.Client, *awssqs.Client
 	return dynamodb.NewFromConfig(cfg), awssqs.NewFromConfig(cfg)
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func newWebhook(t *testing.T, store *dynamo.Store, project, name, url string, now time.Time) *herald.Webhook {
 	t.Helper()
 	w, err := herald.NewWebhook(project, herald.NewID(now), herald.WebhookInput{
@@ -267,7 +250,7 @@ func TestIngestPolicy(t *testing.T) {
 	ctx := context.Background()
 	// Beside today's items, an older version's: an event seen again whose
 	// call is of the older shape moves it.
-	clk := &clock{now: env.PutFixture(t, olderItems).Add(time.Hour)}
+	clk := testenv.NewClock(env.PutFixture(t, olderItems).Add(time.Hour))
 	fixtures := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clk})
 	newWebhook(t, fixtures, "p1", "a", "https://example.com/a", clk.Now())
 	newWebhook(t, fixtures, "p1", "b", "https://example.com/b", clk.Now())
@@ -290,7 +273,7 @@ func TestIngestPolicy(t *testing.T) {
 	if _, err := handler(halfStore{store}).Handle(ctx, event("evt-2")); err == nil {
 		t.Fatal("an ingest that stopped half way reported no error")
 	}
-	clk.advance(5 * time.Minute)
+	clk.Advance(5 * time.Minute)
 	if _, err := handler(store).Handle(ctx, event("evt-2")); err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +293,7 @@ func TestDeliveryPolicy(t *testing.T) {
 	ctx := context.Background()
 	// Beside today's items, an older version's: the sweep moves its parked
 	// retry, and the upgrade step after it the rest.
-	clk := &clock{now: env.PutFixture(t, olderItems).Add(time.Hour)}
+	clk := testenv.NewClock(env.PutFixture(t, olderItems).Add(time.Hour))
 	fixtures := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clk})
 	status := http.StatusOK
 	var mu sync.Mutex
@@ -378,9 +361,9 @@ func TestDeliveryPolicy(t *testing.T) {
 	failingFirst.Replay = true
 	deliver(failingFirst)
 	for retry := 1; retry <= 3; retry++ { // the third waits 30 minutes: parked
-		clk.advance(10 * time.Minute)
+		clk.Advance(10 * time.Minute)
 		if retry == 3 {
-			clk.advance(25 * time.Minute)
+			clk.Advance(25 * time.Minute)
 			if _, err := h.Sweep(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -411,22 +394,22 @@ func TestDeliveryPolicy(t *testing.T) {
 		status = code
 		mu.Unlock()
 	}
-	clk.advance(time.Hour - clk.Now().Sub(clk.Now().Truncate(time.Hour)) + time.Second) // the start of an hour
+	clk.Advance(time.Hour - clk.Now().Sub(clk.Now().Truncate(time.Hour)) + time.Second) // the start of an hour
 	for round := range 2 {
 		setStatus(http.StatusInternalServerError)
 		for range herald.FailingAfter {
-			clk.advance(time.Second)
+			clk.Advance(time.Second)
 			_, job := newCall(flapOff)
 			deliver(job)
 		}
 		if round == 0 {
 			setStatus(http.StatusOK)
-			clk.advance(time.Second)
+			clk.Advance(time.Second)
 			_, job := newCall(flapOff)
 			deliver(job)
 		}
 	}
-	clk.advance(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	_, job := newCall(flapOff)
 	deliver(job)
 	if w, _ := fixtures.GetWebhook(ctx, "p1", flapping.ID); w.Enabled {
@@ -440,7 +423,7 @@ func TestDeliveryPolicy(t *testing.T) {
 func TestAPIPolicy(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
-	clk := &clock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	fixtures := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clk})
 	token := herald.NewToken()
 	if err := fixtures.PutToken(ctx, herald.HashToken(token), "p1", ""); err != nil {

@@ -30,30 +30,12 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-// clock is the injected clock every handler reads.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // clockQueue stands in for an SQS queue: a job is due when the clock has
 // passed its delay. It satisfies every queue interface the handlers take.
 // As the first-attempt queue (fifo), it drops a job for a call queued in
 // the five minutes before, as SQS's deduplication by call id does.
 type clockQueue struct {
-	clock *clock
+	clock *testenv.Clock
 	fifo  bool
 	mu    sync.Mutex
 	jobs  []queued
@@ -183,7 +165,7 @@ func (r *receiver) operational() []string {
 // rig is the API, ingest and delivery in this process.
 type rig struct {
 	t        *testing.T
-	clock    *clock
+	clock    *testenv.Clock
 	store    *dynamo.Store
 	api      *httptest.Server
 	token    string
@@ -199,7 +181,7 @@ const project = "scenario"
 func newRig(t *testing.T, start time.Time, autoDisableAfter time.Duration) *rig {
 	t.Helper()
 	env := testenv.New(t)
-	c := &clock{now: start}
+	c := testenv.NewClock(start)
 	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: c})
 	logs := &bytes.Buffer{}
 	var mu sync.Mutex
@@ -352,7 +334,7 @@ func (r *rig) advance(to time.Time) {
 				step = reach
 			}
 		}
-		r.clock.set(step)
+		r.clock.Set(step)
 		if _, err := r.delivery.Sweep(context.Background()); err != nil {
 			r.t.Fatal(err)
 		}
