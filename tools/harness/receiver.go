@@ -178,7 +178,11 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if signature != SignatureValid && signature != "" {
 			signature = "INVALID (" + signature + ")"
 		}
-		fmt.Fprintf(r.print, "receiver: %s %s %s webhook-id=%s signature %s, %d bytes\n", req.Method, q.Path, eventOf(body), q.CallID, signature, q.Bytes)
+		what := q.Path
+		if ev := eventOf(body); ev != "" {
+			what += " " + ev
+		}
+		fmt.Fprintf(r.print, "receiver: %s %s webhook-id=%s signature %s, %d bytes\n", req.Method, what, q.CallID, signature, q.Bytes)
 	}
 	switch q.Answer {
 	case AnsweredOK:

@@ -81,7 +81,7 @@ func TestDemo(t *testing.T) {
 	for len(rcv.Log()) == 0 && ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if out := printed.String(); !strings.Contains(out, "POST /hooks/item/293467 webhook-id=") || !strings.Contains(out, "signature valid") {
+	if out := printed.String(); !strings.Contains(out, "POST /hooks/item/293467 item.update webhook-id=") || !strings.Contains(out, "signature valid") {
 		t.Errorf("the demo receiver printed %q; want the call to /hooks/item/293467, its signature valid", out)
 	}
 	answer, err := stack.Pool(localstack.APIFunction).Invoke(ctx, read("events/api/webhooks-get.json"))
