@@ -77,7 +77,7 @@ type fixture struct {
 	handler *delivery.Handler
 	rcv     *receiver
 	hook    *herald.Webhook
-	logs    *strings.Builder
+	logs    *testenv.Buffer
 }
 
 var start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -91,15 +91,7 @@ func newFixture(t *testing.T, configure func(in *herald.WebhookInput)) *fixture 
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &strings.Builder{}
-	var mu sync.Mutex
-	kept := testenv.LogWriter(t, "delivery")
-	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		_, _ = kept.Write(p)
-		return logs.Write(p)
-	}), nil))
+	log, logs := testenv.Logger(t, "delivery")
 	f := &fixture{env: env, store: store, clock: clk, rcv: newReceiver(t), logs: logs,
 		handler: delivery.New(delivery.Deps{Store: store, Queue: sqs.New(env.SQS, env.QueueURL), Sender: send, Clock: clk, Log: log})}
 	user, pw := "deploy", testenv.Secret(t, "hunter2-basic")

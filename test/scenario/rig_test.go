@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -173,7 +172,7 @@ type rig struct {
 	delivery *delivery.Handler
 	first    *clockQueue // ingest's, and operational events'
 	retries  *clockQueue // retries, resends, test sends
-	logs     *bytes.Buffer
+	logs     *testenv.Buffer
 }
 
 const project = "scenario"
@@ -183,15 +182,7 @@ func newRig(t *testing.T, start time.Time, autoDisableAfter time.Duration) *rig 
 	env := testenv.New(t)
 	c := testenv.NewClock(start)
 	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: c})
-	logs := &bytes.Buffer{}
-	var mu sync.Mutex
-	kept := testenv.LogWriter(t, "scenario")
-	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		_, _ = kept.Write(p)
-		return logs.Write(p)
-	}), nil))
+	log, logs := testenv.Logger(t, "scenario")
 	r := &rig{t: t, clock: c, store: store, logs: logs, first: &clockQueue{clock: c, fifo: true, sent: map[string]time.Time{}}, retries: &clockQueue{clock: c}}
 	r.ingest = ingest.New(ingest.Deps{Store: store, Queue: r.first, Clock: c, Log: log, Retention: 30 * 24 * time.Hour})
 	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: c, TotalTimeout: 5 * time.Second})

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -193,4 +194,12 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Logger returns a JSON logger for a handler under test, and the Buffer it
+// also writes to, for the test to read; every line is kept in the test's
+// log file too (LogWriter).
+func Logger(t testing.TB, name string) (*slog.Logger, *Buffer) {
+	buf := &Buffer{}
+	return slog.New(slog.NewJSONHandler(io.MultiWriter(LogWriter(t, name), buf), nil)), buf
 }
