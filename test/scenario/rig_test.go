@@ -206,10 +206,6 @@ func newRig(t *testing.T, start time.Time, autoDisableAfter time.Duration) *rig 
 	return r
 }
 
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
 // call sends one API request and decodes the answer.
 func (r *rig) call(method, path string, body any) (int, map[string]any) {
 	r.t.Helper()
