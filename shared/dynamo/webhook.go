@@ -329,7 +329,7 @@ func (s *Store) updateConflict(ctx context.Context, old *herald.Webhook, wrote m
 }
 
 // DeleteWebhook deletes a webhook, frees its name and deletes its health,
-// if it is still as read.
+// if it is still as read; a webhook already gone counts as deleted.
 func (s *Store) DeleteWebhook(ctx context.Context, w *herald.Webhook) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
@@ -344,6 +344,11 @@ func (s *Store) DeleteWebhook(ctx context.Context, w *herald.Webhook) error {
 		},
 	})
 	if reasons := cancelReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+		// Gone is what was asked for: an earlier try of this delete whose
+		// answer was lost, or another delete of the same webhook.
+		if _, err := s.GetWebhook(ctx, w.ProjectID, w.ID); herald.ErrorCode(err) == herald.ENOTFOUND {
+			return nil
+		}
 		return herald.Errorf(herald.ECONFLICT, "webhook %s changed while it was being deleted", w.ID)
 	}
 	return classify(err, "delete webhook %s", w.ID)

@@ -156,6 +156,20 @@ func TestWebhookWritesSurviveALostAnswer(t *testing.T) {
 	if err := store.UpdateWebhook(ctx, v2, stale); herald.ErrorCode(err) != herald.ECONFLICT {
 		t.Errorf("an update of version 2 after version 3: %v; want ECONFLICT", err)
 	}
+	cur, _ := store.GetWebhook(ctx, "p1", w.ID)
+	lose.arm(transact)
+	if err := store.DeleteWebhook(ctx, cur); err != nil {
+		t.Fatalf("delete whose first answer was lost: %v", err)
+	}
+	lose.check(t, "delete")
+	if _, err := store.GetWebhook(ctx, "p1", w.ID); herald.ErrorCode(err) != herald.ENOTFOUND {
+		t.Errorf("after the retried delete: %v; want ENOTFOUND", err)
+	}
+	again := newWebhook(t, "p1", "Deploy2")
+	again.Name = "Deploy 2"
+	if err := store.CreateWebhook(ctx, again); err != nil {
+		t.Errorf("the deleted webhook's name is not free again: %v", err)
+	}
 }
 
 // loseAnswer forwards every request, and replaces the answer to the next
