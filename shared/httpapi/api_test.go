@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,7 +32,7 @@ type api struct {
 	env     *testenv.Env
 	tokenP1 string
 	tokenP2 string
-	logs    *bytes.Buffer
+	logs    *testenv.Buffer
 }
 
 func newAPI(t *testing.T) *api {
@@ -47,11 +46,11 @@ func newAPIWith(t *testing.T, clock herald.Clock, maxBulkResend int) *api {
 	t.Helper()
 	env := testenv.New(t)
 	store := dynamo.New(dynamo.Deps{DB: env.DB, Table: env.Table, Clock: clock})
-	logs := &bytes.Buffer{}
+	log, logs := testenv.Logger(t, "api")
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
 		Webhooks: store, Calls: store, Tokens: store, Health: store,
 		Queue: sqs.New(env.SQS, env.QueueURL), Clock: clock,
-		Log:           slog.New(slog.NewJSONHandler(&lockedWriter{w: io.MultiWriter(logs, testenv.LogWriter(t, "api"))}, nil)),
+		Log:           log,
 		NewSecret:     signing.NewSecret,
 		MaxBulkResend: maxBulkResend,
 	}))
@@ -65,17 +64,6 @@ func newAPIWith(t *testing.T, clock herald.Clock, maxBulkResend int) *api {
 		t.Fatal(err)
 	}
 	return a
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 type response struct {
