@@ -153,6 +153,7 @@ type Instance struct {
 	restarts int
 	running  []byte // the payload of the invocation under way, if any
 	invokes  int    // invocations started
+	taken    int    // invocations the runtime took, each logged "INVOKE START("
 }
 
 // StartPool starts cfg.Size emulator instances and waits until each listens.
@@ -280,11 +281,34 @@ func (i *Instance) Logs() string { return i.log.String() }
 
 // InitDuration is how long the function's last init took, as the emulator
 // reported it, and false before the first init.
-func (i *Instance) InitDuration() (time.Duration, bool) { return i.log.initDuration() }
+func (i *Instance) InitDuration() (time.Duration, bool) {
+	i.awaitLog()
+	return i.log.initDuration()
+}
 
 // Inits counts the function's inits (cold starts) on this instance: one on
 // the first invoke, and one more on the invoke after each crash or timeout.
-func (i *Instance) Inits() int { return i.log.initCount() }
+func (i *Instance) Inits() int {
+	i.awaitLog()
+	return i.log.initCount()
+}
+
+// logLag bounds how long awaitLog waits for the emulator's log.
+const logLag = 2 * time.Second
+
+// awaitLog waits until the log has caught up with the invocations answered
+// so far. The emulator writes an init's lines before "INVOKE START(", and
+// that line before the runtime sees the invocation, but they reach us
+// through a pipe that another goroutine reads: without the wait, a caller
+// that reads the log just after an answer may not find its init there yet.
+func (i *Instance) awaitLog() {
+	i.mu.Lock()
+	taken := i.taken
+	i.mu.Unlock()
+	for deadline := time.Now().Add(logLag); i.log.invokeStartCount() < taken && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
 
 // Restarts counts how often the emulator process was started again.
 func (i *Instance) Restarts() int {
@@ -454,6 +478,11 @@ func (i *Instance) invoke(payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invoke %s: read answer: %w", i.log.name, err)
 	}
+	if resp.StatusCode != http.StatusBadGateway || len(bytes.TrimSpace(body)) > 0 {
+		i.mu.Lock()
+		i.taken++ // an empty 502 is a bootstrap that died before it took the invocation
+		i.mu.Unlock()
+	}
 	if ferr := classifyAnswer(resp.StatusCode, body); ferr != nil {
 		return body, ferr
 	}
@@ -539,6 +568,7 @@ type instanceLog struct {
 	partial  []byte
 	tail     []byte
 	inits    int
+	starts   int // "INVOKE START(" lines
 	losses   int // the emulator's binds that found the port taken
 	lastInit time.Duration
 	hasInit  bool
@@ -551,6 +581,8 @@ var (
 	reportInit    = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
 	initStartLine = regexp.MustCompile(`INIT START\(`)
 )
+
+const invokeStartLine = "INVOKE START("
 
 func newInstanceLog(name string, out io.Writer) *instanceLog {
 	return &instanceLog{name: name, out: out}
@@ -580,6 +612,9 @@ func (l *instanceLog) line(s string) {
 	}
 	if initStartLine.MatchString(s) {
 		l.inits++
+	}
+	if strings.Contains(s, invokeStartLine) {
+		l.starts++
 	}
 	if strings.Contains(s, "failed to listen") && strings.Contains(s, "address already in use") {
 		l.losses++
@@ -626,6 +661,12 @@ func (l *instanceLog) portLosses() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.losses
+}
+
+func (l *instanceLog) invokeStartCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.starts
 }
 
 func (l *instanceLog) initCount() int {

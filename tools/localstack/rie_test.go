@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -326,6 +327,26 @@ func alive(pid int) bool {
 		return false
 	}
 	return syscall.Kill(pid, 0) == nil
+}
+
+// TestLogReadersWaitForTheLog: the emulator's answer can arrive before the
+// goroutine that reads its log has read the init's lines (CI once read no
+// init duration after the first invoke). What the log tells must wait for
+// the lines of every invocation answered so far.
+func TestLogReadersWaitForTheLog(t *testing.T) {
+	inst := &Instance{log: newInstanceLog("late", nil), taken: 1}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		fmt.Fprint(inst.log, "(rapid) INIT START(type: on-demand, phase: init)\n"+
+			"(rapid) INIT REPORT(durationMs: 3.500000)\n"+
+			"(rapid) INVOKE START(requestId: 1)\n")
+	}()
+	if d, ok := inst.InitDuration(); !ok || d != 3500*time.Microsecond {
+		t.Errorf("init duration: got %s %v, want 3.5ms once the log has caught up", d, ok)
+	}
+	if got := inst.Inits(); got != 1 {
+		t.Errorf("inits: got %d, want 1", got)
+	}
 }
 
 func TestClassifyAnswer(t *testing.T) {
