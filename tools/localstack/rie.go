@@ -277,7 +277,10 @@ func (p *Pool) isStopping() bool {
 func (i *Instance) URL() string { return "http://" + i.addr + invokePath }
 
 // Logs returns what the instance printed lately (its last 1 MiB).
-func (i *Instance) Logs() string { return i.log.String() }
+func (i *Instance) Logs() string {
+	i.awaitLog()
+	return i.log.String()
+}
 
 // InitDuration is how long the function's last init took, as the emulator
 // reported it, and false before the first init.
