@@ -179,25 +179,17 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 	}
 	res := &APIResult{Command: commandLine(), StartedAt: time.Now().UTC(), Machine: describeMachine(), Stack: t, Config: cfg,
 		ByOp: map[string]opStats{}, Statuses: map[string]int{}, latencies: map[string][]time.Duration{}}
-	rcv, err := harness.StartReceiver(harness.ReceiverOptions{})
-	if err != nil {
-		return nil, err
-	}
-	defer rcv.Close()
 	// Two webhooks: "api00", whose calls the clients read, and "api01",
 	// which every client updates.
-	project, token, hooks, _, err := t.seed(ctx, "api", 2, rcv)
+	p, err := t.seed(ctx, "api", 2)
 	if err != nil {
 		return nil, err
 	}
-	fx := &apiFixture{api: newAPIClient(t.apiURL, token, cfg.Clients), hot: hooks[1]}
-	events, err := harness.NewEvents(project, "api-seed")
-	if err != nil {
-		return nil, err
-	}
+	defer p.rcv.Close()
+	fx := &apiFixture{api: newAPIClient(t.apiURL, p.Token, cfg.Clients), hot: p.Hooks[1]}
 	var batch []harness.Event
 	for i := range seedEvents {
-		ev, err := events.Make(i, "update", "1423", time.Now())
+		ev, err := p.events.Make(i, "update", "1423", time.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -213,7 +205,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 		}
 	}
 	sort.Strings(fx.calls)
-	log("project %s: %d clients for %v", project, cfg.Clients, cfg.Duration)
+	log("project %s: %d clients for %v", p.ID, cfg.Clients, cfg.Duration)
 
 	l := &apiLog{lat: map[string][]time.Duration{}, statuses: map[string]map[string]int{}, created: map[string]bool{},
 		deleted: map[string]bool{}, updates: map[string]int{}, unknown: map[string]int{}}
@@ -256,7 +248,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 		w.Ambiguous += n
 	}
 	l.updates[fx.hot] += l.hotOK
-	if err := checkWrites(ctx, t, project, map[string]bool{hooks[0]: true, fx.hot: true}, l.created, l.deleted, l.updates, l.unknown, res); err != nil {
+	if err := checkWrites(ctx, t, p.ID, map[string]bool{p.Hooks[0]: true, fx.hot: true}, l.created, l.deleted, l.updates, l.unknown, res); err != nil {
 		return nil, err
 	}
 	log("%d requests (%.0f/s), %d 5xx, p99 %.0f ms; writes: %d creates, %d updates, %d deletes acknowledged",
@@ -452,22 +444,14 @@ func (t *target) webhookVersions(ctx context.Context, project string) (map[strin
 // invocations at a time allow, then waits (bounded) for their deliveries
 // and balances the ledger.
 func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ...any)) (*burstResult, error) {
-	rcv, err := harness.StartReceiver(harness.ReceiverOptions{})
+	p, err := t.seed(ctx, "burst", cfg.BurstWebhooks)
 	if err != nil {
 		return nil, err
 	}
-	defer rcv.Close()
-	project, _, hooks, paths, err := t.seed(ctx, "burst", cfg.BurstWebhooks, rcv)
-	if err != nil {
-		return nil, err
-	}
-	factory, err := harness.NewEvents(project, "burst")
-	if err != nil {
-		return nil, err
-	}
+	defer p.rcv.Close()
 	evs := make([]harness.Event, cfg.Burst)
 	for i := range evs {
-		if evs[i], err = factory.Make(i, "update", "1423", time.Now()); err != nil {
+		if evs[i], err = p.events.Make(i, "update", "1423", time.Now()); err != nil {
 			return nil, err
 		}
 	}
@@ -492,7 +476,7 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 		}
 		lat = append(lat, took)
 		for i, res := range results {
-			sent = append(sent, harness.Sent{Event: batch[i], Result: res, Want: hooks})
+			sent = append(sent, harness.Sent{Event: batch[i], Result: res, Want: p.Hooks})
 		}
 		if len(sent)/1000 > (len(sent)-len(batch))/1000 {
 			log("burst: %d events accepted after %v", len(sent), time.Since(start).Round(time.Second))
@@ -505,9 +489,9 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 	expected := len(sent) * cfg.BurstWebhooks
 	log("burst: %d events accepted in %v (%.0f/s), %d calls expected", len(sent), took.Round(time.Millisecond), r.EventsPerS, expected)
 	if t.Delivers {
-		r.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
+		r.DrainS = drain(ctx, p.rcv, expected, cfg.Drain, log)
 	}
-	if r.Ledger, _, err = t.settle(ctx, project, rcv, sent, paths); err != nil {
+	if r.Ledger, _, err = t.settle(ctx, p, sent); err != nil {
 		return nil, err
 	}
 	if !t.Delivers {

@@ -154,13 +154,13 @@ type sent struct {
 // settle waits until the table has recorded what the receiver got, then
 // balances the run's ledger; it returns the receiver's log too. Calls may
 // still wait for their attempt: the drain is bounded.
-func (t *target) settle(ctx context.Context, project string, rcv *harness.Receiver, events []harness.Sent, paths map[string]string) (harness.Ledger, []harness.Request, error) {
-	calls, err := harness.Settle(ctx, t.store, project, rcv, 10*time.Second)
+func (t *target) settle(ctx context.Context, p *project, events []harness.Sent) (harness.Ledger, []harness.Request, error) {
+	calls, err := harness.Settle(ctx, t.store, p.ID, p.rcv, 10*time.Second)
 	if err != nil {
 		return harness.Ledger{}, nil, err
 	}
-	got := rcv.Log()
-	return harness.Balance(harness.Run{Events: events, Calls: calls, Requests: got, Paths: paths, Waiting: true}), got, nil
+	got := p.rcv.Log()
+	return harness.Balance(harness.Run{Events: events, Calls: calls, Requests: got, Paths: p.Paths, Waiting: true}), got, nil
 }
 
 // runEvents runs one end-to-end load run against t and writes its result
@@ -172,21 +172,14 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	res := &EventsResult{Command: commandLine(), StartedAt: time.Now().UTC(), Stack: t, Config: cfg}
 	res.Machine = describeMachine()
 
-	rcv, err := harness.StartReceiver(harness.ReceiverOptions{})
+	p, err := t.seed(ctx, "load", cfg.Webhooks)
 	if err != nil {
 		return nil, err
 	}
-	defer rcv.Close()
-	project, _, hooks, paths, err := t.seed(ctx, "load", cfg.Webhooks, rcv)
-	if err != nil {
-		return nil, err
-	}
-	events, err := harness.NewEvents(project, "load")
-	if err != nil {
-		return nil, err
-	}
+	defer p.rcv.Close()
+	rcv := p.rcv
 	cms := &harness.CMS{Invoke: t.ingest, Tries: ingestTries}
-	log("project %s: %d webhooks → %s; sending %d events/s for %v", project, cfg.Webhooks, rcv.URL, cfg.Rate, cfg.Duration)
+	log("project %s: %d webhooks → %s; sending %d events/s for %v", p.ID, cfg.Webhooks, rcv.URL, cfg.Rate, cfg.Duration)
 
 	total := cfg.Rate * int(cfg.Duration/time.Second)
 	if total == 0 {
@@ -215,12 +208,12 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ev, err := events.Make(s.seq, "update", "1423", s.at)
+			ev, err := p.events.Make(s.seq, "update", "1423", s.at)
 			var results []ingest.Result
 			if err == nil {
 				results, s.tries, err = cms.Send(ctx, []harness.Event{ev})
 			}
-			s.ackedAt, s.err, s.event = time.Now(), err, harness.Sent{Event: ev, Want: hooks}
+			s.ackedAt, s.err, s.event = time.Now(), err, harness.Sent{Event: ev, Want: p.Hooks}
 			if err == nil {
 				s.event.Result = results[0]
 			}
@@ -256,7 +249,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	res.CPU = cpu.since(t, rcv.Calls())
 
 	var got []harness.Request
-	if res.Ledger, got, err = t.settle(ctx, project, rcv, acked, paths); err != nil {
+	if res.Ledger, got, err = t.settle(ctx, p, acked); err != nil {
 		return nil, err
 	}
 	if res.Sending.Failed > 0 {

@@ -147,18 +147,36 @@ func devTarget(path string) (*target, error) {
 		Kind: "make dev (ingest serialised on one instance)", stop: func() {}}, nil
 }
 
-// seed starts a project of its own for a run, so that nothing else in the
-// table (make dev's demo webhook, an earlier run) matches its events or
-// counts in its ledger: an API token, and n webhooks that match every record
-// update, posting to rcv at <name><i>/. It returns the project, the token,
-// the webhooks' ids and their paths.
-func (t *target) seed(ctx context.Context, name string, n int, rcv *harness.Receiver) (string, string, []string, map[string]string, error) {
-	project := fmt.Sprintf("%s-%s", name, strings.ToLower(herald.NewID(time.Now())))
-	token := herald.NewToken()
+// project is a run's own project: nothing else in the table (make dev's
+// demo webhook, an earlier run) matches its events or counts in its ledger.
+type project struct {
+	ID     string
+	Token  string            // an API token of the project
+	Hooks  []string          // the webhooks' ids
+	Paths  map[string]string // each webhook's path at the receiver
+	rcv    *harness.Receiver // where the webhooks post
+	events *harness.Events   // the run's events, named after it
+}
+
+// seed starts a project for a run named name: a receiver, an API token, and
+// n webhooks that match every record update, posting to the receiver at
+// <name><i>/. The caller closes p.rcv.
+func (t *target) seed(ctx context.Context, name string, n int) (*project, error) {
+	rcv, err := harness.StartReceiver(harness.ReceiverOptions{})
+	if err != nil {
+		return nil, err
+	}
+	p := &project{ID: fmt.Sprintf("%s-%s", name, strings.ToLower(herald.NewID(time.Now()))), Token: herald.NewToken(), rcv: rcv}
 	triggers := make([][]herald.Trigger, n)
 	for i := range triggers {
 		triggers[i] = []herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}}}
 	}
-	ids, paths, err := harness.Seed(ctx, t.store, project, token, name, rcv, triggers...)
-	return project, token, ids, paths, err
+	if p.Hooks, p.Paths, err = harness.Seed(ctx, t.store, p.ID, p.Token, name, rcv, triggers...); err == nil {
+		p.events, err = harness.NewEvents(p.ID, name)
+	}
+	if err != nil {
+		rcv.Close()
+		return nil, err
+	}
+	return p, nil
 }
