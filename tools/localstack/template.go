@@ -27,6 +27,11 @@ const (
 // resolver evaluates what Herald's template uses: Ref, Fn::GetAtt, Fn::Sub,
 // Fn::If, Fn::Equals, Fn::Not, Fn::Select and Fn::GetAZs, with conditions
 // and AWS::NoValue; anything else is an error that names it.
+//
+// goformation's intrinsics package (v7.14.9) does not fit: its Fn::Sub
+// resolves ${X} through its own Ref and Fn::GetAtt, not the handlers a
+// caller overrides, so "${Table.Arn}" comes out empty and "${AWS::Region}"
+// as its fixed us-east-1, and its handlers cannot return an error.
 type Template struct {
 	Parameters map[string]Parameter `yaml:"Parameters"`
 	Conditions map[string]any       `yaml:"Conditions"`
