@@ -294,14 +294,7 @@ func writeResponse(w http.ResponseWriter, answer []byte) (int, error) {
 		_, _ = w.Write(answer)
 		return http.StatusOK, nil
 	}
-	var res struct {
-		StatusCode        int                 `json:"statusCode"`
-		Headers           map[string]string   `json:"headers"`
-		MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-		Cookies           []string            `json:"cookies"`
-		Body              string              `json:"body"`
-		IsBase64Encoded   bool                `json:"isBase64Encoded"`
-	}
+	var res events.APIGatewayV2HTTPResponse
 	if err := json.Unmarshal(answer, &res); err != nil {
 		return 0, err
 	}
