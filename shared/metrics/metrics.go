@@ -155,15 +155,19 @@ func (r *Recorder) Flush(now time.Time) error {
 			}
 		}
 	}
+	// EMF takes at most maxValues values of a metric in a line: the first
+	// go with the rest, any more in lines of their own (a batch of 10
+	// messages never has that many).
+	var overflow []field
 	for _, metric := range sortedKeys(values) {
 		vs := values[metric]
 		if len(vs) == 0 {
 			continue
 		}
-		if len(vs) > maxValues {
-			vs = vs[:maxValues] // a batch holds 10 messages: never reached
+		plain = append(plain, field{name: metric, values: vs[:min(len(vs), maxValues)], list: true})
+		for vs = vs[min(len(vs), maxValues):]; len(vs) > 0; vs = vs[min(len(vs), maxValues):] {
+			overflow = append(overflow, field{name: metric, values: vs[:min(len(vs), maxValues)], list: true})
 		}
-		plain = append(plain, field{name: metric, values: vs, list: true})
 	}
 	slices.SortFunc(plain, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	var out []byte
@@ -172,6 +176,9 @@ func (r *Recorder) Flush(now time.Time) error {
 	}
 	if len(plain) > 0 {
 		out = r.appendLine(out, now, plain, "")
+	}
+	for _, f := range overflow {
+		out = r.appendLine(out, now, []field{f}, "")
 	}
 	if len(out) == 0 {
 		return nil

@@ -127,18 +127,43 @@ func TestFlushIsDeterministic(t *testing.T) {
 	}
 }
 
-func TestCapsValuesAtEMFsLimit(t *testing.T) {
+// TestSplitsValuesAtEMFsLimit: EMF takes at most 100 values of a metric in
+// a line; more go in further lines, none lost, the other metrics once.
+func TestSplitsValuesAtEMFsLimit(t *testing.T) {
 	var buf bytes.Buffer
 	r := New(&buf, "DeliveryFunction")
-	for i := range maxValues + 5 {
+	n := 2*maxValues + 5
+	for i := range n {
 		r.Observe(EndToEndDelay, float64(i))
 	}
+	r.Observe(AttemptDuration, 7)
 	if err := r.Flush(time.Unix(0, 0)); err != nil {
 		t.Fatal(err)
 	}
-	got := lines(t, &buf)
-	if vs := got[0][EndToEndDelay].([]any); len(vs) != maxValues {
-		t.Errorf("%d values, want %d", len(vs), maxValues)
+	var got []float64
+	durations := 0
+	for _, l := range lines(t, &buf) {
+		vs, _ := l[EndToEndDelay].([]any)
+		if len(vs) > maxValues {
+			t.Errorf("a line holds %d values of %s, more than EMF's %d", len(vs), EndToEndDelay, maxValues)
+		}
+		for _, v := range vs {
+			got = append(got, v.(float64))
+		}
+		if _, ok := l[AttemptDuration]; ok {
+			durations++
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d values written, want %d", len(got), n)
+	}
+	for i, v := range got {
+		if v != float64(i) {
+			t.Fatalf("value %d is %v, want %d", i, v, i)
+		}
+	}
+	if durations != 1 {
+		t.Errorf("%s in %d lines, want 1", AttemptDuration, durations)
 	}
 }
 
