@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -110,6 +112,27 @@ func dueKey(id string) string {
 }
 
 func eventKey(project, eventID string) string { return eventPrefix + project + "#" + eventID }
+
+// What an item is, by its key, for tools that size the table's items.
+const (
+	KindCall  = "call"
+	KindEvent = "event"
+)
+
+// KindOf tells a call's and an event's item from the others (""), by
+// partition key.
+func KindOf(item map[string]types.AttributeValue) string {
+	pk, _ := item["PK"].(*types.AttributeValueMemberS)
+	switch {
+	case pk == nil:
+		return ""
+	case strings.HasPrefix(pk.Value, logPrefix):
+		return KindCall
+	case strings.HasPrefix(pk.Value, eventPrefix):
+		return KindEvent
+	}
+	return ""
+}
 
 // projectOfLog returns the project of an activity-log partition key.
 func projectOfLog(pk string) (string, bool) {

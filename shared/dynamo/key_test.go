@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -26,5 +27,28 @@ func TestCallShardsSpreadEvenly(t *testing.T) {
 		if got < want*9/10 || got > want*11/10 {
 			t.Errorf("shard %d got %d of %d calls; want about %d", shard, got, n, want)
 		}
+	}
+}
+
+// TestKindOf: the tools that size the table tell calls and events from
+// every other item by the key layout this package owns.
+func TestKindOf(t *testing.T) {
+	id := herald.NewID(time.Now())
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	for want, pk := range map[string]string{
+		KindCall:  callPK("p1", id),
+		KindEvent: eventKey("p1", "evt_1"),
+	} {
+		if got := KindOf(map[string]types.AttributeValue{"PK": s(pk), "SK": s(id)}); got != want {
+			t.Errorf("%s: got %q, want %q", pk, got, want)
+		}
+	}
+	for _, pk := range []string{projectKey("p1"), tokenKey("abc"), legacyCallKey("p1", id), dueKey(id), ""} {
+		if got := KindOf(map[string]types.AttributeValue{"PK": s(pk)}); got != "" {
+			t.Errorf("%q: got %q, want neither a call nor an event", pk, got)
+		}
+	}
+	if got := KindOf(map[string]types.AttributeValue{}); got != "" {
+		t.Errorf("no PK: got %q", got)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -328,8 +327,8 @@ func (r *rig) sizeItems(ctx context.Context, m *Measurement) error {
 			return fmt.Errorf("scan: %w", err)
 		}
 		for _, it := range out.Items {
-			switch kindOf(it) {
-			case "call":
+			switch dynamo.KindOf(it) {
+			case dynamo.KindCall:
 				calls++
 				callBytes += itemSize(it)
 				for _, idx := range tmplIdx {
@@ -337,7 +336,7 @@ func (r *rig) sizeItems(ctx context.Context, m *Measurement) error {
 						idxBytes += itemSize(e)
 					}
 				}
-			case "event":
+			case dynamo.KindEvent:
 				evs++
 				eventBytes += itemSize(it)
 			}
@@ -385,17 +384,4 @@ type countingWriter struct{ n atomic.Int64 }
 func (w *countingWriter) Write(p []byte) (int, error) {
 	w.n.Add(int64(len(p)))
 	return len(p), nil
-}
-
-func kindOf(it map[string]ddbtypes.AttributeValue) string {
-	pk, _ := it["PK"].(*ddbtypes.AttributeValueMemberS)
-	switch {
-	case pk == nil:
-		return ""
-	case strings.HasPrefix(pk.Value, "L#"):
-		return "call"
-	case strings.HasPrefix(pk.Value, "E#"):
-		return "event"
-	}
-	return ""
 }
