@@ -175,7 +175,7 @@ func (t *target) seed(ctx context.Context, name string, n int) (*project, error)
 		p.events, err = harness.NewEvents(p.ID, name)
 	}
 	if err != nil {
-		rcv.Close()
+		_ = rcv.Close()
 		return nil, err
 	}
 	return p, nil
