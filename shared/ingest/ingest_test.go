@@ -208,15 +208,22 @@ func (failingQueue) SendAll(context.Context, []herald.Job) error {
 type failingStore struct {
 	*dynamo.Store
 	left    atomic.Int32
-	failFor string // a webhook id: its calls fail, after the others are written
+	failFor string // a webhook id: its calls fail, once the others are written
+	others  int32  // how many calls of other webhooks there are
+	written atomic.Int32
 }
 
 func (s *failingStore) CreateCall(ctx context.Context, c *herald.Call) (bool, error) {
 	if s.failFor != "" {
 		if c.WebhookID != s.failFor {
+			defer s.written.Add(1)
 			return s.Store.CreateCall(ctx, c)
 		}
-		time.Sleep(300 * time.Millisecond) // the others finish first
+		// The failure would cancel the writes still under way: wait for
+		// them, however slow the machine.
+		for deadline := time.Now().Add(10 * time.Second); s.written.Load() < s.others && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
 		return false, errors.New("injected: crash while writing calls")
 	}
 	if s.left.Add(-1) < 0 {
@@ -399,7 +406,7 @@ func TestCallsWrittenLateDoNotChangeClosedHours(t *testing.T) {
 			Log: slog.New(slog.NewTextHandler(f.logs, nil)), Retention: 30 * 24 * time.Hour})
 	}
 	event := json.RawMessage(recordEvent("p1", "evt-late", "publish", "1"))
-	crashing := &failingStore{Store: store, failFor: f.hooks["hook-1"].ID}
+	crashing := &failingStore{Store: store, failFor: f.hooks["hook-1"].ID, others: 1}
 	if _, err := handler(crashing).Handle(ctx, event); err == nil {
 		t.Fatal("no error from a crash while writing calls")
 	}
