@@ -374,25 +374,13 @@ func (s *Store) renderBodies(ctx context.Context, project string, calls []*heral
 // event is sent again: which exist, and which still wait for their first
 // attempt. Missing calls are absent from the answer.
 func (s *Store) CallStates(ctx context.Context, project string, ids []string) (map[string]*herald.Call, error) {
-	out := make(map[string]*herald.Call, len(ids))
-	for start := 0; start < len(ids); start += 100 {
-		keys := make([]map[string]types.AttributeValue, 0, 100)
-		for _, id := range ids[start:min(start+100, len(ids))] {
-			keys = append(keys, key(callPK(project, id), id))
-		}
-		items, err := s.batchGet(ctx, keys, true, "")
-		if err != nil {
-			return nil, err
-		}
-		for _, raw := range items {
-			c, err := callFromItem(raw)
-			if err != nil {
-				return nil, err
-			}
-			if c.ProjectID == project {
-				out[c.ID] = c
-			}
-		}
+	keys := make([]map[string]types.AttributeValue, len(ids))
+	for i, id := range ids {
+		keys[i] = key(callPK(project, id), id)
+	}
+	out, err := s.readCalls(ctx, project, keys, true)
+	if err != nil {
+		return nil, err
 	}
 	// Calls of an older version's shape are moved, then read as today's.
 	for _, id := range ids {
@@ -415,6 +403,29 @@ func (s *Store) CallStates(ctx context.Context, project string, ids []string) (m
 }
 
 // batchGet reads up to 100 keys, retrying unprocessed ones with back-off.
+// readCalls reads the calls at keys, 100 per BatchGetItem, by id. A call's
+// project is read from its key, so every key the caller builds for project
+// gives a call of project; one that does not is left out all the same.
+func (s *Store) readCalls(ctx context.Context, project string, keys []map[string]types.AttributeValue, consistent bool) (map[string]*herald.Call, error) {
+	out := make(map[string]*herald.Call, len(keys))
+	for start := 0; start < len(keys); start += 100 {
+		items, err := s.batchGet(ctx, keys[start:min(start+100, len(keys))], consistent, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, raw := range items {
+			c, err := callFromItem(raw)
+			if err != nil {
+				return nil, err
+			}
+			if c.ProjectID == project {
+				out[c.ID] = c
+			}
+		}
+	}
+	return out, nil
+}
+
 func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, consistent bool, projection string) ([]map[string]types.AttributeValue, error) {
 	ka := types.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(consistent)}
 	if projection != "" {

@@ -413,26 +413,13 @@ func pageOf(items []indexItem, offset, limit int) []indexItem {
 // getCalls reads the calls of a page, in the page's order, 100 keys per
 // BatchGetItem, with their requests as sent.
 func (s *Store) getCalls(ctx context.Context, project string, refs []indexItem) ([]*herald.Call, error) {
-	byID := make(map[string]*herald.Call, len(refs))
-	for start := 0; start < len(refs); start += 100 {
-		keys := make([]map[string]types.AttributeValue, 0, 100)
-		for _, r := range refs[start:min(start+100, len(refs))] {
-			keys = append(keys, key(r.PK, r.SK))
-		}
-		items, err := s.batchGet(ctx, keys, false, "")
-		if err != nil {
-			return nil, err
-		}
-		for _, raw := range items {
-			c, err := callFromItem(raw)
-			if err != nil {
-				return nil, err
-			}
-			if c.ProjectID != project {
-				continue // not this project's, whatever its key says
-			}
-			byID[c.ID] = c
-		}
+	keys := make([]map[string]types.AttributeValue, len(refs))
+	for i, r := range refs {
+		keys[i] = key(r.PK, r.SK)
+	}
+	byID, err := s.readCalls(ctx, project, keys, false)
+	if err != nil {
+		return nil, err
 	}
 	calls := make([]*herald.Call, 0, len(refs))
 	for _, r := range refs {
