@@ -71,10 +71,7 @@ var operations = []struct {
 
 // APIResult is the JSON result of an API run.
 type APIResult struct {
-	Command   string             `json:"command"`
-	StartedAt time.Time          `json:"started_at"`
-	Machine   machine            `json:"machine"`
-	Stack     *target            `json:"stack"`
+	runInfo
 	Config    apiConfig          `json:"config"`
 	Requests  int                `json:"requests"`
 	PerS      float64            `json:"requests_per_s"`
@@ -177,7 +174,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	res := &APIResult{Command: commandLine(), StartedAt: time.Now().UTC(), Machine: describeMachine(), Stack: t, Config: cfg,
+	res := &APIResult{runInfo: newRunInfo(t), Config: cfg,
 		ByOp: map[string]opStats{}, Statuses: map[string]int{}, latencies: map[string][]time.Duration{}}
 	// Two webhooks: "api00", whose calls the clients read, and "api01",
 	// which every client updates.

@@ -53,13 +53,10 @@ func (c *eventsConfig) check() error {
 
 // EventsResult is the JSON result of an end-to-end run.
 type EventsResult struct {
-	Command   string       `json:"command"`
-	StartedAt time.Time    `json:"started_at"`
-	Machine   machine      `json:"machine"`
-	Stack     *target      `json:"stack"`
-	Config    eventsConfig `json:"config"`
-	Sending   sending      `json:"sending"`
-	Latency   struct {
+	runInfo
+	Config  eventsConfig `json:"config"`
+	Sending sending      `json:"sending"`
+	Latency struct {
 		IngestAck Latency `json:"ingest_ack"`
 		EndToEnd  Latency `json:"end_to_end_first_byte"`
 	} `json:"latency"`
@@ -169,8 +166,7 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	res := &EventsResult{Command: commandLine(), StartedAt: time.Now().UTC(), Stack: t, Config: cfg}
-	res.Machine = describeMachine()
+	res := &EventsResult{runInfo: newRunInfo(t), Config: cfg}
 
 	p, err := t.seed(ctx, "load", cfg.Webhooks)
 	if err != nil {

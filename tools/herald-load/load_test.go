@@ -55,6 +55,16 @@ func TestShortLoad(t *testing.T) {
 	if saved.Ledger.Delivered != l.Delivered || len(saved.Throughput.DeliveriesSec) == 0 {
 		t.Errorf("load-result.json: ledger %+v, %d seconds of throughput", saved.Ledger, len(saved.Throughput.DeliveriesSec))
 	}
+	var top map[string]json.RawMessage
+	readJSON(t, filepath.Join(out, "load-result.json"), &top)
+	for _, k := range []string{"command", "started_at", "machine", "stack", "config", "ledger", "verdict"} {
+		if _, ok := top[k]; !ok {
+			t.Errorf("load-result.json has no top-level %q", k)
+		}
+	}
+	if saved.Machine.CPUs < 1 || saved.StartedAt.IsZero() || !strings.HasPrefix(saved.Command, "herald-load") {
+		t.Errorf("load-result.json: ran %q at %v on %+v; want what ran, when and where", saved.Command, saved.StartedAt, saved.Machine)
+	}
 	for _, f := range []string{"load-latency.svg", "load-throughput.svg"} {
 		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() < 1000 {
 			t.Errorf("%s: %v", f, err)

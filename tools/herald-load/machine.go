@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // machine describes where a run ran, for the result file: the figures mean
@@ -48,6 +49,14 @@ func (m machine) short() string {
 	return fmt.Sprintf("%d CPUs, load %s", m.CPUs, m.LoadAverage)
 }
 
-func commandLine() string {
-	return strings.Join(append([]string{"herald-load"}, os.Args[1:]...), " ")
+// runInfo heads a result file: what ran, when, where, against which stack.
+type runInfo struct {
+	Command   string    `json:"command"`
+	StartedAt time.Time `json:"started_at"`
+	Machine   machine   `json:"machine"`
+	Stack     *target   `json:"stack"`
+}
+
+func newRunInfo(t *target) runInfo {
+	return runInfo{Command: strings.Join(append([]string{"herald-load"}, os.Args[1:]...), " "), StartedAt: time.Now().UTC(), Machine: describeMachine(), Stack: t}
 }
