@@ -71,27 +71,7 @@ func tail(s string, n int) string {
 // answer.
 func (e *env) api(t *testing.T, method, path string, body any) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, e.stack.APIURL+path, rd)
-	req.Header.Set("Authorization", "Bearer "+e.token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, raw)
-		}
-	}
-	return res.StatusCode, out
+	return testenv.CallAPI(t, e.stack.APIURL, e.token, method, path, body)
 }
 
 // createWebhook creates a webhook through the API and returns its id.

@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -209,22 +208,7 @@ func newRig(t *testing.T, start time.Time, autoDisableAfter time.Duration) *rig 
 // call sends one API request and decodes the answer.
 func (r *rig) call(method, path string, body any) (int, map[string]any) {
 	r.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, r.api.URL+path, rd)
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
+	return testenv.CallAPI(r.t, r.api.URL, r.token, method, path, body)
 }
 
 // createWebhook creates a webhook through the API.
