@@ -5,6 +5,7 @@
 package config
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -64,7 +65,7 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	if s.FirstQueueURL == "" {
 		return s, fmt.Errorf("FIRST_ATTEMPT_QUEUE_URL is not set")
 	}
-	if err := s.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
+	if err := s.LogLevel.UnmarshalText([]byte(cmp.Or(getenv("LOG_LEVEL"), "info"))); err != nil {
 		return s, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
 	if v := getenv("CALL_RETENTION_DAYS"); v != "" {
@@ -266,13 +267,6 @@ func millisecondTime(groups []string, a slog.Attr) slog.Attr {
 		return slog.String(slog.TimeKey, a.Value.Time().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	}
 	return a
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // Load reads a function's settings from its environment and its AWS

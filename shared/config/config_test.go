@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -45,9 +46,7 @@ func TestRetentionOutlivesTheRetrySchedule(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			vars := map[string]string{"CALL_RETENTION_DAYS": tc.days}
-			for k, v := range base {
-				vars[k] = v
-			}
+			maps.Copy(vars, base)
 			s, err := FromEnv(env(vars))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("FromEnv with %q: %v; want error %v", tc.days, err, tc.wantErr)
@@ -105,9 +104,7 @@ func TestAutoDisableAfterHours(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			vars := map[string]string{"AUTO_DISABLE_AFTER_HOURS": tc.hours}
-			for k, v := range base {
-				vars[k] = v
-			}
+			maps.Copy(vars, base)
 			s, err := FromEnv(env(vars))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("FromEnv with %q: %v; want error %v", tc.hours, err, tc.wantErr)

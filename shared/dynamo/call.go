@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -175,12 +176,8 @@ func storedHeaders(h map[string]string) (rest map[string]string, signature strin
 // requestHeaders rebuilds the headers an attempt sent from what was stored.
 func requestHeaders(stored map[string]string, id string, sent time.Time, signature string) map[string]string {
 	out := make(map[string]string, len(stored)+6)
-	for k, v := range derivedHeaders {
-		out[k] = v
-	}
-	for k, v := range stored {
-		out[k] = v
-	}
+	maps.Copy(out, derivedHeaders)
+	maps.Copy(out, stored)
 	out[hdrWebhookID] = id
 	out[hdrTimestamp] = strconv.FormatInt(sent.Unix(), 10)
 	if signature != "" {

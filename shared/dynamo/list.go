@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -113,16 +114,12 @@ func ulidBound(ms int64, fill byte) string {
 
 func (lq *listQuery) input(table, pk string, forward bool) *dynamodb.QueryInput {
 	values := make(map[string]types.AttributeValue, len(lq.values)+3)
-	for k, v := range lq.values {
-		values[k] = v
-	}
+	maps.Copy(values, lq.values)
 	values[":pk"] = avS(pk)
 	values[":lo"] = avS(lq.lower)
 	values[":hi"] = avS(lq.upper)
 	names := make(map[string]string, len(lq.names)+3)
-	for k, v := range lq.names {
-		names[k] = v
-	}
+	maps.Copy(names, lq.names)
 	names["#pk"], names["#sk"] = "PK", "SK"
 	return &dynamodb.QueryInput{
 		TableName:                 aws.String(table),

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -41,9 +42,7 @@ func requestFromEvent(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*
 		body = decoded
 	}
 	path := ev.RawPath
-	if path == "" {
-		path = ev.RequestContext.HTTP.Path
-	}
+	path = cmp.Or(path, ev.RequestContext.HTTP.Path)
 	u := &url.URL{Path: path, RawQuery: ev.RawQueryString}
 	if p, err := url.PathUnescape(path); err == nil {
 		u.Path, u.RawPath = p, path

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -79,9 +80,7 @@ func (e *env) createWebhook(t *testing.T, attrs map[string]any) string {
 	t.Helper()
 	base := map[string]any{"custom_payload": nil, "headers": map[string]any{}, "http_basic_user": nil, "http_basic_password": nil,
 		"events": []any{map[string]any{"entity_type": "item", "event_types": []any{"update", "publish"}}}}
-	for k, v := range attrs {
-		base[k] = v
-	}
+	maps.Copy(base, attrs)
 	status, out := e.api(t, "POST", "/webhooks", map[string]any{"data": map[string]any{"type": "webhook", "attributes": base}})
 	if status != 201 {
 		t.Fatalf("create webhook: %d %v", status, out)

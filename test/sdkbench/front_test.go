@@ -2,6 +2,7 @@ package sdkbench_test
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -167,9 +168,7 @@ func serveFront(target string) int {
 		return 1
 	}
 	addr := os.Getenv(frontAddrEnv)
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
+	addr = cmp.Or(addr, "127.0.0.1:0")
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "front:", err)

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -167,9 +168,7 @@ func TestOptionalPermissionsAndTracing(t *testing.T) {
 		d := evaluate(t, tmpl, params)
 
 		tracing := params["Tracing"]
-		if tracing == "" {
-			tracing = "Disabled"
-		}
+		tracing = cmp.Or(tracing, "Disabled")
 		if got := d.Globals["Tracing"]; got != tracing {
 			t.Errorf("%s: Globals Tracing %v, want %s", name, got, tracing)
 		}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,9 +89,7 @@ func StartReceiver(o ReceiverOptions) (*Receiver, error) {
 	if err := checkFaults(o.Faults); err != nil {
 		return nil, err
 	}
-	if o.Addr == "" {
-		o.Addr = "127.0.0.1:0"
-	}
+	o.Addr = cmp.Or(o.Addr, "127.0.0.1:0")
 	if o.Hold == 0 {
 		o.Hold = 12 * time.Second
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,9 +23,7 @@ func TestWritesTheVariant(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{}
-	for k, v := range deploy.Variants["all-on"] {
-		want[k] = v
-	}
+	maps.Copy(want, deploy.Variants["all-on"])
 	want["Tracing"] = "Disabled" // -set wins over the variant
 	for k, v := range want {
 		if d := got.Parameters[k].Default; d != v {

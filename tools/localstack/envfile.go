@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,12 +48,8 @@ func LoadEnvFile(path string) (EnvFile, error) {
 // For returns the variables a function gets from the file.
 func (f EnvFile) For(function string) map[string]string {
 	env := map[string]string{}
-	for k, v := range f[allFunctions] {
-		env[k] = v
-	}
-	for k, v := range f[function] {
-		env[k] = v
-	}
+	maps.Copy(env, f[allFunctions])
+	maps.Copy(env, f[function])
 	return env
 }
 

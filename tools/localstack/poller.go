@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -170,9 +171,7 @@ func (p *Poller) event(msgs []types.Message) events.SQSEvent {
 			EventSourceARN:         p.QueueARN,
 			AWSRegion:              p.Region,
 		}
-		for k, v := range m.Attributes {
-			rec.Attributes[k] = v
-		}
+		maps.Copy(rec.Attributes, m.Attributes)
 		for k, v := range m.MessageAttributes {
 			rec.MessageAttributes[k] = events.SQSMessageAttribute{
 				StringValue:      v.StringValue,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path"
 	"regexp"
@@ -267,9 +268,7 @@ func createResources(ctx context.Context, c clients, t *Template, r *resolver, n
 		if err != nil {
 			return res, fmt.Errorf("queue %s: %w", id, err)
 		}
-		for k, v := range queueOverrides[id] {
-			attrs[k] = v
-		}
+		maps.Copy(attrs, queueOverrides[id])
 		q, err := createQueue(ctx, c.sqs, name, attrs)
 		if err != nil {
 			return res, fmt.Errorf("queue %s: %w", id, err)

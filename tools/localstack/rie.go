@@ -381,9 +381,7 @@ func (i *Instance) environ() []string {
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(cfg.MemorySize),
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + cfg.Function,
 	}
-	for k, v := range cfg.Env {
-		env[k] = v
-	}
+	maps.Copy(env, cfg.Env)
 	if env["AWS_DEFAULT_REGION"] == "" && env["AWS_REGION"] != "" {
 		env["AWS_DEFAULT_REGION"] = env["AWS_REGION"]
 	}

@@ -1,11 +1,13 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -115,12 +117,8 @@ func prepare(opts Options) (*plan, error) {
 		}
 		opts.Root = root
 	}
-	if opts.Template == "" {
-		opts.Template = filepath.Join(opts.Root, "template.yaml")
-	}
-	if opts.EnvFile == "" {
-		opts.EnvFile = filepath.Join(opts.Root, "events", "env.json")
-	}
+	opts.Template = cmp.Or(opts.Template, filepath.Join(opts.Root, "template.yaml"))
+	opts.EnvFile = cmp.Or(opts.EnvFile, filepath.Join(opts.Root, "events", "env.json"))
 	if opts.HostBuild == "" {
 		dir, err := HostBuildDir()
 		if err != nil {
@@ -128,9 +126,7 @@ func prepare(opts Options) (*plan, error) {
 		}
 		opts.HostBuild = dir
 	}
-	if opts.StackName == "" {
-		opts.StackName = DefaultStackName
-	}
+	opts.StackName = cmp.Or(opts.StackName, DefaultStackName)
 	if opts.Logs == nil {
 		opts.Logs = io.Discard
 	}
@@ -154,21 +150,14 @@ func prepare(opts Options) (*plan, error) {
 	}
 	shared := env.For(allFunctions)
 	p := &plan{opts: opts, tmpl: tmpl, env: env, names: names,
-		region: orDefault(shared["AWS_REGION"], "us-east-1"),
-		keyID:  orDefault(shared["AWS_ACCESS_KEY_ID"], "local"),
-		secret: orDefault(shared["AWS_SECRET_ACCESS_KEY"], "local"),
+		region: cmp.Or(shared["AWS_REGION"], "us-east-1"),
+		keyID:  cmp.Or(shared["AWS_ACCESS_KEY_ID"], "local"),
+		secret: cmp.Or(shared["AWS_SECRET_ACCESS_KEY"], "local"),
 	}
 	if opts.Functions == nil {
 		p.opts.Functions = tmpl.LogicalIDs(typeFunction)
 	}
 	return p, nil
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // functionSpec resolves a function and builds its complete environment:
@@ -182,12 +171,8 @@ func (p *plan) functionSpec(r *resolver, id, motoURL string) (FunctionSpec, erro
 	}
 	env := (&Moto{URL: motoURL}).Env()
 	env["AWS_REGION"] = p.region
-	for k, v := range spec.Env {
-		env[k] = v
-	}
-	for k, v := range p.env.For(id) {
-		env[k] = v
-	}
+	maps.Copy(env, spec.Env)
+	maps.Copy(env, p.env.For(id))
 	env["AWS_ENDPOINT_URL_DYNAMODB"] = motoURL
 	env["AWS_ENDPOINT_URL_SQS"] = motoURL
 	for variable, resource := range p.tmpl.envBindings(id) {
@@ -198,13 +183,9 @@ func (p *plan) functionSpec(r *resolver, id, motoURL string) (FunctionSpec, erro
 		env[variable] = v
 	}
 	for _, section := range []string{allFunctions, id} {
-		for k, v := range p.opts.Overrides[section] {
-			env[k] = v
-		}
+		maps.Copy(env, p.opts.Overrides[section])
 	}
-	for k, v := range p.opts.ExtraEnv {
-		env[k] = v
-	}
+	maps.Copy(env, p.opts.ExtraEnv)
 	spec.Env = env
 	return spec, nil
 }

@@ -214,12 +214,8 @@ func (t *Template) envBindings(function string) map[string]string {
 // function's own, unresolved; the function's win, as in SAM.
 func (t *Template) rawEnv(function string) map[string]any {
 	env := map[string]any{}
-	for k, v := range envVariables(t.Globals.Function) {
-		env[k] = v
-	}
-	for k, v := range envVariables(t.Resources[function].Properties) {
-		env[k] = v
-	}
+	maps.Copy(env, envVariables(t.Globals.Function))
+	maps.Copy(env, envVariables(t.Resources[function].Properties))
 	return env
 }
 
@@ -612,9 +608,7 @@ func (r *resolver) sub(arg any) (any, error) {
 		}
 		format, _ = a[0].(string)
 		m, _ := a[1].(map[string]any)
-		for k, v := range m {
-			vars[k] = v
-		}
+		maps.Copy(vars, m)
 	default:
 		return nil, fmt.Errorf("Fn::Sub: want a string or [string, variables]")
 	}
