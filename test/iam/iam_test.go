@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -98,11 +99,7 @@ func (a *actions) attach(cfg *aws.Config) {
 func (a *actions) sorted() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []string
-	for k := range a.seen {
-		out = append(out, k)
-	}
-	slices.Sort(out)
+	out := slices.Sorted(maps.Keys(a.seen))
 	return out
 }
 

@@ -3,7 +3,7 @@ package testenv
 import (
 	"context"
 	"maps"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,11 +77,7 @@ func (c *Counter) Reset() {
 // String lists the counts in a stable order, for test messages.
 func (c *Counter) String() string {
 	snap := c.Snapshot()
-	keys := make([]string, 0, len(snap))
-	for k := range snap {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(snap))
 	var b strings.Builder
 	for _, k := range keys {
 		b.WriteString(k)

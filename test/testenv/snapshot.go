@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -106,11 +107,7 @@ func avString(v types.AttributeValue) string {
 		}
 		return "[" + strings.Join(parts, ",") + "]"
 	case *types.AttributeValueMemberM:
-		keys := make([]string, 0, len(x.Value))
-		for k := range x.Value {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x.Value))
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = fmt.Sprintf("%q:%s", k, avString(x.Value[k]))

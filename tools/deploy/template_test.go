@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -272,11 +273,7 @@ func checkHeraldMetric(t *testing.T, where, name string, dims map[string]string,
 		t.Errorf("%s: metric Herald/%s is not one the functions write", where, name)
 		return
 	}
-	keys := make([]string, 0, len(dims))
-	for k := range dims {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(dims))
 	if !slices.ContainsFunc(sets, func(s []string) bool { return slices.Equal(s, keys) }) {
 		t.Errorf("%s: Herald/%s with dimensions %v, want one of %v", where, name, keys, sets)
 	}

@@ -3,7 +3,8 @@ package deploy
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
@@ -41,11 +42,7 @@ func WithDefaults(template []byte, values map[string]string) ([]byte, error) {
 		return nil, fmt.Errorf("the template has no Parameters")
 	}
 	lines := bytes.SplitAfter(template, []byte("\n"))
-	names := make([]string, 0, len(values))
-	for name := range values {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(values))
 	for _, name := range names {
 		p := mappingValue(params, name)
 		if p == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -514,11 +515,7 @@ func writeAPIOutputs(dir string, res *APIResult) error {
 		notes: []string{fmt.Sprintf("%d clients for %.0f s through the local gateway (moto); %d requests, %.0f/s; %s",
 			res.Config.Clients, res.Config.DurationS, res.Requests, res.PerS, res.Machine.short())},
 	}
-	var ops []string
-	for op := range res.latencies {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
+	ops := slices.Sorted(maps.Keys(res.latencies))
 	for _, op := range ops {
 		c.series = append(c.series, series{name: op + ": " + pcts(res.ByOp[op].Latency), points: cdf(res.latencies[op], 300)})
 	}

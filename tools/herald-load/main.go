@@ -24,7 +24,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/tools/command"
@@ -188,11 +189,7 @@ func apiCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func printAPI(w io.Writer, r *APIResult, dir string) {
 	fmt.Fprintf(w, "API: %d clients × %.0f s: %d requests (%.1f/s), %d 5xx, %d without answer\n", r.Config.Clients, r.Config.DurationS, r.Requests, r.PerS, r.Errors5xx, r.Transport)
 	fmt.Fprintf(w, "%-12s %7s %9s %9s %9s %9s  %s\n", "operation", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses")
-	var ops []string
-	for op := range r.ByOp {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
+	ops := slices.Sorted(maps.Keys(r.ByOp))
 	for _, op := range append(ops, "all") {
 		s := opStats{Latency: r.Overall, Statuses: r.Statuses}
 		if op != "all" {

@@ -11,9 +11,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald/tools/command"
@@ -28,11 +29,7 @@ func main() {
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald-variant", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var names []string
-	for n := range deploy.Variants {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(deploy.Variants))
 	variant := fs.String("variant", "default", "named variant: "+strings.Join(names, ", "))
 	out := fs.String("o", "", "file to write (required)")
 	set := map[string]string{}

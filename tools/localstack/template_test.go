@@ -1,10 +1,11 @@
 package localstack
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -323,11 +324,7 @@ Outputs:
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		var got []string
-		for id := range d.Resources {
-			got = append(got, id)
-		}
-		sort.Strings(got)
+		got := slices.Sorted(maps.Keys(d.Resources))
 		if !reflect.DeepEqual(got, tc.resources) {
 			t.Errorf("%s: resources got %v, want %v", name, got, tc.resources)
 		}
