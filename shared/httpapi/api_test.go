@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -225,7 +226,7 @@ func TestWebhookValidationErrors(t *testing.T) {
 			if r.status != tc.wantStatus {
 				t.Fatalf("status %d; want %d: %s", r.status, tc.wantStatus, r.raw)
 			}
-			if fields := errorFields(r); !contains(fields, tc.wantError) {
+			if fields := errorFields(r); !slices.Contains(fields, tc.wantError) {
 				t.Errorf("errors %v; want %s", fields, tc.wantError)
 			}
 		})
@@ -260,21 +261,12 @@ func manyHeaders(n int) map[string]any {
 	return h
 }
 
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
 func TestAuthAndProjectScope(t *testing.T) {
 	a := newAPI(t)
 	id := dataID(a.do(a.tokenP1, "POST", "/webhooks", webhookDoc(nil)))
 	for _, tok := range []string{"", "nonsense", herald.NewToken(), "Bearer " + a.tokenP1} {
 		r := a.do(tok, "GET", "/webhooks", nil)
-		if r.status != 401 || !contains(errorFields(r), "INVALID_AUTHORIZATION_HEADER:<nil>") {
+		if r.status != 401 || !slices.Contains(errorFields(r), "INVALID_AUTHORIZATION_HEADER:<nil>") {
 			t.Errorf("token %.12q: %d %v", tok, r.status, errorFields(r))
 		}
 	}
@@ -435,7 +427,7 @@ func TestResendQueuesOnce(t *testing.T) {
 	if r := a.do(a.tokenP1, "DELETE", "/webhooks/"+id, nil); r.status != 200 {
 		t.Fatal(r.raw)
 	}
-	if r := a.do(a.tokenP1, "POST", "/webhook_calls/"+call.ID+"/resend_webhook", nil); r.status != 422 || !contains(errorFields(r), "INVALID_FIELD:webhook") {
+	if r := a.do(a.tokenP1, "POST", "/webhook_calls/"+call.ID+"/resend_webhook", nil); r.status != 422 || !slices.Contains(errorFields(r), "INVALID_FIELD:webhook") {
 		t.Errorf("resend after the webhook was deleted: %d %v", r.status, errorFields(r))
 	}
 }

@@ -299,7 +299,7 @@ func TestHeaderInjectionIsRefused(t *testing.T) {
 	for name, tc := range tests {
 		r := a.do(a.tokenP1, "POST", "/webhooks", webhookDoc(tc.attrs))
 		wantAPIError(t, "create with "+name, r, http.StatusUnprocessableEntity, "INVALID_FIELD")
-		if !contains(errorFields(r), "INVALID_FIELD:"+tc.field) {
+		if !slices.Contains(errorFields(r), "INVALID_FIELD:"+tc.field) {
 			t.Errorf("create with %s: fields %q, want %q", name, errorFields(r), tc.field)
 		}
 		r = a.do(a.tokenP1, "PUT", "/webhooks/"+hook, map[string]any{"data": map[string]any{"type": "webhook", "id": hook, "attributes": tc.attrs}})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,7 +57,7 @@ Resources:
 		}
 		lines := strings.Split(string(got), "\n")
 		for _, w := range tc.want {
-			if !contains(lines, w) {
+			if !slices.Contains(lines, w) {
 				t.Errorf("%s: output lacks the line %q:\n%s", name, w, got)
 			}
 		}
@@ -108,13 +109,4 @@ func TestVariantsOfTheTemplate(t *testing.T) {
 			}
 		}
 	}
-}
-
-func contains(lines []string, want string) bool {
-	for _, l := range lines {
-		if l == want {
-			return true
-		}
-	}
-	return false
 }
