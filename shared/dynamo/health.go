@@ -368,14 +368,7 @@ func (s *Store) healthStates(ctx context.Context, project string, ids []string) 
 		}
 		return out, nil
 	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :h)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(projectKey(project)), ":h": avS(healthPrefix),
-		},
-		ConsistentRead: aws.Bool(true),
-	})
+	p := dynamodb.NewQueryPaginator(s.db, s.projectQuery(project, healthPrefix))
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

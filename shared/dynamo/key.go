@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/heraldhq/herald/shared/herald"
@@ -59,7 +61,19 @@ func truncateID(s string) string {
 }
 
 func projectKey(project string) string { return projectPrefix + project }
-func webhookSK(id string) string       { return webhookPrefix + id }
+
+// projectQuery reads, strongly consistent, the items of a project's
+// partition whose sort key starts with prefix: its webhooks, their name
+// claims, their health.
+func (s *Store) projectQuery(project, prefix string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :prefix)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(projectKey(project)), ":prefix": avS(prefix)},
+		ConsistentRead:            aws.Bool(true),
+	}
+}
+func webhookSK(id string) string { return webhookPrefix + id }
 
 // nameSK claims a webhook name within its project. Names are unique without
 // regard to case: "Deploy" and "deploy" in one list would confuse people.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -65,15 +64,9 @@ func (s *Store) NameClaims(ctx context.Context, project string) (int, error) {
 	if err := checkProject(project); err != nil {
 		return 0, err
 	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :n)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(projectKey(project)), ":n": avS(namePrefix),
-		},
-		ConsistentRead: aws.Bool(true),
-		Select:         types.SelectCount,
-	})
+	in := s.projectQuery(project, namePrefix)
+	in.Select = types.SelectCount
+	p := dynamodb.NewQueryPaginator(s.db, in)
 	n := 0
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

@@ -154,16 +154,7 @@ func (s *Store) ListWebhooks(ctx context.Context, project string) ([]*herald.Web
 		return nil, err
 	}
 	var out []*herald.Webhook
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :w)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: projectKey(project)},
-			":w":  &types.AttributeValueMemberS{Value: webhookPrefix},
-		},
-		ConsistentRead: aws.Bool(true),
-	}
-	p := dynamodb.NewQueryPaginator(s.db, in)
+	p := dynamodb.NewQueryPaginator(s.db, s.projectQuery(project, webhookPrefix))
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
