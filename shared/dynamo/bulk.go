@@ -8,9 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/heraldhq/herald/shared/guard"
 	"github.com/heraldhq/herald/shared/herald"
 )
 
@@ -55,25 +53,12 @@ func (s *Store) MatchCalls(ctx context.Context, project string, q herald.CallQue
 func (s *Store) scanUpTo(ctx context.Context, project string, lq *listQuery, max int) ([]indexItem, error) {
 	found := make([][]indexItem, callShards)
 	var total atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	for shard := 0; shard < callShards; shard++ {
-		g.Go(guard.Func(func() error {
-			in := lq.input(s.table, logKey(project, shard), true)
-			in.ProjectionExpression = aws.String(indexProjection)
-			p := dynamodb.NewQueryPaginator(s.db, in)
-			for p.HasMorePages() && total.Load() < int64(max) {
-				page, err := p.NextPage(gctx)
-				if err != nil {
-					return classify(err, "match calls")
-				}
-				items := indexItems(page.Items)
-				found[shard] = append(found[shard], items...)
-				total.Add(int64(len(items)))
-			}
-			return nil
-		}))
-	}
-	if err := g.Wait(); err != nil {
+	err := s.eachShard(ctx, project, lq, indexProjection, "match calls", func(shard int, page *dynamodb.QueryOutput) bool {
+		items := indexItems(page.Items)
+		found[shard] = append(found[shard], items...)
+		return total.Add(int64(len(items))) < int64(max)
+	})
+	if err != nil {
 		return nil, err
 	}
 	var out []indexItem

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -125,28 +124,13 @@ func (s *Store) countCalls(ctx context.Context, project string, q herald.CallQue
 // entries.
 func (s *Store) hourCounts(ctx context.Context, project string, q herald.CallQuery, lq *listQuery, from, to time.Time) (int, error) {
 	pk := countKey(project, q)
+	items, err := keptHours[countItem](ctx, s, pk, from, to.Add(-time.Hour), "call counts")
+	if err != nil {
+		return 0, err
+	}
 	have := map[string]int{}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":   &types.AttributeValueMemberS{Value: pk},
-			":from": &types.AttributeValueMemberS{Value: from.Format(hourFormat)},
-			":to":   &types.AttributeValueMemberS{Value: to.Add(-time.Hour).Format(hourFormat)},
-		},
-	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return 0, classify(err, "read call counts")
-		}
-		var items []countItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return 0, fmt.Errorf("unmarshal call counts: %w", err)
-		}
-		for _, it := range items {
-			have[it.SK] = it.N
-		}
+	for _, it := range items {
+		have[it.SK] = it.N
 	}
 	total := 0
 	var missing []time.Time
@@ -197,37 +181,21 @@ func (s *Store) countByHour(ctx context.Context, project string, lq *listQuery, 
 	span.upper = min(lq.upper, ulidBound(to.UnixMilli()-1, 'Z'))
 	var mu sync.Mutex
 	counts := map[string]int{}
-	g, gctx := errgroup.WithContext(ctx)
-	for shard := 0; shard < callShards; shard++ {
-		g.Go(guard.Func(func() error {
-			in := span.input(s.table, logKey(project, shard), true)
-			in.ProjectionExpression = aws.String("#sk")
-			p := dynamodb.NewQueryPaginator(s.db, in)
-			local := map[string]int{}
-			for p.HasMorePages() {
-				out, err := p.NextPage(gctx)
-				if err != nil {
-					return classify(err, "count activity log by hour")
-				}
-				for _, item := range out.Items {
-					sk, _ := item["SK"].(*types.AttributeValueMemberS)
-					if sk == nil {
-						continue
-					}
-					if t, ok := herald.IDTime(sk.Value); ok {
-						local[t.Truncate(time.Hour).Format(hourFormat)]++
-					}
-				}
+	err := s.eachShard(ctx, project, &span, "#sk", "count activity log by hour", func(_ int, out *dynamodb.QueryOutput) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, item := range out.Items {
+			sk, _ := item["SK"].(*types.AttributeValueMemberS)
+			if sk == nil {
+				continue
 			}
-			mu.Lock()
-			for k, v := range local {
-				counts[k] += v
+			if t, ok := herald.IDTime(sk.Value); ok {
+				counts[t.Truncate(time.Hour).Format(hourFormat)]++
 			}
-			mu.Unlock()
-			return nil
-		}))
-	}
-	return counts, g.Wait()
+		}
+		return true
+	})
+	return counts, err
 }
 
 // batchWrite writes items 25 per request, retrying unprocessed ones a few

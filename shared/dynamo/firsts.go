@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -62,24 +61,9 @@ func (s *Store) firstSuccesses(ctx context.Context, project string, now time.Tim
 	pk := countPrefix + project + firstsSuffix
 	hours := map[time.Time]map[string]firstTally{}
 
-	var kept []firstsItem
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(pk), ":from": avS(from.Format(hourFormat)), ":to": avS(closed.Add(-time.Hour).Format(hourFormat)),
-		},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, classify(err, "read first-attempt counts")
-		}
-		var items []firstsItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshal first-attempt counts: %w", err)
-		}
-		kept = append(kept, items...)
+	kept, err := keptHours[firstsItem](ctx, s, pk, from, closed.Add(-time.Hour), "first-attempt counts")
+	if err != nil {
+		return nil, err
 	}
 	for _, it := range kept {
 		hour, err := time.Parse(hourFormat, it.SK)
@@ -181,39 +165,27 @@ func (s *Store) tallyFirsts(ctx context.Context, project string, from, to, now t
 		filter: filter, names: u.names, values: u.values}
 	var mu sync.Mutex
 	out := map[time.Time]map[string]firstTally{}
-	g, gctx := errgroup.WithContext(ctx)
-	for shard := 0; shard < callShards; shard++ {
-		g.Go(guard.Func(func() error {
-			in := lq.input(s.table, logKey(project, shard), true)
-			in.ProjectionExpression = aws.String(projection)
-			p := dynamodb.NewQueryPaginator(s.db, in)
-			for p.HasMorePages() {
-				page, err := p.NextPage(gctx)
-				if err != nil {
-					return classify(err, "count first-attempt successes")
-				}
-				mu.Lock()
-				for _, raw := range page.Items {
-					it := item(raw)
-					created, ok := herald.IDTime(it.s("SK"))
-					if !ok {
-						continue
-					}
-					h := herald.Hour(created)
-					if out[h] == nil {
-						out[h] = map[string]firstTally{}
-					}
-					t := out[h][it.s(attrWebhook)]
-					t.count++
-					if ls, _ := it.n(attrLastSent); ls > t.newest {
-						t.newest = ls
-					}
-					out[h][it.s(attrWebhook)] = t
-				}
-				mu.Unlock()
+	err := s.eachShard(ctx, project, lq, projection, "count first-attempt successes", func(_ int, page *dynamodb.QueryOutput) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, raw := range page.Items {
+			it := item(raw)
+			created, ok := herald.IDTime(it.s("SK"))
+			if !ok {
+				continue
 			}
-			return nil
-		}))
-	}
-	return out, g.Wait()
+			h := herald.Hour(created)
+			if out[h] == nil {
+				out[h] = map[string]firstTally{}
+			}
+			t := out[h][it.s(attrWebhook)]
+			t.count++
+			if ls, _ := it.n(attrLastSent); ls > t.newest {
+				t.newest = ls
+			}
+			out[h][it.s(attrWebhook)] = t
+		}
+		return true
+	})
+	return out, err
 }

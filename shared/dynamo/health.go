@@ -368,17 +368,13 @@ func (s *Store) healthStates(ctx context.Context, project string, ids []string) 
 		}
 		return out, nil
 	}
-	p := dynamodb.NewQueryPaginator(s.db, s.projectQuery(project, healthPrefix))
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, classify(err, "query health of project %s", project)
-		}
+	err := s.queryPages(ctx, s.projectQuery(project, healthPrefix), func(page *dynamodb.QueryOutput) error {
 		for _, raw := range page.Items {
 			out[item(raw).s(hWebhook)] = healthState(raw)
 		}
-	}
-	return out, nil
+		return nil
+	}, "query health of project %s", project)
+	return out, err
 }
 
 // WebhookHealth returns the health of the given webhooks of a project, as

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -261,62 +262,63 @@ func (c *shardCursor) fill(ctx context.Context) error {
 
 // countShards counts matching calls across shards, in parallel.
 func (s *Store) countShards(ctx context.Context, project string, lq *listQuery) (int, error) {
-	counts := make([]int, callShards)
+	var total atomic.Int64
+	err := s.eachShard(ctx, project, lq, "", "count activity log", func(_ int, out *dynamodb.QueryOutput) bool {
+		total.Add(int64(out.Count))
+		return true
+	})
+	return int(total.Load()), err
+}
+
+// eachShard queries every shard of a project's activity log in parallel and
+// hands each page to page, on that shard's goroutine, until page returns
+// false or the shard is read. The items hold projection; an empty
+// projection counts them instead (Select COUNT).
+func (s *Store) eachShard(ctx context.Context, project string, lq *listQuery, projection, what string, page func(shard int, out *dynamodb.QueryOutput) bool) error {
 	g, gctx := errgroup.WithContext(ctx)
-	for i := range counts {
+	for shard := range callShards {
 		g.Go(guard.Func(func() error {
-			in := lq.input(s.table, logKey(project, i), true)
-			in.Select = types.SelectCount
+			in := lq.input(s.table, logKey(project, shard), true)
+			if projection == "" {
+				in.Select = types.SelectCount
+			} else {
+				in.ProjectionExpression = aws.String(projection)
+			}
 			p := dynamodb.NewQueryPaginator(s.db, in)
 			for p.HasMorePages() {
 				out, err := p.NextPage(gctx)
 				if err != nil {
-					return classify(err, "count activity log")
+					return classify(err, "%s", what)
 				}
-				counts[i] += int(out.Count)
+				if !page(shard, out) {
+					return nil
+				}
 			}
 			return nil
 		}))
 	}
-	if err := g.Wait(); err != nil {
-		return 0, err
-	}
-	total := 0
-	for _, c := range counts {
-		total += c
-	}
-	return total, nil
+	return g.Wait()
 }
 
 // scanShards reads every matching index item, up to MaxSortedScan.
 func (s *Store) scanShards(ctx context.Context, project string, lq *listQuery) ([]indexItem, error) {
 	var mu sync.Mutex
 	var all []indexItem
-	g, gctx := errgroup.WithContext(ctx)
-	for i := 0; i < callShards; i++ {
-		g.Go(guard.Func(func() error {
-			in := lq.input(s.table, logKey(project, i), true)
-			in.ProjectionExpression = aws.String(indexProjection)
-			p := dynamodb.NewQueryPaginator(s.db, in)
-			for p.HasMorePages() {
-				out, err := p.NextPage(gctx)
-				if err != nil {
-					return classify(err, "scan activity log")
-				}
-				items := indexItems(out.Items)
-				mu.Lock()
-				all = append(all, items...)
-				n := len(all)
-				mu.Unlock()
-				if n > MaxSortedScan {
-					return herald.Invalid([]herald.Problem{{Field: "order_by", Code: herald.ValidationInvalid,
-						Message: fmt.Sprintf("this order needs every matching call and more than %d match; narrow the list, for example with filter[fields][created_at][gt]", MaxSortedScan)}})
-				}
-			}
-			return nil
-		}))
+	err := s.eachShard(ctx, project, lq, indexProjection, "scan activity log", func(_ int, out *dynamodb.QueryOutput) bool {
+		items := indexItems(out.Items)
+		mu.Lock()
+		defer mu.Unlock()
+		all = append(all, items...)
+		return len(all) <= MaxSortedScan
+	})
+	if err != nil {
+		return nil, err
 	}
-	return all, g.Wait()
+	if len(all) > MaxSortedScan {
+		return nil, herald.Invalid([]herald.Problem{{Field: "order_by", Code: herald.ValidationInvalid,
+			Message: fmt.Sprintf("this order needs every matching call and more than %d match; narrow the list, for example with filter[fields][created_at][gt]", MaxSortedScan)}})
+	}
+	return all, nil
 }
 
 // indexByIDs reads the given calls that match the query: one GetItem-sized

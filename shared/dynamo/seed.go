@@ -66,14 +66,10 @@ func (s *Store) NameClaims(ctx context.Context, project string) (int, error) {
 	}
 	in := s.projectQuery(project, namePrefix)
 	in.Select = types.SelectCount
-	p := dynamodb.NewQueryPaginator(s.db, in)
 	n := 0
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return 0, classify(err, "count the name claims of project %s", project)
-		}
+	err := s.queryPages(ctx, in, func(page *dynamodb.QueryOutput) error {
 		n += int(page.Count)
-	}
-	return n, nil
+		return nil
+	}, "count the name claims of project %s", project)
+	return n, err
 }

@@ -154,22 +154,20 @@ func (s *Store) ListWebhooks(ctx context.Context, project string) ([]*herald.Web
 		return nil, err
 	}
 	var out []*herald.Webhook
-	p := dynamodb.NewQueryPaginator(s.db, s.projectQuery(project, webhookPrefix))
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, classify(err, "query webhooks of project %s", project)
-		}
+	err := s.queryPages(ctx, s.projectQuery(project, webhookPrefix), func(page *dynamodb.QueryOutput) error {
 		for _, item := range page.Items {
 			w, err := fromWebhookItem(item)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if w.ProjectID != project {
-				continue // not this project's, whatever its key says
+			if w.ProjectID == project { // else not this project's, whatever its key says
+				out = append(out, w)
 			}
-			out = append(out, w)
 		}
+		return nil
+	}, "query webhooks of project %s", project)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
