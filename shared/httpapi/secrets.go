@@ -46,24 +46,19 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, project strin
 // rotateSecret gives the webhook a new signing secret; the old one keeps
 // signing beside it for SecretGrace.
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, project string, p map[string]string) error {
-	for attempt := 1; ; attempt++ {
-		old, err := s.webhooks.GetWebhook(r.Context(), project, p["id"])
-		if err != nil {
-			return err
-		}
-		now := s.clock.Now()
-		rotated := *old
+	var rotated herald.Webhook
+	var now time.Time
+	err := s.changeWebhook(r.Context(), project, p["id"], func(old *herald.Webhook) error {
+		now = s.clock.Now()
+		rotated = *old
 		rotated.Secret = herald.Secret{Current: s.newSecret(), Previous: old.Secret.Current, PreviousExpiresAt: now.Add(SecretGrace)}
 		rotated.UpdatedAt = now
-		err = s.webhooks.UpdateWebhook(r.Context(), old, &rotated)
-		if herald.ErrorCode(err) == herald.ECONFLICT && attempt < maxUpdateAttempts {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, map[string]any{"data": secretJSON(&rotated, now)})
-		return nil
+		return s.webhooks.UpdateWebhook(r.Context(), old, &rotated)
+	})
+	if err != nil {
+		return err
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"data": secretJSON(&rotated, now)})
+	return nil
 }

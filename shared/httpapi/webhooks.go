@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/heraldhq/herald/shared/herald"
@@ -60,10 +61,24 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, project s
 	return nil
 }
 
+// changeWebhook reads the webhook as stored now and hands it to change,
+// whose write is conditional on that version. When another write got in
+// between (ECONFLICT), it reads again and changes again, so concurrent
+// changes are serialized and none is lost.
+func (s *Server) changeWebhook(ctx context.Context, project, id string, change func(old *herald.Webhook) error) error {
+	for attempt := 1; ; attempt++ {
+		old, err := s.webhooks.GetWebhook(ctx, project, id)
+		if err != nil {
+			return err
+		}
+		err = change(old)
+		if herald.ErrorCode(err) != herald.ECONFLICT || attempt >= maxUpdateAttempts {
+			return err
+		}
+	}
+}
+
 // updateWebhook applies the given attributes to the webhook as stored now.
-// Each write is conditional on the version it read; when another update got
-// in between, it reads again and re-applies, so concurrent updates are
-// serialized and none is lost.
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, project string, p map[string]string) error {
 	doc, err := readDocument(r, "webhook", p["id"])
 	if err != nil {
@@ -73,45 +88,33 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, project s
 	if err != nil {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
-		old, err := s.webhooks.GetWebhook(r.Context(), project, p["id"])
-		if err != nil {
+	var updated *herald.Webhook
+	err = s.changeWebhook(r.Context(), project, p["id"], func(old *herald.Webhook) (err error) {
+		if updated, err = old.Update(in, s.clock.Now()); err != nil {
 			return err
 		}
-		updated, err := old.Update(in, s.clock.Now())
-		if err != nil {
-			return err
-		}
-		err = s.webhooks.UpdateWebhook(r.Context(), old, updated)
-		if herald.ErrorCode(err) == herald.ECONFLICT && attempt < maxUpdateAttempts {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		data, err := s.withHealth(r.Context(), project, []*herald.Webhook{updated}, false)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": data[0]})
-		return nil
+		return s.webhooks.UpdateWebhook(r.Context(), old, updated)
+	})
+	if err != nil {
+		return err
 	}
+	data, err := s.withHealth(r.Context(), project, []*herald.Webhook{updated}, false)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data[0]})
+	return nil
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, project string, p map[string]string) error {
-	for attempt := 1; ; attempt++ {
-		hook, err := s.webhooks.GetWebhook(r.Context(), project, p["id"])
-		if err != nil {
-			return err
-		}
-		err = s.webhooks.DeleteWebhook(r.Context(), hook)
-		if herald.ErrorCode(err) == herald.ECONFLICT && attempt < maxUpdateAttempts {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": webhookJSON(hook)})
-		return nil
+	var deleted *herald.Webhook
+	err := s.changeWebhook(r.Context(), project, p["id"], func(old *herald.Webhook) error {
+		deleted = old
+		return s.webhooks.DeleteWebhook(r.Context(), old)
+	})
+	if err != nil {
+		return err
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": webhookJSON(deleted)})
+	return nil
 }
