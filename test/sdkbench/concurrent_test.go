@@ -3,7 +3,6 @@ package sdkbench_test
 import (
 	"context"
 	"net/http/httptrace"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -35,20 +34,7 @@ func BenchmarkSDKConcurrent(b *testing.B) {
 					opened.Add(1)
 				}
 			}})
-			get := getItem
-			burst := func() {
-				var wg sync.WaitGroup
-				errs := make([]error, inFlight)
-				for i := range inFlight {
-					wg.Go(func() { errs[i] = get.call(ctx, c, f) })
-				}
-				wg.Wait()
-				for _, err := range errs {
-					if err != nil {
-						b.Fatalf("GetItem: %v", err)
-					}
-				}
-			}
+			burst := func() { getBurst(b, ctx, c, f) }
 			burst() // opens the connections a warm function has
 			opened.Store(0)
 			b.ReportAllocs()

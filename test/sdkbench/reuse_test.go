@@ -60,7 +60,6 @@ func TestBurstsReuseConnections(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build clients: %v", err)
 	}
-	get := getItem
 	for round := range 3 {
 		// Each call holds its connection until every call of the burst
 		// has one, so that the burst needs inFlight connections at once.
@@ -79,17 +78,7 @@ func TestBurstsReuseConnections(t *testing.T) {
 			mu.Unlock()
 			<-all
 		}})
-		var wg sync.WaitGroup
-		errs := make([]error, inFlight)
-		for i := range inFlight {
-			wg.Go(func() { errs[i] = get.call(ctx, c, f) })
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				t.Fatalf("GetItem: %v", err)
-			}
-		}
+		getBurst(t, ctx, c, f)
 		if round > 0 && opened > 0 {
 			t.Errorf("burst %d opened %d connections; want every call on a kept one", round+1, opened)
 		}

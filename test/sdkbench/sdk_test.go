@@ -2,10 +2,12 @@ package sdkbench_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -320,4 +322,18 @@ func systemCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Stime.Nano())
+}
+
+// getBurst makes inFlight GetItem calls at once, and fails tb if any fails.
+func getBurst(tb testing.TB, ctx context.Context, c clients, f fixture) {
+	tb.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, inFlight)
+	for i := range inFlight {
+		wg.Go(func() { errs[i] = getItem.call(ctx, c, f) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		tb.Fatalf("GetItem: %v", err)
+	}
 }
