@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -229,4 +230,25 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// keptHours reads the count items of pk for the hours from to to, both
+// included, into a slice of T.
+func keptHours[T any](ctx context.Context, s *Store, pk string, from, to time.Time, what string) ([]T, error) {
+	var out []T
+	err := s.queryPages(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(pk), ":from": avS(from.Format(hourFormat)), ":to": avS(to.Format(hourFormat)),
+		},
+	}, func(page *dynamodb.QueryOutput) error {
+		var items []T
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return fmt.Errorf("unmarshal %s: %w", what, err)
+		}
+		out = append(out, items...)
+		return nil
+	}, "read %s", what)
+	return out, err
 }

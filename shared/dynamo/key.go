@@ -1,14 +1,11 @@
 package dynamo
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -75,44 +72,6 @@ func (s *Store) projectQuery(project, prefix string) *dynamodb.QueryInput {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(projectKey(project)), ":prefix": avS(prefix)},
 		ConsistentRead:            aws.Bool(true),
 	}
-}
-
-// queryPages reads every page of a query and hands each to page; a read that
-// fails is classified with format and args, what page returns is returned
-// as it is.
-func (s *Store) queryPages(ctx context.Context, in *dynamodb.QueryInput, page func(*dynamodb.QueryOutput) error, format string, args ...any) error {
-	p := dynamodb.NewQueryPaginator(s.db, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return classify(err, format, args...)
-		}
-		if err := page(out); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// keptHours reads the count items of pk for the hours from to to, both
-// included, into a slice of T.
-func keptHours[T any](ctx context.Context, s *Store, pk string, from, to time.Time, what string) ([]T, error) {
-	var out []T
-	err := s.queryPages(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(pk), ":from": avS(from.Format(hourFormat)), ":to": avS(to.Format(hourFormat)),
-		},
-	}, func(page *dynamodb.QueryOutput) error {
-		var items []T
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return fmt.Errorf("unmarshal %s: %w", what, err)
-		}
-		out = append(out, items...)
-		return nil
-	}, "read %s", what)
-	return out, err
 }
 func webhookSK(id string) string { return webhookPrefix + id }
 

@@ -108,3 +108,20 @@ func classify(err error, format string, args ...any) error {
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }
+
+// queryPages reads every page of a query and hands each to page; a read that
+// fails is classified with format and args, what page returns is returned
+// as it is.
+func (s *Store) queryPages(ctx context.Context, in *dynamodb.QueryInput, page func(*dynamodb.QueryOutput) error, format string, args ...any) error {
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return classify(err, format, args...)
+		}
+		if err := page(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
