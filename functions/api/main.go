@@ -3,11 +3,9 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -20,25 +18,20 @@ import (
 )
 
 func main() {
-	config.TuneRuntime(os.Getenv)
-	ctx := context.Background()
-	settings, awsCfg, err := config.Load(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "api:", err)
-		os.Exit(1)
-	}
-	clock := herald.SystemClock{}
-	store := dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), Table: settings.TableName, Clock: clock, Retention: settings.Retention})
-	server := httpapi.New(httpapi.Deps{
-		Webhooks:  store,
-		Calls:     store,
-		Tokens:    store,
-		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.QueueURL),
-		Clock:     clock,
-		Log:       config.Logger(os.Stdout, settings.LogLevel),
-		NewSecret: signing.NewSecret,
-		Health:    store,
-		Retention: settings.Retention,
+	config.Start("api", func(settings config.Settings, awsCfg aws.Config) (any, error) {
+		clock := herald.SystemClock{}
+		store := dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), Table: settings.TableName, Clock: clock, Retention: settings.Retention})
+		server := httpapi.New(httpapi.Deps{
+			Webhooks:  store,
+			Calls:     store,
+			Tokens:    store,
+			Queue:     sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.QueueURL),
+			Clock:     clock,
+			Log:       config.Logger(os.Stdout, settings.LogLevel),
+			NewSecret: signing.NewSecret,
+			Health:    store,
+			Retention: settings.Retention,
+		})
+		return (&httpapi.Lambda{Handler: server}).Handle, nil
 	})
-	lambda.Start((&httpapi.Lambda{Handler: server}).Handle)
 }

@@ -4,10 +4,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -21,20 +20,16 @@ import (
 )
 
 func main() {
-	config.TuneRuntime(os.Getenv)
-	handler, err := newHandler(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "delivery:", err)
-		os.Exit(1)
-	}
-	lambda.Start(handler.Invoke)
+	config.Start("delivery", func(settings config.Settings, awsCfg aws.Config) (any, error) {
+		handler, err := newHandler(settings, awsCfg)
+		if err != nil {
+			return nil, err
+		}
+		return handler.Invoke, nil
+	})
 }
 
-func newHandler(ctx context.Context) (*delivery.Handler, error) {
-	settings, awsCfg, err := config.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
+func newHandler(settings config.Settings, awsCfg aws.Config) (*delivery.Handler, error) {
 	clock := herald.SystemClock{}
 	send, err := sender.New(sender.Options{AllowPrivate: settings.AllowPrivateTargets, Clock: clock})
 	if err != nil {

@@ -2,11 +2,9 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -18,21 +16,16 @@ import (
 )
 
 func main() {
-	config.TuneRuntime(os.Getenv)
-	ctx := context.Background()
-	settings, awsCfg, err := config.Load(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
-	}
-	clock := herald.SystemClock{}
-	handler := ingest.New(ingest.Deps{
-		Store:     dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), Table: settings.TableName, Clock: clock, Retention: settings.Retention}),
-		Queue:     sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.FirstQueueURL),
-		Clock:     clock,
-		Log:       config.Logger(os.Stdout, settings.LogLevel),
-		Retention: settings.Retention,
-		Metrics:   os.Stdout,
+	config.Start("ingest", func(settings config.Settings, awsCfg aws.Config) (any, error) {
+		clock := herald.SystemClock{}
+		handler := ingest.New(ingest.Deps{
+			Store:     dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(awsCfg, config.DynamoDBOptions), Table: settings.TableName, Clock: clock, Retention: settings.Retention}),
+			Queue:     sqs.New(awssqs.NewFromConfig(awsCfg, config.SQSOptions), settings.FirstQueueURL),
+			Clock:     clock,
+			Log:       config.Logger(os.Stdout, settings.LogLevel),
+			Retention: settings.Retention,
+			Metrics:   os.Stdout,
+		})
+		return handler.Handle, nil
 	})
-	lambda.Start(handler.Handle)
 }

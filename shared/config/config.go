@@ -1,7 +1,8 @@
 // Package config reads a function's settings from its environment, once per
 // cold start, and builds the AWS SDK configuration from the SDK's standard
 // settings, so the same binary runs against AWS and against the local stack
-// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS).
+// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS). Start is the main every
+// function shares.
 package config
 
 import (
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -269,17 +271,28 @@ func millisecondTime(groups []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// Load reads a function's settings from its environment and its AWS
-// configuration. A function that cannot read them can serve nothing: its
-// main ends init with the error, and Lambda reports the failed init.
-func Load(ctx context.Context) (Settings, aws.Config, error) {
+// Start is a function's main: it tunes the runtime, reads the settings from
+// the environment and the AWS configuration, builds the handler with them
+// and hands it to the Lambda runtime. A function that cannot start can serve
+// nothing: it ends init with the error, and Lambda reports the failed init.
+func Start(name string, build func(Settings, aws.Config) (handler any, err error)) {
+	TuneRuntime(os.Getenv)
+	handler, err := load(build)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+	lambda.Start(handler)
+}
+
+func load(build func(Settings, aws.Config) (any, error)) (any, error) {
 	settings, err := FromEnv(os.Getenv)
 	if err != nil {
-		return Settings{}, aws.Config{}, err
+		return nil, err
 	}
-	awsCfg, err := AWS(ctx)
+	awsCfg, err := AWS(context.Background())
 	if err != nil {
-		return Settings{}, aws.Config{}, err
+		return nil, err
 	}
-	return settings, awsCfg, nil
+	return build(settings, awsCfg)
 }
