@@ -29,7 +29,12 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, project stri
 	if err != nil {
 		return err
 	}
-	data, err := s.withHealth(r.Context(), project, []*herald.Webhook{hook}, true)
+	return s.writeWebhook(r.Context(), w, project, hook, true)
+}
+
+// writeWebhook answers with one webhook and its health, hourly or not.
+func (s *Server) writeWebhook(ctx context.Context, w http.ResponseWriter, project string, hook *herald.Webhook, hourly bool) error {
+	data, err := s.withHealth(ctx, project, []*herald.Webhook{hook}, hourly)
 	if err != nil {
 		return err
 	}
@@ -37,12 +42,17 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, project stri
 	return nil
 }
 
-func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, project string, _ map[string]string) error {
-	doc, err := readDocument(r, "webhook", "")
+// readWebhookInput reads a create (id "") or update request's attributes.
+func readWebhookInput(r *http.Request, id string) (herald.WebhookInput, error) {
+	doc, err := readDocument(r, "webhook", id)
 	if err != nil {
-		return err
+		return herald.WebhookInput{}, err
 	}
-	in, err := webhookInput(doc.Attributes)
+	return webhookInput(doc.Attributes)
+}
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, project string, _ map[string]string) error {
+	in, err := readWebhookInput(r, "")
 	if err != nil {
 		return err
 	}
@@ -80,11 +90,7 @@ func (s *Server) changeWebhook(ctx context.Context, project, id string, change f
 
 // updateWebhook applies the given attributes to the webhook as stored now.
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, project string, p map[string]string) error {
-	doc, err := readDocument(r, "webhook", p["id"])
-	if err != nil {
-		return err
-	}
-	in, err := webhookInput(doc.Attributes)
+	in, err := readWebhookInput(r, p["id"])
 	if err != nil {
 		return err
 	}
@@ -98,12 +104,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, project s
 	if err != nil {
 		return err
 	}
-	data, err := s.withHealth(r.Context(), project, []*herald.Webhook{updated}, false)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data[0]})
-	return nil
+	return s.writeWebhook(r.Context(), w, project, updated, false)
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, project string, p map[string]string) error {
