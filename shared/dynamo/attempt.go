@@ -147,14 +147,12 @@ func (s *Store) recordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 		u.Set(attrLastSent, avN(c.LastSentAt.UnixMilli())).Set(attrReqURL, avS(c.RequestURL))
 		u.SetOrRemove(attrReqHeaders, len(headers) > 0, avMap(headers))
 		u.SetOrRemove(attrReqSig, signature != "", avS(signature))
+		var reqBody *string
 		if c.CustomBody {
-			body, err := packedText(c.RequestPayload).MarshalDynamoDBAttributeValue()
-			if err != nil {
-				return fmt.Errorf("pack request of call %s: %w", c.ID, err)
-			}
-			u.Set(attrReqBody, body)
-		} else {
-			u.Remove(attrReqBody)
+			reqBody = &c.RequestPayload
+		}
+		if err := u.setPackedOrRemove(attrReqBody, reqBody); err != nil {
+			return fmt.Errorf("pack request of call %s: %w", c.ID, err)
 		}
 		u.SetOrRemove(attrReqTrunc, c.RequestPayloadTruncated, avBool(true))
 		u.SetOrRemove(attrRespStatus, c.ResponseStatus != nil, func() types.AttributeValue {
@@ -164,14 +162,8 @@ func (s *Store) recordAttempt(ctx context.Context, c *herald.Call, leaseID strin
 			return avN(int64(*c.ResponseStatus))
 		}())
 		u.SetOrRemove(attrRespHeaders, c.ResponseHeaders != nil, avMap(c.ResponseHeaders))
-		if c.ResponsePayload != nil {
-			body, err := packedText(*c.ResponsePayload).MarshalDynamoDBAttributeValue()
-			if err != nil {
-				return fmt.Errorf("pack response of call %s: %w", c.ID, err)
-			}
-			u.Set(attrRespBody, body)
-		} else {
-			u.Remove(attrRespBody)
+		if err := u.setPackedOrRemove(attrRespBody, c.ResponsePayload); err != nil {
+			return fmt.Errorf("pack response of call %s: %w", c.ID, err)
 		}
 		u.SetOrRemove(attrRespTrunc, c.ResponsePayloadTruncated, avBool(true))
 	}

@@ -87,6 +87,21 @@ func (u *update) SetOrRemove(attr string, present bool, v types.AttributeValue) 
 	return u.Remove(attr)
 }
 
+// setPackedOrRemove sets attr to text, packed (packedText), or removes it
+// where text is nil.
+func (u *update) setPackedOrRemove(attr string, text *string) error {
+	if text == nil {
+		u.Remove(attr)
+		return nil
+	}
+	v, err := packedText(*text).MarshalDynamoDBAttributeValue()
+	if err != nil {
+		return err
+	}
+	u.Set(attr, v)
+	return nil
+}
+
 // Remove removes attr.
 func (u *update) Remove(attr string) *update {
 	if len(u.remove) > 0 {
