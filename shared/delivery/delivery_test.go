@@ -290,42 +290,28 @@ func TestFailureIsRescheduledAndQueued(t *testing.T) {
 	}
 }
 
-func TestRetryAfterPushesLater(t *testing.T) {
-	f := newFixture(t, nil)
-	f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "3600")
-		http.Error(w, "slow down", http.StatusTooManyRequests)
-	})
-	c := f.newCall(t)
-	f.deliver(t, first(c))
-	rec := f.call(t, c.ID)
-	if d := rec.NextRetryAt.Sub(rec.Attempts[0].StartedAt); d != time.Hour {
-		t.Errorf("429 with Retry-After 3600: next retry in %v; want 1h", d)
-	}
-	if !rec.Parked {
-		t.Errorf("a retry an hour away is not parked")
-	}
-}
-
 // TestRetryAfterOnlyFrom429And503 is issue 10's fourth defect: the
-// contract lets a 429 or a 503 push a retry later; any other status with a
-// Retry-After (a 500 asking for 48 hours) keeps DatoCMS's schedule.
+// contract lets a 429 or a 503 push a retry later (and a retry that far
+// away waits in storage, parked); any other status with a Retry-After (a
+// 500 asking for 48 hours) keeps DatoCMS's schedule.
 func TestRetryAfterOnlyFrom429And503(t *testing.T) {
 	tests := map[string]struct {
-		status int
-		want   time.Duration
+		status     int
+		retryAfter string
+		want       time.Duration
 	}{
-		"500": {500, 2 * time.Minute},
-		"502": {502, 2 * time.Minute},
-		"404": {404, 2 * time.Minute},
-		"429": {429, 48 * time.Hour},
-		"503": {503, 48 * time.Hour},
+		"500":         {500, "172800", 2 * time.Minute},
+		"502":         {502, "172800", 2 * time.Minute},
+		"404":         {404, "172800", 2 * time.Minute},
+		"429":         {429, "172800", 48 * time.Hour},
+		"503":         {503, "172800", 48 * time.Hour},
+		"429 an hour": {429, "3600", time.Hour},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, nil)
 			f.rcv.setRespond(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Retry-After", "172800")
+				w.Header().Set("Retry-After", tc.retryAfter)
 				http.Error(w, "go away", tc.status)
 			})
 			c := f.newCall(t)
@@ -335,7 +321,10 @@ func TestRetryAfterOnlyFrom429And503(t *testing.T) {
 				t.Fatalf("no retry scheduled: %+v", rec)
 			}
 			if d := rec.NextRetryAt.Sub(rec.Attempts[0].StartedAt); d != tc.want {
-				t.Errorf("%d with Retry-After 172800: next retry in %v; want %v", tc.status, d, tc.want)
+				t.Errorf("%d with Retry-After %s: next retry in %v; want %v", tc.status, tc.retryAfter, d, tc.want)
+			}
+			if wantParked := tc.want > herald.QueueReach; rec.Parked != wantParked {
+				t.Errorf("a retry %v away: parked %v, want %v", tc.want, rec.Parked, wantParked)
 			}
 		})
 	}
