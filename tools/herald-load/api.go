@@ -1,17 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"sort"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/heraldhq/herald/shared/ingest"
 	"github.com/heraldhq/herald/tools/harness"
 )
 
@@ -42,24 +43,11 @@ type apiConfig struct {
 }
 
 func (c *apiConfig) check() error {
-	switch {
-	case c.Clients < 1 || c.Clients > maxClients:
-		return fmt.Errorf("-clients %d: want 1 to %d", c.Clients, maxClients)
-	case c.Duration < time.Second || c.Duration > maxAPIDuration:
-		return fmt.Errorf("-duration %v: want 1s to %v", c.Duration, maxAPIDuration)
-	case c.Burst < 0 || c.Burst > maxBurst:
-		return fmt.Errorf("-burst %d: want 0 to %d", c.Burst, maxBurst)
-	case c.BurstWebhooks < 1 || c.BurstWebhooks > maxBurstWebhooks:
-		return fmt.Errorf("-burst-webhooks %d: want 1 to %d", c.BurstWebhooks, maxBurstWebhooks)
-	case c.BurstBatch < 1 || c.BurstBatch > maxBatch:
-		return fmt.Errorf("-burst-batch %d: want 1 to %d", c.BurstBatch, maxBatch)
-	case c.BurstWorkers < 1 || c.BurstWorkers > maxBurstWorkers:
-		return fmt.Errorf("-burst-workers %d: want 1 to %d", c.BurstWorkers, maxBurstWorkers)
-	case c.Drain < time.Second || c.Drain > maxDrain:
-		return fmt.Errorf("-drain %v: want 1s to %v", c.Drain, maxDrain)
-	}
 	c.DurationS, c.DrainS = c.Duration.Seconds(), c.Drain.Seconds()
-	return nil
+	return cmp.Or(within("clients", c.Clients, 1, maxClients), within("duration", c.Duration, time.Second, maxAPIDuration),
+		within("burst", c.Burst, 0, maxBurst), within("burst-webhooks", c.BurstWebhooks, 1, maxBurstWebhooks),
+		within("burst-batch", c.BurstBatch, 1, maxBatch), within("burst-workers", c.BurstWorkers, 1, maxBurstWorkers),
+		within("drain", c.Drain, time.Second, maxDrain))
 }
 
 // The operations the clients mix, with their weights.
@@ -125,43 +113,16 @@ type burstResult struct {
 	Ledger     harness.Ledger `json:"ledger"`
 }
 
-// apiLog is what the clients saw, under one lock.
-type apiLog struct {
-	mu       sync.Mutex
-	lat      map[string][]time.Duration
-	statuses map[string]map[string]int
-	created  map[string]bool
-	deleted  map[string]bool
-	updates  map[string]int // acknowledged updates by webhook id
-	hotOK    int
-	hot409   int
-	unknown  map[string]int // writes without an answer, by webhook id ("" for creates)
-	errs     []string
+// request is one request of a client: its operation, the webhook it wrote
+// (after a create, the one it made, if any; hot: the one every client
+// updates), and its answer.
+type request struct {
+	op, id  string
+	hot     bool
+	status  int // 0: no answer
+	elapsed time.Duration
+	err     error
 }
-
-// note records one request of op, then what record notes of its write.
-func (l *apiLog) note(op string, a answer, err error, record func()) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lat[op] = append(l.lat[op], a.elapsed)
-	key := fmt.Sprint(a.status)
-	if err != nil && a.status == 0 {
-		key = "transport"
-		if len(l.errs) < 10 {
-			l.errs = append(l.errs, err.Error())
-		}
-	}
-	if l.statuses[op] == nil {
-		l.statuses[op] = map[string]int{}
-	}
-	l.statuses[op][key]++
-	if record != nil {
-		record()
-	}
-}
-
-// unanswered is an answer that leaves a write's outcome unknown.
-func unanswered(a answer) bool { return a.status == 0 || a.status >= 500 }
 
 // apiFixture is what the clients share: the project, a webhook every client
 // updates, and calls to read.
@@ -202,55 +163,54 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 			fx.calls = append(fx.calls, c.CallID)
 		}
 	}
-	sort.Strings(fx.calls)
+	slices.Sort(fx.calls)
 	log("project %s: %d clients for %v", p.ID, cfg.Clients, cfg.Duration)
 
-	l := &apiLog{lat: map[string][]time.Duration{}, statuses: map[string]map[string]int{}, created: map[string]bool{},
-		deleted: map[string]bool{}, updates: map[string]int{}, unknown: map[string]int{}}
+	byClient := make([][]request, cfg.Clients)
 	var wg sync.WaitGroup
 	start := time.Now()
-	deadline := start.Add(cfg.Duration)
 	for i := range cfg.Clients {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i))) // #nosec G404 -- a seeded, repeatable mix of requests, not a secret
-		wg.Go(func() { fx.client(ctx, i, rng, deadline, l) })
+		wg.Go(func() { byClient[i] = fx.client(ctx, i, rng, start.Add(cfg.Duration)) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	var all []time.Duration
-	for op, ds := range l.lat {
-		all = append(all, ds...)
-		res.ByOp[op], res.latencies[op] = opStats{Latency: summarize(ds), Statuses: l.statuses[op]}, ds
-		for k, n := range l.statuses[op] {
-			res.Statuses[k] += n
-			switch {
-			case k == "transport":
-				res.Transport += n
-			case k >= "500" && k < "600":
-				res.Errors5xx += n
+	reqs := slices.Concat(byClient...)
+	statuses := map[string]map[string]int{}
+	for _, r := range reqs {
+		res.latencies[r.op] = append(res.latencies[r.op], r.elapsed)
+		key := strconv.Itoa(r.status)
+		switch {
+		case r.status == 0:
+			key = "transport"
+			res.Transport++
+			if res.Transport <= 10 {
+				res.Problems = append(res.Problems, "transport error: "+r.err.Error())
 			}
+		case r.status >= 500:
+			res.Errors5xx++
 		}
+		if statuses[r.op] == nil {
+			statuses[r.op] = map[string]int{}
+		}
+		statuses[r.op][key]++
+		res.Statuses[key]++
+	}
+	var all []time.Duration
+	for op, ds := range res.latencies {
+		all = append(all, ds...)
+		res.ByOp[op] = opStats{Latency: summarize(ds), Statuses: statuses[op]}
 	}
 	res.Overall = summarize(all)
 	res.Requests = len(all)
 	res.PerS = round2(float64(len(all)) / elapsed.Seconds())
-	for _, e := range l.errs {
-		res.Problems = append(res.Problems, "transport error: "+e)
-	}
-	w := &res.Writes
-	w.CreatesAcked, w.DeletesAcked, w.HotUpdatesAcked, w.HotConflicts = len(l.created), len(l.deleted), l.hotOK, l.hot409
-	for _, n := range l.updates {
-		w.UpdatesAcked += n
-	}
-	for _, n := range l.unknown {
-		w.Ambiguous += n
-	}
-	l.updates[fx.hot] += l.hotOK
-	if err := checkWrites(ctx, t, p.ID, map[string]bool{p.Hooks[0]: true, fx.hot: true}, l.created, l.deleted, l.updates, l.unknown, res); err != nil {
+	if err := checkWrites(ctx, t, p.ID, p.Hooks, reqs, res); err != nil {
 		return nil, err
 	}
+	w := res.Writes
 	log("%d requests (%.0f/s), %d 5xx, p99 %.0f ms; writes: %d creates, %d updates, %d deletes acknowledged",
-		res.Requests, res.PerS, res.Errors5xx, res.Overall.P99, res.Writes.CreatesAcked, res.Writes.UpdatesAcked+res.Writes.HotUpdatesAcked, res.Writes.DeletesAcked)
+		res.Requests, res.PerS, res.Errors5xx, res.Overall.P99, w.CreatesAcked, w.UpdatesAcked+w.HotUpdatesAcked, w.DeletesAcked)
 
 	if cfg.Burst > 0 {
 		if res.Burst, err = runBurst(ctx, t, cfg, log); err != nil {
@@ -276,17 +236,17 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 	return res, writeAPIOutputs(outDir, res)
 }
 
-// client runs one client's mix of operations until the deadline. Its
-// requests are not cut at the deadline: a write in flight finishes, so that
-// its answer counts.
-func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadline time.Time, l *apiLog) {
+// client runs one client's mix of operations until the deadline and
+// returns its requests. They are not cut at the deadline: a write in flight
+// finishes, so that its answer counts.
+func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadline time.Time) []request {
 	total := 0
 	for _, o := range operations {
 		total += o.weight
 	}
 	var own []string
-	n := 0
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	var reqs []request
+	for n := 1; time.Now().Before(deadline) && ctx.Err() == nil; n++ {
 		pick, op := rng.IntN(total), ""
 		for _, o := range operations {
 			if pick < o.weight {
@@ -298,99 +258,114 @@ func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadlin
 		if len(own) == 0 && (op == "read" || op == "delete" || (op == "update" && rng.IntN(4) != 0)) {
 			op = "create"
 		}
-		n++
+		name := fmt.Sprintf("c%03d-%04d", i, n)
+		r := request{op: op}
+		method, path, body := http.MethodGet, "", any(nil)
 		switch op {
 		case "create":
-			name := fmt.Sprintf("c%03d-%04d", i, n)
-			id, a, err := fx.api.createWebhook(ctx, webhookAttributes(name, "https://example.com/"+name))
-			if id != "" {
-				own = append(own, id)
-			}
-			l.note(op, a, err, func() {
-				if id != "" {
-					l.created[id] = true
-				} else if unanswered(a) {
-					l.unknown[""]++
-				}
-			})
+			method, path = http.MethodPost, "/webhooks"
+			body = map[string]any{"data": map[string]any{"type": "webhook", "attributes": map[string]any{
+				"name": name, "url": "https://example.com/" + name, "custom_payload": nil, "headers": map[string]any{},
+				"http_basic_user": nil, "http_basic_password": nil,
+				"events": []any{map[string]any{"entity_type": "item", "event_types": []any{"update"}}},
+			}}}
 		case "read":
-			a, err := fx.api.do(ctx, http.MethodGet, "/webhooks/"+own[rng.IntN(len(own))], nil)
-			l.note(op, a, err, nil)
+			path = "/webhooks/" + own[rng.IntN(len(own))]
 		case "update":
 			// A quarter of the updates go to the webhook every client
 			// updates: concurrent updates of one item must all count.
-			id, hot := fx.hot, true
+			r.id, r.hot = fx.hot, true
 			if len(own) > 0 && rng.IntN(4) != 0 {
-				id, hot = own[rng.IntN(len(own))], false
+				r.id, r.hot = own[rng.IntN(len(own))], false
 			}
-			body := map[string]any{"data": map[string]any{"type": "webhook", "id": id,
-				"attributes": map[string]any{"headers": map[string]any{"X-Load": fmt.Sprintf("c%03d-%04d", i, n)}}}}
-			a, err := fx.api.do(ctx, http.MethodPut, "/webhooks/"+id, body)
-			l.note(op, a, err, func() {
-				switch {
-				case a.status == http.StatusOK && hot:
-					l.hotOK++
-				case a.status == http.StatusOK:
-					l.updates[id]++
-				case a.status == http.StatusConflict && hot:
-					l.hot409++
-				case unanswered(a):
-					l.unknown[id]++
-				}
-			})
+			method, path = http.MethodPut, "/webhooks/"+r.id
+			body = map[string]any{"data": map[string]any{"type": "webhook", "id": r.id,
+				"attributes": map[string]any{"headers": map[string]any{"X-Load": name}}}}
 		case "list":
-			a, err := fx.api.do(ctx, http.MethodGet, "/webhooks", nil)
-			l.note(op, a, err, nil)
+			path = "/webhooks"
 		case "delete":
-			k := rng.IntN(len(own))
-			id := own[k]
-			a, err := fx.api.do(ctx, http.MethodDelete, "/webhooks/"+id, nil)
-			if a.status == http.StatusOK {
-				own = slices.Delete(own, k, k+1)
-			}
-			l.note(op, a, err, func() {
-				if a.status == http.StatusOK {
-					l.deleted[id] = true
-				} else if unanswered(a) {
-					l.unknown[id]++
-				}
-			})
+			r.id = own[rng.IntN(len(own))]
+			method, path = http.MethodDelete, "/webhooks/"+r.id
 		case "list_calls":
-			a, err := fx.api.do(ctx, http.MethodGet, "/webhook_calls?page[limit]=30", nil)
-			l.note(op, a, err, nil)
+			path = "/webhook_calls?page[limit]=30"
 		case "read_call":
-			a, err := fx.api.do(ctx, http.MethodGet, "/webhook_calls/"+fx.calls[rng.IntN(len(fx.calls))], nil)
-			l.note(op, a, err, nil)
+			path = "/webhook_calls/" + fx.calls[rng.IntN(len(fx.calls))]
 		}
+		a, err := fx.api.do(ctx, method, path, body)
+		r.status, r.elapsed, r.err = a.status, a.elapsed, err
+		var created struct {
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		switch {
+		case op == "create" && a.status == http.StatusCreated && json.Unmarshal(a.body, &created) == nil && created.Data.ID != "":
+			r.id = created.Data.ID
+			own = append(own, r.id)
+		case op == "delete" && a.status == http.StatusOK:
+			own = slices.DeleteFunc(own, func(id string) bool { return id == r.id })
+		}
+		reqs = append(reqs, r)
 	}
+	return reqs
 }
 
-// checkWrites reads the project's webhooks and name claims from the table
-// and compares them with the acknowledged writes: every acknowledged create
-// not deleted is there, no acknowledged delete is, nothing else is, and each
-// webhook's version is 1 + its acknowledged updates.
-func checkWrites(ctx context.Context, t *target, project string, fixed, created, deleted map[string]bool, updates, unknown map[string]int, res *APIResult) error {
-	versions, names, err := t.webhookVersions(ctx, project)
+// checkWrites tallies the writes the API acknowledged, reads the project's
+// webhooks and name claims from the table (strongly consistent) and
+// compares: every acknowledged create not deleted is there, no acknowledged
+// delete is, nothing else is, and each webhook's version is 1 + its
+// acknowledged updates. A write without answer (5xx or none) may or may not
+// have happened.
+func checkWrites(ctx context.Context, t *target, project string, fixed []string, reqs []request, res *APIResult) error {
+	w := &res.Writes
+	expect, deleted := map[string]bool{}, map[string]bool{}
+	for _, id := range fixed {
+		expect[id] = true
+	}
+	updates, unknown := map[string]int{}, map[string]int{} // by webhook id; unknown[""]: creates
+	for _, r := range reqs {
+		switch {
+		case r.op == "create" && r.id != "":
+			w.CreatesAcked++
+			expect[r.id] = true
+		case r.op == "delete" && r.status == http.StatusOK:
+			w.DeletesAcked++
+			deleted[r.id] = true
+		case r.op == "update" && r.status == http.StatusOK:
+			updates[r.id]++
+			if r.hot {
+				w.HotUpdatesAcked++
+			} else {
+				w.UpdatesAcked++
+			}
+		case r.op == "update" && r.hot && r.status == http.StatusConflict:
+			w.HotConflicts++
+		case (r.op == "create" || r.op == "update" || r.op == "delete") && (r.status == 0 || r.status >= 500):
+			unknown[r.id]++
+			w.Ambiguous++
+		}
+	}
+	for id := range deleted {
+		delete(expect, id)
+	}
+	hooks, err := t.store.ListWebhooks(ctx, project)
 	if err != nil {
 		return err
 	}
-	w := &res.Writes
-	w.WebhooksInTable, w.NameClaimsInTable = len(versions), names
+	names, err := t.store.NameClaims(ctx, project)
+	if err != nil {
+		return err
+	}
+	versions := map[string]int64{}
+	for _, h := range hooks {
+		versions[h.ID] = h.Version
+	}
+	w.WebhooksInTable, w.NameClaimsInTable, w.ExpectedWebhooks = len(versions), names, len(expect)
 	problem := func(format string, args ...any) {
 		if len(res.Problems) < 20 {
 			res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
 		}
 	}
-	expect := map[string]bool{}
-	for id := range fixed {
-		expect[id] = true
-	}
-	for id := range created {
-		if !deleted[id] {
-			expect[id] = true
-		}
-	}
-	w.ExpectedWebhooks = len(expect)
 	for id := range expect {
 		v, ok := versions[id]
 		if !ok {
@@ -423,21 +398,6 @@ func checkWrites(ctx context.Context, t *target, project string, fixed, created,
 	return nil
 }
 
-// webhookVersions reads a project's webhooks (id → version) and counts its
-// name claims, strongly consistent.
-func (t *target) webhookVersions(ctx context.Context, project string) (map[string]int64, int, error) {
-	hooks, err := t.store.ListWebhooks(ctx, project)
-	if err != nil {
-		return nil, 0, err
-	}
-	versions := map[string]int64{}
-	for _, w := range hooks {
-		versions[w.ID] = w.Version
-	}
-	names, err := t.store.NameClaims(ctx, project)
-	return versions, names, err
-}
-
 // runBurst sends cfg.Burst events to ingest as fast as cfg.BurstWorkers
 // invocations at a time allow, then waits (bounded) for their deliveries
 // and balances the ledger.
@@ -460,36 +420,17 @@ func runBurst(ctx context.Context, t *target, cfg apiConfig, log func(string, ..
 			return nil, err
 		}
 	}
-	r := &burstResult{Events: cfg.Burst}
-	var sent []harness.Sent
-	var lat []time.Duration
-	start := time.Now()
-	cms := &harness.CMS{Invoke: t.ingest, Tries: ingestTries}
-	cms.SendAll(ctx, evs, cfg.BurstBatch, cfg.BurstWorkers, func(batch []harness.Event, results []ingest.Result, tries int, took time.Duration, err error) {
-		r.Retried += max(0, tries-1)
-		if err != nil {
-			r.Failed += len(batch)
-			log("burst batch from %d: %v", batch[0].Seq, err)
-			return
-		}
-		lat = append(lat, took)
-		for i, res := range results {
-			sent = append(sent, harness.Sent{Event: batch[i], Result: res, Want: p.Hooks})
-		}
-		if len(sent)/1000 > (len(sent)-len(batch))/1000 {
-			log("burst: %d events accepted after %v", len(sent), time.Since(start).Round(time.Second))
-		}
-	})
-	took := time.Since(start)
-	r.Accepted, r.Seconds = len(sent), round2(took.Seconds())
-	r.EventsPerS = round2(float64(len(sent)) / took.Seconds())
-	r.BatchAck = summarize(lat)
-	expected := len(sent) * cfg.BurstWebhooks
-	log("burst: %d events accepted in %v (%.0f/s), %d calls expected", len(sent), took.Round(time.Millisecond), r.EventsPerS, expected)
+	acked := &acks{want: p.Hooks, start: time.Now(), log: func(format string, args ...any) { log("burst: "+format, args...) }}
+	(&harness.CMS{Invoke: t.ingest, Tries: ingestTries}).SendAll(ctx, evs, cfg.BurstBatch, cfg.BurstWorkers, acked.done)
+	took := time.Since(acked.start)
+	r := &burstResult{Events: cfg.Burst, Accepted: len(acked.sent), Failed: acked.failed, Retried: acked.retried, Seconds: round2(took.Seconds()),
+		EventsPerS: round2(float64(len(acked.sent)) / took.Seconds()), BatchAck: summarize(acked.lat)}
+	expected := len(acked.sent) * cfg.BurstWebhooks
+	log("burst: %d events accepted in %v (%.0f/s), %d calls expected", len(acked.sent), took.Round(time.Millisecond), r.EventsPerS, expected)
 	if t.Delivers {
 		r.DrainS = drain(ctx, p.rcv, expected, cfg.Drain, log)
 	}
-	if r.Ledger, _, err = t.settle(ctx, p, sent); err != nil {
+	if r.Ledger, _, err = t.settle(ctx, p, acked.sent); err != nil {
 		return nil, err
 	}
 	if !t.Delivers {
@@ -515,9 +456,8 @@ func writeAPIOutputs(dir string, res *APIResult) error {
 		notes: []string{fmt.Sprintf("%d clients for %.0f s through the local gateway (moto); %d requests, %.0f/s; %s",
 			res.Config.Clients, res.Config.DurationS, res.Requests, res.PerS, res.Machine.short())},
 	}
-	ops := slices.Sorted(maps.Keys(res.latencies))
-	for _, op := range ops {
-		c.series = append(c.series, series{name: op + ": " + pcts(res.ByOp[op].Latency), points: cdf(res.latencies[op], 300)})
+	for _, op := range slices.Sorted(maps.Keys(res.latencies)) {
+		c.series = append(c.series, series{name: op + ": " + res.ByOp[op].Latency.String(), points: cdf(res.latencies[op], 300)})
 	}
 	return writeOutputs(dir, "api-result.json", res, map[string][]byte{"api-latency.svg": c.svg()})
 }

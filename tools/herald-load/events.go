@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,17 +38,16 @@ type eventsConfig struct {
 }
 
 func (c *eventsConfig) check() error {
-	switch {
-	case c.Rate < 1 || c.Rate > maxRate:
-		return fmt.Errorf("-rate %d: want 1 to %d events/s", c.Rate, maxRate)
-	case c.Webhooks < 1 || c.Webhooks > maxWebhooks:
-		return fmt.Errorf("-webhooks %d: want 1 to %d", c.Webhooks, maxWebhooks)
-	case c.Duration < time.Second || c.Duration > maxDuration:
-		return fmt.Errorf("-duration %v: want 1s to %v", c.Duration, maxDuration)
-	case c.Drain < time.Second || c.Drain > maxDrain:
-		return fmt.Errorf("-drain %v: want 1s to %v", c.Drain, maxDrain)
-	}
 	c.DurationS, c.DrainS = c.Duration.Seconds(), c.Drain.Seconds()
+	return cmp.Or(within("rate", c.Rate, 1, maxRate), within("webhooks", c.Webhooks, 1, maxWebhooks),
+		within("duration", c.Duration, time.Second, maxDuration), within("drain", c.Drain, time.Second, maxDrain))
+}
+
+// within says what is wrong with flag's value v unless lo ≤ v ≤ hi.
+func within[T int | time.Duration](flag string, v, lo, hi T) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("-%s %v: want %v to %v", flag, v, lo, hi)
+	}
 	return nil
 }
 
@@ -86,29 +86,27 @@ type cpuUse struct {
 	HeraldMaxMS float64 `json:"herald_processes_at_most_ms"`
 }
 
-// cpuMark is where a run's CPU accounting starts.
-type cpuMark struct{ functions, emulators, self time.Duration }
-
-func markCPU(t *target) cpuMark {
-	m := cpuMark{self: selfCPU()}
-	if t.functionsCPU != nil {
-		m.functions, m.emulators = t.functionsCPU()
+// measureCPU starts measuring; the function it returns is the CPU per
+// delivery since, nil for the make dev stack, whose functions are not this
+// process's children.
+func measureCPU(t *target) func(deliveries int) *cpuUse {
+	if t.stack == nil {
+		return func(int) *cpuUse { return nil }
 	}
-	return m
-}
-
-// since is the CPU per delivery from the mark to now.
-func (m cpuMark) since(t *target, deliveries int) *cpuUse {
-	if t.functionsCPU == nil || deliveries == 0 {
-		return nil
+	fn0, emu0 := t.stack.FunctionsCPU()
+	self0 := selfCPU()
+	return func(deliveries int) *cpuUse {
+		if deliveries == 0 {
+			return nil
+		}
+		per := func(d time.Duration) float64 {
+			return round2(float64(d.Microseconds()) / 1000 / float64(deliveries))
+		}
+		fn, emu := t.stack.FunctionsCPU()
+		u := &cpuUse{FunctionsMS: per(fn - fn0), EmulatorsMS: per(emu - emu0), HarnessMS: per(selfCPU() - self0)}
+		u.HeraldMaxMS = round2(u.FunctionsMS + u.EmulatorsMS + u.HarnessMS)
+		return u
 	}
-	per := func(d time.Duration) float64 {
-		return round2(float64(d.Microseconds()) / 1000 / float64(deliveries))
-	}
-	fn, emu := t.functionsCPU()
-	u := &cpuUse{FunctionsMS: per(fn - m.functions), EmulatorsMS: per(emu - m.emulators), HarnessMS: per(selfCPU() - m.self)}
-	u.HeraldMaxMS = round2(u.FunctionsMS + u.EmulatorsMS + u.HarnessMS)
-	return u
 }
 
 // selfCPU is this process's user and system time so far.
@@ -138,14 +136,34 @@ type throughput struct {
 	DeliveriesSec []int   `json:"deliveries_per_second"`
 }
 
-// sent is what the sender noted about one event.
-type sent struct {
-	seq     int
-	at      time.Time // the first invocation started
-	ackedAt time.Time
-	event   harness.Sent
-	tries   int
-	err     error
+// acks tallies ingest's replies batch by batch, as harness.CMS.SendAll
+// hands them over; safe for concurrent use.
+type acks struct {
+	mu              sync.Mutex
+	want            []string // the webhooks every event matches
+	start           time.Time
+	log             func(string, ...any)
+	sent            []harness.Sent  // the accepted events
+	lat             []time.Duration // each invocation's, from its start to its reply
+	failed, retried int
+}
+
+func (a *acks) done(batch []harness.Event, results []ingest.Result, tries int, took time.Duration, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.retried += max(0, tries-1)
+	if err != nil {
+		a.failed += len(batch)
+		a.log("events from %d: %v", batch[0].Seq, err)
+		return
+	}
+	a.lat = append(a.lat, took)
+	for i, ev := range batch {
+		a.sent = append(a.sent, harness.Sent{Event: ev, Result: results[i], Want: a.want})
+	}
+	if len(a.sent)/1000 > (len(a.sent)-len(batch))/1000 {
+		a.log("%d events accepted after %v", len(a.sent), time.Since(a.start).Round(time.Second))
+	}
 }
 
 // settle waits until the table has recorded what the receiver got, then
@@ -167,85 +185,55 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 		return nil, err
 	}
 	res := &EventsResult{runInfo: newRunInfo(t), Config: cfg}
-
 	p, err := t.seed(ctx, "load", cfg.Webhooks)
 	if err != nil {
 		return nil, err
 	}
 	defer p.rcv.Close()
-	rcv := p.rcv
-	cms := &harness.CMS{Invoke: t.ingest, Tries: ingestTries}
-	log("project %s: %d webhooks → %s; sending %d events/s for %v", p.ID, cfg.Webhooks, rcv.URL, cfg.Rate, cfg.Duration)
+	log("project %s: %d webhooks → %s; sending %d events/s for %v", p.ID, cfg.Webhooks, p.rcv.URL, cfg.Rate, cfg.Duration)
 
 	total := cfg.Rate * int(cfg.Duration/time.Second)
-	if total == 0 {
-		total = cfg.Rate
-	}
 	interval := time.Second / time.Duration(cfg.Rate)
-	sents := make([]*sent, total)
-	cpu := markCPU(t)
+	cpu := measureCPU(t)
+	cms := &harness.CMS{Invoke: t.ingest, Tries: ingestTries}
+	acked := &acks{want: p.Hooks, start: time.Now(), log: log}
 	sem := make(chan struct{}, maxInflight)
 	var wg sync.WaitGroup
-	start := time.Now()
+	var sentTimes []time.Time
 	var maxLag time.Duration
 	for i := range total {
-		due := start.Add(time.Duration(i) * interval)
-		if d := time.Until(due); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
+		due := acked.start.Add(time.Duration(i) * interval)
+		select {
+		case <-time.After(time.Until(due)):
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 		sem <- struct{}{}
 		maxLag = max(maxLag, time.Since(due))
-		s := &sent{seq: i, at: time.Now()}
-		sents[i] = s
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			ev, err := p.events.Make(s.seq, "update", "1423", s.at)
+		at := time.Now()
+		sentTimes = append(sentTimes, at)
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ev, err := p.events.Make(i, "update", "1423", at)
 			var results []ingest.Result
+			tries := 0
 			if err == nil {
-				results, s.tries, err = cms.Send(ctx, []harness.Event{ev})
+				results, tries, err = cms.Send(ctx, []harness.Event{ev})
 			}
-			s.ackedAt, s.err, s.event = time.Now(), err, harness.Sent{Event: ev, Want: p.Hooks}
-			if err == nil {
-				s.event.Result = results[0]
-			}
-		}()
+			acked.done([]harness.Event{ev}, results, tries, time.Since(at), err)
+		})
 	}
 	wg.Wait()
-	sendEnd := time.Now()
+	start := acked.start
+	res.Sending = sending{Events: total, Accepted: len(acked.sent), Failed: acked.failed, Retried: acked.retried,
+		SendRate: round2(float64(total) / sentTimes[total-1].Sub(start).Seconds()), MaxStartLagS: round2(maxLag.Seconds())}
+	expected := len(acked.sent) * cfg.Webhooks
+	log("sent %d events in %v (%d accepted); draining %d calls (at most %v)", total, time.Since(start).Round(time.Millisecond), len(acked.sent), expected, cfg.Drain)
 
-	var acked []harness.Sent
-	var ackLat []time.Duration
-	sentTimes := make([]time.Time, 0, total)
-	for _, s := range sents {
-		sentTimes = append(sentTimes, s.at)
-		res.Sending.Events++
-		if s.tries > 1 {
-			res.Sending.Retried += s.tries - 1
-		}
-		if s.err != nil {
-			res.Sending.Failed++
-			log("event %d: %v", s.seq, s.err)
-			continue
-		}
-		res.Sending.Accepted++
-		acked = append(acked, s.event)
-		ackLat = append(ackLat, s.ackedAt.Sub(s.at))
-	}
-	res.Sending.SendRate = round2(float64(res.Sending.Events) / sentTimes[len(sentTimes)-1].Sub(start).Seconds())
-	res.Sending.MaxStartLagS = round2(maxLag.Seconds())
-	expected := len(acked) * cfg.Webhooks
-	log("sent %d events in %v (%d accepted); draining %d calls (at most %v)", total, sendEnd.Sub(start).Round(time.Millisecond), len(acked), expected, cfg.Drain)
-
-	res.DrainS = drain(ctx, rcv, expected, cfg.Drain, log)
-	res.CPU = cpu.since(t, rcv.Calls())
-
+	res.DrainS = drain(ctx, p.rcv, expected, cfg.Drain, log)
+	res.CPU = cpu(p.rcv.Calls())
 	var got []harness.Request
-	if res.Ledger, got, err = t.settle(ctx, p, acked); err != nil {
+	if res.Ledger, got, err = t.settle(ctx, p, acked.sent); err != nil {
 		return nil, err
 	}
 	if res.Sending.Failed > 0 {
@@ -254,40 +242,27 @@ func runEvents(ctx context.Context, t *target, cfg eventsConfig, outDir string, 
 	}
 
 	// End-to-end latency: each call's first request, from the event's send.
-	firsts := firstDeliveries(got)
 	var e2e []time.Duration
 	var deliveredAt []time.Time
-	for _, d := range firsts {
+	seen := map[string]bool{}
+	for _, d := range got {
+		if seen[d.CallID] {
+			continue
+		}
+		seen[d.CallID] = true
 		if !d.Sent.IsZero() {
 			e2e = append(e2e, d.FirstByte.Sub(d.Sent))
 		}
 		deliveredAt = append(deliveredAt, d.FirstByte)
 	}
-	res.Latency.IngestAck = summarize(ackLat)
+	res.Latency.IngestAck = summarize(acked.lat)
 	res.Latency.EndToEnd = summarize(e2e)
 	res.Throughput = measureThroughput(start, cfg, sentTimes, deliveredAt)
-
 	res.Verdict = "OK"
 	if !res.Ledger.Balanced {
 		res.Verdict = "VOID"
 	}
-	if err := writeEventsOutputs(outDir, res, ackLat, e2e); err != nil {
-		return res, err
-	}
-	return res, nil
-}
-
-// firstDeliveries keeps each call's first request, in arrival order.
-func firstDeliveries(got []harness.Request) []harness.Request {
-	seen := map[string]bool{}
-	var out []harness.Request
-	for _, d := range got {
-		if !seen[d.CallID] {
-			seen[d.CallID] = true
-			out = append(out, d)
-		}
-	}
-	return out
+	return res, writeEventsOutputs(outDir, res, acked.lat, e2e)
 }
 
 // measureThroughput: offered is rate × webhooks; sustained counts the
@@ -324,27 +299,14 @@ func measureThroughput(start time.Time, cfg eventsConfig, sentTimes, deliveredAt
 // how it goes every 30 s, and returns the seconds it waited.
 func drain(ctx context.Context, rcv *harness.Receiver, expected int, limit time.Duration, log func(string, ...any)) float64 {
 	start, next := time.Now(), time.Now().Add(30*time.Second)
-	waitUntil(ctx, limit, func() bool {
-		n := rcv.Calls()
+	for n := rcv.Calls(); n < expected && time.Since(start) < limit && ctx.Err() == nil; n = rcv.Calls() {
 		if time.Now().After(next) {
 			log("drain: %d of %d calls received after %v", n, expected, time.Since(start).Round(time.Second))
 			next = next.Add(30 * time.Second)
 		}
-		return n >= expected
-	})
-	return round2(time.Since(start).Seconds())
-}
-
-// waitUntil polls cond every 100 ms until it holds, within limit.
-func waitUntil(ctx context.Context, limit time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return true
+	return round2(time.Since(start).Seconds())
 }
 
 // writeEventsOutputs writes the result and its plots; ack and e2e are
@@ -356,24 +318,23 @@ func writeEventsOutputs(dir string, res *EventsResult, ack, e2e []time.Duration)
 		title: "Latency distribution (CDF)", xLabel: "milliseconds (log scale)", yLabel: "fraction of events / calls", logX: true,
 		notes: []string{note},
 		series: []series{
-			{name: "ingest acknowledge, " + pcts(res.Latency.IngestAck), points: cdf(ack, 400)},
-			{name: "end to end to the receiver's first byte, " + pcts(res.Latency.EndToEnd), points: cdf(e2e, 400)},
+			{name: "ingest acknowledge, " + res.Latency.IngestAck.String(), points: cdf(ack, 400)},
+			{name: "end to end to the receiver's first byte, " + res.Latency.EndToEnd.String(), points: cdf(e2e, 400)},
 		},
 	}
-	evs, dels := buckets(res.Throughput.EventsPerSec), buckets(res.Throughput.DeliveriesSec)
 	tp := chart{
 		title: "Throughput over time", xLabel: "seconds since the first event", yLabel: "per second",
 		notes: []string{note, fmt.Sprintf("offered %.0f deliveries/s; sustained %.1f/s (%s)", res.Throughput.OfferedPerS, res.Throughput.SustainedPerS, res.Throughput.SustainedNote)},
 		series: []series{
-			{name: "events sent / s", points: evs, step: true},
-			{name: "deliveries (first byte) / s", points: dels, step: true},
+			{name: "events sent / s", points: steps(res.Throughput.EventsPerSec), step: true},
+			{name: "deliveries (first byte) / s", points: steps(res.Throughput.DeliveriesSec), step: true},
 		},
 	}
 	return writeOutputs(dir, "load-result.json", res, map[string][]byte{"load-latency.svg": lat.svg(), "load-throughput.svg": tp.svg()})
 }
 
-// writeOutputs writes a run's result as JSON and its plots into dir.
-func writeOutputs(dir, resultName string, res any, plots map[string][]byte) error {
+// writeOutputs writes a run's result as JSON, and its plots, into dir.
+func writeOutputs(dir, resultName string, res any, files map[string][]byte) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -381,10 +342,7 @@ func writeOutputs(dir, resultName string, res any, plots map[string][]byte) erro
 	if err != nil {
 		return fmt.Errorf("encode the result: %w", err)
 	}
-	files := map[string][]byte{resultName: append(raw, '\n')}
-	for name, b := range plots {
-		files[name] = b
-	}
+	files[resultName] = append(raw, '\n')
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
@@ -392,21 +350,3 @@ func writeOutputs(dir, resultName string, res any, plots map[string][]byte) erro
 	}
 	return nil
 }
-
-// buckets are per-second counts as steps: bucket i spans [i, i+1).
-func buckets(counts []int) []point {
-	var pts []point
-	for i, n := range counts {
-		pts = append(pts, point{float64(i), float64(n)})
-	}
-	if len(counts) > 0 {
-		pts = append(pts, point{float64(len(counts)), float64(counts[len(counts)-1])})
-	}
-	return pts
-}
-
-func pcts(l Latency) string {
-	return fmt.Sprintf("p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms (n=%d)", l.P50, l.P90, l.P99, l.Max, l.Count)
-}
-
-func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

@@ -20,6 +20,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -34,18 +35,24 @@ import (
 
 func main() { command.Main("herald-load", run) }
 
-var errUsage, errFailed = command.ErrUsage, command.ErrFailed
+var errUsage = command.ErrUsage
 
 var run = command.Subcommands("herald-load", map[string]command.Run{"events": eventsCommand, "api": apiCommand})
 
-// stackFlags are the flags both commands take to pick their stack.
-type stackFlags struct {
-	dev                        *bool
+// loadFlags are the flags both commands take: where the results go, and
+// which stack to drive.
+type loadFlags struct {
+	*flag.FlagSet
+	out                        *string
+	dev, deliver               *bool
 	ingest, delivery, apiPools *int
 }
 
-func addStackFlags(fs *flag.FlagSet, apiInstances int) stackFlags {
-	return stackFlags{
+func newFlags(name string, stderr io.Writer, apiInstances int) loadFlags {
+	fs := flag.NewFlagSet("herald-load "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return loadFlags{FlagSet: fs, deliver: new(true),
+		out:      fs.String("out", ".herald/load", "directory for the result file (load-result.json or api-result.json) and its plots"),
 		dev:      fs.Bool("dev", false, "drive the running `make dev` stack (.herald/dev.env) instead of starting one"),
 		ingest:   fs.Int("ingest-instances", 2, "emulator instances of the ingest function (a stack started here)"),
 		delivery: fs.Int("delivery-instances", 2, "emulator instances of the delivery function, each with its queue poller"),
@@ -53,94 +60,62 @@ func addStackFlags(fs *flag.FlagSet, apiInstances int) stackFlags {
 	}
 }
 
-func (f stackFlags) options() (stackOptions, error) {
-	for _, n := range []int{*f.ingest, *f.delivery, *f.apiPools} {
-		if n < 1 || n > 8 {
-			return stackOptions{}, fmt.Errorf("instances %d: want 1 to 8", n)
-		}
-	}
-	return stackOptions{dev: *f.dev, poolSizes: map[string]int{
-		localstack.APIFunction: *f.apiPools, localstack.IngestFunction: *f.ingest, localstack.DeliveryFunction: *f.delivery,
-	}}, nil
+// result is a run's result: it prints itself for people and returns its
+// verdict.
+type result interface {
+	print(w io.Writer) (verdict string)
 }
 
-func logTo(w io.Writer) func(string, ...any) {
-	return func(format string, args ...any) {
-		fmt.Fprintf(w, "%s herald-load: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+// drive parses the flags and checks them with check and the stack flags
+// (every mistake is a usage error, its reason on stderr), starts the stack,
+// runs one load against it and stops the stack; a verdict other than OK
+// fails the command.
+func (f loadFlags) drive(ctx context.Context, args []string, stdout, stderr io.Writer, check func() error, run func(t *target, log func(string, ...any)) (result, error)) error {
+	if err := f.Parse(args); err != nil || f.NArg() > 0 {
+		return errUsage
 	}
-}
-
-func eventsCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("herald-load events", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cfg eventsConfig
-	fs.IntVar(&cfg.Rate, "rate", 5, fmt.Sprintf("events per second (at most %d)", maxRate))
-	fs.IntVar(&cfg.Webhooks, "webhooks", 5, fmt.Sprintf("webhooks that every event matches (at most %d)", maxWebhooks))
-	fs.DurationVar(&cfg.Duration, "duration", time.Minute, fmt.Sprintf("how long to send (at most %v)", maxDuration))
-	fs.DurationVar(&cfg.Drain, "drain", 90*time.Second, fmt.Sprintf("how long to wait for deliveries after the last send (at most %v)", maxDrain))
-	out := fs.String("out", ".herald/load", "directory for load-result.json and the plots")
-	sf := addStackFlags(fs, 2)
-	opts, err := parseArgs(fs, args, stderr, sf, cfg.check)
-	if err != nil {
-		return err
-	}
-	return drive(ctx, opts, stderr, func(t *target, log func(string, ...any)) (string, error) {
-		res, err := runEvents(ctx, t, cfg, *out, log)
-		if err != nil {
-			return "", err
-		}
-		printEvents(stdout, res, *out)
-		return res.Verdict, nil
-	})
-}
-
-// parseArgs parses a command's flags and checks them with check and the
-// stack flags; every mistake is a usage error, its reason on stderr.
-func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer, sf stackFlags, check func() error) (stackOptions, error) {
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return stackOptions{}, errUsage
-	}
-	if err := check(); err != nil {
+	if err := cmp.Or(check(), within("ingest-instances", *f.ingest, 1, 8), within("delivery-instances", *f.delivery, 1, 8), within("api-instances", *f.apiPools, 1, 8)); err != nil {
 		fmt.Fprintln(stderr, "herald-load:", err)
-		return stackOptions{}, errUsage
+		return errUsage
 	}
-	opts, err := sf.options()
-	if err != nil {
-		fmt.Fprintln(stderr, "herald-load:", err)
-		return stackOptions{}, errUsage
+	log := func(format string, args ...any) {
+		fmt.Fprintf(stderr, "%s herald-load: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
-	return opts, nil
-}
-
-// drive starts the target opts describe, runs one load against it (run
-// prints its result and returns its verdict) and stops the target; a
-// verdict other than OK fails the command.
-func drive(ctx context.Context, opts stackOptions, stderr io.Writer, run func(t *target, log func(string, ...any)) (string, error)) error {
-	log := logTo(stderr)
 	log("starting the stack…")
-	t, err := startTarget(ctx, opts)
+	t, err := startTarget(ctx, stackOptions{dev: *f.dev, noDelivery: !*f.deliver, poolSizes: map[string]int{
+		localstack.APIFunction: *f.apiPools, localstack.IngestFunction: *f.ingest, localstack.DeliveryFunction: *f.delivery,
+	}})
 	if err != nil {
 		return err
 	}
 	defer t.stop()
-	verdict, err := run(t, log)
+	res, err := run(t, log)
 	if err != nil {
 		return err
 	}
+	verdict := res.print(stdout)
+	fmt.Fprintf(stdout, "%s  (results in %s)\n", verdict, *f.out)
 	if verdict != "OK" {
-		return errFailed
+		return command.ErrFailed
 	}
 	return nil
 }
 
-func printEvents(w io.Writer, r *EventsResult, dir string) {
+func eventsCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("events", stderr, 2)
+	var cfg eventsConfig
+	f.IntVar(&cfg.Rate, "rate", 5, fmt.Sprintf("events per second (at most %d)", maxRate))
+	f.IntVar(&cfg.Webhooks, "webhooks", 5, fmt.Sprintf("webhooks that every event matches (at most %d)", maxWebhooks))
+	f.DurationVar(&cfg.Duration, "duration", time.Minute, fmt.Sprintf("how long to send (at most %v)", maxDuration))
+	f.DurationVar(&cfg.Drain, "drain", 90*time.Second, fmt.Sprintf("how long to wait for deliveries after the last send (at most %v)", maxDrain))
+	return f.drive(ctx, args, stdout, stderr, cfg.check, func(t *target, log func(string, ...any)) (result, error) {
+		return runEvents(ctx, t, cfg, *f.out, log)
+	})
+}
+
+func (r *EventsResult) print(w io.Writer) string {
 	fmt.Fprintf(w, "events: %d sent (%.2f/s), %d accepted, %d failed\n", r.Sending.Events, r.Sending.SendRate, r.Sending.Accepted, r.Sending.Failed)
-	for _, l := range []struct {
-		name string
-		l    Latency
-	}{{"ingest acknowledge", r.Latency.IngestAck}, {"end to end (first byte)", r.Latency.EndToEnd}} {
-		fmt.Fprintf(w, "%-24s p50 %8.1f ms  p90 %8.1f ms  p99 %8.1f ms  max %8.1f ms  (n=%d)\n", l.name, l.l.P50, l.l.P90, l.l.P99, l.l.Max, l.l.Count)
-	}
+	fmt.Fprintf(w, "ingest acknowledge:      %v\nend to end (first byte): %v\n", r.Latency.IngestAck, r.Latency.EndToEnd)
 	fmt.Fprintf(w, "deliveries/s: offered %.1f, sustained %.2f (%s), overall %.2f\n", r.Throughput.OfferedPerS, r.Throughput.SustainedPerS, r.Throughput.SustainedNote, r.Throughput.OverallPerS)
 	if c := r.CPU; c != nil {
 		fmt.Fprintf(w, "CPU per delivery: functions %.2f ms, their emulators %.2f ms, this process (gateway and pollers, with the load generator and receivers) %.2f ms; all %.2f ms (moto apart)\n",
@@ -152,48 +127,34 @@ func printEvents(w io.Writer, r *EventsResult, dir string) {
 	for _, p := range l.Problems {
 		fmt.Fprintln(w, "  problem:", p)
 	}
-	fmt.Fprintf(w, "%s  (results in %s)\n", r.Verdict, dir)
+	return r.Verdict
 }
 
 func apiCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("herald-load api", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cfg apiConfig
-	fs.IntVar(&cfg.Clients, "clients", 100, fmt.Sprintf("concurrent API clients (at most %d)", maxClients))
-	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, fmt.Sprintf("how long the clients run (at most %v)", maxAPIDuration))
-	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the clients' choice of operations")
-	fs.IntVar(&cfg.Burst, "burst", 5000, fmt.Sprintf("events in the ingest burst after the clients (0: none; at most %d)", maxBurst))
-	fs.IntVar(&cfg.BurstWebhooks, "burst-webhooks", 2, "webhooks that every burst event matches")
-	fs.IntVar(&cfg.BurstBatch, "burst-batch", 25, "events per ingest invocation in the burst")
-	fs.IntVar(&cfg.BurstWorkers, "burst-workers", 4, "ingest invocations at a time in the burst")
-	fs.DurationVar(&cfg.Drain, "drain", 4*time.Minute, "how long to wait for the burst's deliveries (with -burst-deliver)")
-	deliver := fs.Bool("burst-deliver", false, "run the delivery function too; by default the stack has none, and every call's job must be in the queue")
-	out := fs.String("out", ".herald/load", "directory for api-result.json and its plot")
 	// More API instances than the events run: the API is what is loaded.
-	sf := addStackFlags(fs, 4)
-	opts, err := parseArgs(fs, args, stderr, sf, cfg.check)
-	if err != nil {
-		return err
-	}
-	opts.noDelivery = !*deliver
-	return drive(ctx, opts, stderr, func(t *target, log func(string, ...any)) (string, error) {
-		res, err := runAPI(ctx, t, cfg, *out, log)
-		if err != nil {
-			return "", err
-		}
-		printAPI(stdout, res, *out)
-		return res.Verdict, nil
+	f := newFlags("api", stderr, 4)
+	var cfg apiConfig
+	f.IntVar(&cfg.Clients, "clients", 100, fmt.Sprintf("concurrent API clients (at most %d)", maxClients))
+	f.DurationVar(&cfg.Duration, "duration", 30*time.Second, fmt.Sprintf("how long the clients run (at most %v)", maxAPIDuration))
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the clients' choice of operations")
+	f.IntVar(&cfg.Burst, "burst", 5000, fmt.Sprintf("events in the ingest burst after the clients (0: none; at most %d)", maxBurst))
+	f.IntVar(&cfg.BurstWebhooks, "burst-webhooks", 2, "webhooks that every burst event matches")
+	f.IntVar(&cfg.BurstBatch, "burst-batch", 25, "events per ingest invocation in the burst")
+	f.IntVar(&cfg.BurstWorkers, "burst-workers", 4, "ingest invocations at a time in the burst")
+	f.DurationVar(&cfg.Drain, "drain", 4*time.Minute, "how long to wait for the burst's deliveries (with -burst-deliver)")
+	f.deliver = f.Bool("burst-deliver", false, "run the delivery function too; by default the stack has none, and every call's job must be in the queue")
+	return f.drive(ctx, args, stdout, stderr, cfg.check, func(t *target, log func(string, ...any)) (result, error) {
+		return runAPI(ctx, t, cfg, *f.out, log)
 	})
 }
 
-func printAPI(w io.Writer, r *APIResult, dir string) {
+func (r *APIResult) print(w io.Writer) string {
 	fmt.Fprintf(w, "API: %d clients × %.0f s: %d requests (%.1f/s), %d 5xx, %d without answer\n", r.Config.Clients, r.Config.DurationS, r.Requests, r.PerS, r.Errors5xx, r.Transport)
 	fmt.Fprintf(w, "%-12s %7s %9s %9s %9s %9s  %s\n", "operation", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses")
-	ops := slices.Sorted(maps.Keys(r.ByOp))
-	for _, op := range append(ops, "all") {
-		s := opStats{Latency: r.Overall, Statuses: r.Statuses}
-		if op != "all" {
-			s = r.ByOp[op]
+	for _, op := range append(slices.Sorted(maps.Keys(r.ByOp)), "all") {
+		s, ok := r.ByOp[op]
+		if !ok {
+			s = opStats{Latency: r.Overall, Statuses: r.Statuses}
 		}
 		fmt.Fprintf(w, "%-12s %7d %9.1f %9.1f %9.1f %9.1f  %v\n", op, s.Count, s.P50, s.P90, s.P99, s.Max, s.Statuses)
 	}
@@ -211,5 +172,5 @@ func printAPI(w io.Writer, r *APIResult, dir string) {
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, "  problem:", p)
 	}
-	fmt.Fprintf(w, "%s  (results in %s)\n", r.Verdict, dir)
+	return r.Verdict
 }

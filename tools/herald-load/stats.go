@@ -1,8 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -22,34 +23,26 @@ func summarize(ds []time.Duration) Latency {
 	if len(ds) == 0 {
 		return Latency{}
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	slices.Sort(ds)
 	var sum time.Duration
 	for _, d := range ds {
 		sum += d
 	}
-	return Latency{
-		Count: len(ds),
-		P50:   ms(percentile(ds, 50)),
-		P90:   ms(percentile(ds, 90)),
-		P99:   ms(percentile(ds, 99)),
-		Max:   ms(ds[len(ds)-1]),
-		Mean:  ms(sum / time.Duration(len(ds))),
+	rank := func(p float64) float64 {
+		return ms(ds[max(1, int(math.Ceil(p/100*float64(len(ds)))))-1])
 	}
+	return Latency{Count: len(ds), P50: rank(50), P90: rank(90), P99: rank(99), Max: ms(ds[len(ds)-1]), Mean: ms(sum / time.Duration(len(ds)))}
 }
 
-// percentile is the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = max(1, min(rank, len(sorted)))
-	return sorted[rank-1]
+func (l Latency) String() string {
+	return fmt.Sprintf("p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms (n=%d)", l.P50, l.P90, l.P99, l.Max, l.Count)
 }
 
 func ms(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
 }
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 
 // perSecond counts times into one-second buckets from start, over n
 // seconds; times outside are dropped.
@@ -67,9 +60,6 @@ func perSecond(start time.Time, times []time.Time, n int) []int {
 // cdf gives the points of an empirical distribution of sorted durations, in
 // milliseconds, thinned to about limit points.
 func cdf(sorted []time.Duration, limit int) []point {
-	if len(sorted) == 0 {
-		return nil
-	}
 	step := max(1, len(sorted)/limit)
 	var pts []point
 	for i := 0; i < len(sorted); i += step {
@@ -77,6 +67,18 @@ func cdf(sorted []time.Duration, limit int) []point {
 	}
 	if last := len(sorted) - 1; last%step != 0 {
 		pts = append(pts, point{ms(sorted[last]), 1})
+	}
+	return pts
+}
+
+// steps are per-second counts as steps: count i spans [i, i+1).
+func steps(counts []int) []point {
+	var pts []point
+	for i, n := range counts {
+		pts = append(pts, point{float64(i), float64(n)})
+	}
+	if len(counts) > 0 {
+		pts = append(pts, point{float64(len(counts)), float64(counts[len(counts)-1])})
 	}
 	return pts
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -24,19 +23,15 @@ type target struct {
 	devEnv map[string]string
 	ingest func(ctx context.Context, payload []byte) ([]byte, error)
 	store  *dynamo.Store
-	// queueDepth counts the jobs in the delivery queue; nil where unknown
-	// (the make dev stack).
-	queueDepth func(ctx context.Context) (int, error)
-	// functionsCPU is the CPU the functions' processes have used so far;
-	// nil where they are not this process's children (the make dev stack).
-	functionsCPU func() (bootstraps, emulators time.Duration)
+	// stack is the stack started here; nil for the make dev stack, whose
+	// queue and functions' processes this one cannot see.
+	stack *localstack.Stack
 	// Describes the stack for the result file.
 	Kind      string         `json:"kind"`
 	PoolSizes map[string]int `json:"pool_sizes,omitempty"`
 	// Delivers is false for a stack started without the delivery function:
 	// jobs stay in the queue, where they can be counted.
 	Delivers bool `json:"delivers"`
-	stop     func()
 }
 
 // stackOptions say which stack to drive.
@@ -86,19 +81,24 @@ func startTarget(ctx context.Context, o stackOptions) (*target, error) {
 	for fn := range stack.Functions {
 		sizes[fn] = stack.Pool(fn).Size()
 	}
-	queueURL := stack.Resources.Queues["FirstAttemptQueue"].URL // where ingest queues first attempts
-	sqsClient := stack.SQS()
-	depth := func(ctx context.Context) (int, error) {
-		c, err := localstack.CountMessages(ctx, sqsClient, queueURL)
-		return c.Total(), err
-	}
 	return &target{
-		apiURL: stack.APIURL, ingest: stack.Pool(localstack.IngestFunction).Invoke,
-		store: store, Kind: "started by herald-load", PoolSizes: sizes,
-		Delivers: !o.noDelivery, queueDepth: depth, functionsCPU: stack.FunctionsCPU,
-		stop:   stack.Stop,
+		apiURL: stack.APIURL, ingest: stack.Pool(localstack.IngestFunction).Invoke, store: store, stack: stack,
+		Kind: "started by herald-load", PoolSizes: sizes, Delivers: !o.noDelivery,
 		devEnv: map[string]string{"HERALD_API_URL": stack.APIURL, "HERALD_INGEST_URL": stack.IngestURL, "HERALD_MOTO_URL": stack.MotoURL},
 	}, nil
+}
+
+func (t *target) stop() {
+	if t.stack != nil {
+		t.stack.Stop()
+	}
+}
+
+// queueDepth counts the jobs in the queue of first attempts, where ingest
+// puts them, on a stack started here.
+func (t *target) queueDepth(ctx context.Context) (int, error) {
+	c, err := localstack.CountMessages(ctx, t.stack.SQS(), t.stack.Resources.Queues["FirstAttemptQueue"].URL)
+	return c.Total(), err
 }
 
 // devTarget drives the stack of `make dev`, as its dev.env at path names
@@ -121,30 +121,20 @@ func devTarget(path string) (*target, error) {
 	}
 	var mu sync.Mutex
 	client := &http.Client{Timeout: 60 * time.Second}
-	ingestURL := env["HERALD_INGEST_URL"]
 	invoke := func(ctx context.Context, payload []byte) ([]byte, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ingestURL, bytes.NewReader(payload))
+		a, err := roundTrip(ctx, client, http.MethodPost, env["HERALD_INGEST_URL"], payload, nil)
+		if err == nil && a.status != http.StatusOK {
+			err = fmt.Errorf("the emulator answered %d", a.status)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("invoke ingest: %w", err)
+			return a.body, fmt.Errorf("invoke ingest: %w", err)
 		}
-		res, err := client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("invoke ingest: %w", err)
-		}
-		defer res.Body.Close()
-		body, err := io.ReadAll(res.Body)
-		if err != nil {
-			return nil, fmt.Errorf("invoke ingest: read the answer: %w", err)
-		}
-		if res.StatusCode != http.StatusOK {
-			return body, fmt.Errorf("invoke ingest: the emulator answered %d", res.StatusCode)
-		}
-		return body, nil
+		return a.body, nil
 	}
 	return &target{apiURL: env["HERALD_API_URL"], ingest: invoke, store: dynamo.New(dynamo.Deps{DB: db, Table: table}), Delivers: true,
-		Kind: "make dev (ingest serialised on one instance)", stop: func() {}}, nil
+		Kind: "make dev (ingest serialised on one instance)"}, nil
 }
 
 // project is a run's own project: nothing else in the table (make dev's
