@@ -20,29 +20,26 @@ type machine struct {
 }
 
 func describeMachine() machine {
-	m := machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
-	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(raw), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(raw), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				m.MemoryTotal = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
+	m := machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(),
+		CPUModel: procField("/proc/cpuinfo", "model name"), MemoryTotal: procField("/proc/meminfo", "MemTotal")}
 	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
 		if f := strings.Fields(string(raw)); len(f) >= 3 {
 			m.LoadAverage = strings.Join(f[:3], " ")
 		}
 	}
 	return m
+}
+
+// procField is the value of the first "key: value" line of a /proc file
+// that has key; "" where there is none.
+func procField(path, key string) string {
+	raw, _ := os.ReadFile(path) // #nosec G304 -- one of two fixed /proc files
+	for line := range strings.Lines(string(raw)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 func (m machine) short() string {

@@ -6,6 +6,7 @@ import (
 	"html"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // A small SVG line-chart writer: enough for a latency distribution and a
@@ -36,85 +37,73 @@ var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#
 
 func (c chart) svg() []byte {
 	// The header holds the title, the notes and the legend, a line each.
-	marginT := 34 + 14*len(c.notes) + 16*len(c.series) + 6
-	chartH := marginT + plotH + marginB
+	top := 34 + 14*len(c.notes) + 16*len(c.series) + 6
+	height := top + plotH + marginB
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`+"\n", chartW, chartH, chartW, chartH)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", chartW, chartH)
-	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="15" font-weight="bold">%s</text>`+"\n", marginL, esc(c.title))
+	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	line(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`, chartW, height, chartW, height)
+	line(`<rect width="%d" height="%d" fill="white"/>`, chartW, height)
+	line(`<text x="%d" y="20" font-size="15" font-weight="bold">%s</text>`, marginL, html.EscapeString(c.title))
 	for i, n := range c.notes {
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">%s</text>`+"\n", marginL, 37+14*i, esc(n))
+		line(`<text x="%d" y="%d" fill="#555">%s</text>`, marginL, 37+14*i, html.EscapeString(n))
 	}
 	for i, s := range c.series {
-		color := palette[i%len(palette)]
-		ly := 37 + 14*len(c.notes) + 4 + 16*i
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`+"\n", marginL, ly-4, marginL+18, ly-4, color)
-		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", marginL+24, ly, esc(s.name))
+		y := 37 + 14*len(c.notes) + 4 + 16*i
+		line(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`, marginL, y-4, marginL+18, y-4, palette[i%len(palette)])
+		line(`<text x="%d" y="%d">%s</text>`, marginL+24, y, html.EscapeString(s.name))
 	}
 
 	x0, x1, y1 := c.bounds()
-	pw, ph := float64(chartW-marginL-marginR), float64(plotH)
-	px := func(x float64) float64 {
-		if c.logX {
-			return marginL + pw*(math.Log10(math.Max(x, x0))-math.Log10(x0))/(math.Log10(x1)-math.Log10(x0))
-		}
-		return marginL + pw*(x-x0)/(x1-x0)
+	pw, ph, t0 := float64(chartW-marginL-marginR), float64(plotH), float64(top)
+	scale := func(x float64) float64 { return x }
+	if c.logX {
+		scale = math.Log10
+		x0, x1 = max(x0, 1e-300), max(x1, 1e-300)
 	}
-	py := func(y float64) float64 { return float64(marginT) + ph*(1-y/y1) }
-
-	// Grid and ticks.
+	px := func(x float64) float64 { return marginL + pw*(scale(max(x, x0))-scale(x0))/(scale(x1)-scale(x0)) }
+	py := func(y float64) float64 { return t0 + ph*(1-y/y1) }
 	for _, t := range c.xTicks(x0, x1) {
-		x := px(t)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", x, marginT, x, float64(marginT)+ph)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", x, float64(marginT)+ph+16, label(t))
+		line(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`, px(t), top, px(t), t0+ph)
+		line(`<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, px(t), t0+ph+16, label(t))
 	}
 	for _, t := range linearTicks(0, y1) {
-		y := py(t)
-		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", marginL, y, marginL+pw, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", marginL-6, y+4, label(t))
+		line(`<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`, marginL, py(t), marginL+pw, py(t))
+		line(`<text x="%d" y="%.1f" text-anchor="end">%s</text>`, marginL-6, py(t)+4, label(t))
 	}
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="none" stroke="#333"/>`+"\n", marginL, marginT, pw, ph)
-	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", marginL+pw/2, chartH-12, esc(c.xLabel))
-	fmt.Fprintf(&b, `<text transform="translate(16 %.1f) rotate(-90)" text-anchor="middle">%s</text>`+"\n", float64(marginT)+ph/2, esc(c.yLabel))
-
+	line(`<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="none" stroke="#333"/>`, marginL, top, pw, ph)
+	line(`<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, marginL+pw/2, height-12, html.EscapeString(c.xLabel))
+	line(`<text transform="translate(16 %.1f) rotate(-90)" text-anchor="middle">%s</text>`, t0+ph/2, html.EscapeString(c.yLabel))
 	for i, s := range c.series {
-		var pts bytes.Buffer
+		var pts []string
 		for j, p := range s.points {
 			if s.step && j > 0 {
-				fmt.Fprintf(&pts, "%.1f,%.1f ", px(p.x), py(s.points[j-1].y))
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(p.x), py(s.points[j-1].y)))
 			}
-			fmt.Fprintf(&pts, "%.1f,%.1f ", px(p.x), py(p.y))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(p.x), py(p.y)))
 		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>`+"\n", palette[i%len(palette)], bytes.TrimSpace(pts.Bytes()))
+		line(`<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>`, palette[i%len(palette)], strings.Join(pts, " "))
 	}
 	b.WriteString("</svg>\n")
 	return b.Bytes()
 }
 
-// bounds are the axes' ranges: x over every point, y from 0 to a tick
-// above the highest point.
+// bounds are the axes' ranges: x over every point (whole decades on a log
+// scale), y from 0 to a tick above the highest point.
 func (c chart) bounds() (x0, x1, y1 float64) {
 	x0, x1, y1 = math.Inf(1), math.Inf(-1), 0
 	for _, s := range c.series {
 		for _, p := range s.points {
-			if c.logX && p.x <= 0 {
-				continue
+			if !c.logX || p.x > 0 {
+				x0, x1, y1 = min(x0, p.x), max(x1, p.x), max(y1, p.y)
 			}
-			x0, x1, y1 = math.Min(x0, p.x), math.Max(x1, p.x), math.Max(y1, p.y)
 		}
 	}
 	if math.IsInf(x0, 1) {
-		x0, x1 = 0, 1
-		if c.logX {
-			x0, x1 = 1, 10
-		}
+		x0, x1 = 1, 1
 	}
 	if c.logX {
 		x0 = math.Pow(10, math.Floor(math.Log10(x0)))
-		x1 = math.Pow(10, math.Ceil(math.Log10(x1)))
-		if x1 <= x0 {
-			x1 = x0 * 10
-		}
+		x1 = max(x0*10, math.Pow(10, math.Ceil(math.Log10(x1))))
 	} else if x1 <= x0 {
 		x1 = x0 + 1
 	}
@@ -122,12 +111,11 @@ func (c chart) bounds() (x0, x1, y1 float64) {
 		y1 = 1
 	}
 	ticks := linearTicks(0, y1)
-	if last := ticks[len(ticks)-1]; last < y1 {
-		y1 = last + (ticks[1] - ticks[0])
-	} else {
-		y1 = last
+	top := ticks[len(ticks)-1]
+	if top < y1 {
+		top += ticks[1] - ticks[0]
 	}
-	return x0, x1, y1
+	return x0, x1, top
 }
 
 func (c chart) xTicks(x0, x1 float64) []float64 {
@@ -175,5 +163,3 @@ func label(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
-
-func esc(s string) string { return html.EscapeString(s) }
