@@ -163,7 +163,6 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 			fx.calls = append(fx.calls, c.CallID)
 		}
 	}
-	slices.Sort(fx.calls)
 	log("project %s: %d clients for %v", p.ID, cfg.Clients, cfg.Duration)
 
 	byClient := make([][]request, cfg.Clients)
@@ -240,21 +239,14 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 // returns its requests. They are not cut at the deadline: a write in flight
 // finishes, so that its answer counts.
 func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadline time.Time) []request {
-	total := 0
+	var deck []string // each operation as many times as its weight
 	for _, o := range operations {
-		total += o.weight
+		deck = append(deck, slices.Repeat([]string{o.name}, o.weight)...)
 	}
 	var own []string
 	var reqs []request
 	for n := 1; time.Now().Before(deadline) && ctx.Err() == nil; n++ {
-		pick, op := rng.IntN(total), ""
-		for _, o := range operations {
-			if pick < o.weight {
-				op = o.name
-				break
-			}
-			pick -= o.weight
-		}
+		op := deck[rng.IntN(len(deck))]
 		if len(own) == 0 && (op == "read" || op == "delete" || (op == "update" && rng.IntN(4) != 0)) {
 			op = "create"
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -157,10 +158,7 @@ func (t *target) seed(ctx context.Context, name string, n int) (*project, error)
 		return nil, err
 	}
 	p := &project{ID: fmt.Sprintf("%s-%s", name, strings.ToLower(herald.NewID(time.Now()))), Token: herald.NewToken(), rcv: rcv}
-	triggers := make([][]herald.Trigger, n)
-	for i := range triggers {
-		triggers[i] = []herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}}}
-	}
+	triggers := slices.Repeat([][]herald.Trigger{{{EntityType: "item", EventTypes: []string{"update"}}}}, n)
 	if p.Hooks, p.Paths, err = harness.Seed(ctx, t.store, p.ID, p.Token, name, rcv, triggers...); err == nil {
 		p.events, err = harness.NewEvents(p.ID, name)
 	}
