@@ -342,11 +342,11 @@ func checkWrites(ctx context.Context, t *target, project string, fixed []string,
 	}
 	hooks, err := t.store.ListWebhooks(ctx, project)
 	if err != nil {
-		return err
+		return fmt.Errorf("read the webhooks of %s: %w", project, err)
 	}
 	names, err := t.store.NameClaims(ctx, project)
 	if err != nil {
-		return err
+		return fmt.Errorf("count the name claims of %s: %w", project, err)
 	}
 	versions := map[string]int64{}
 	for _, h := range hooks {
