@@ -124,14 +124,6 @@ type request struct {
 	err     error
 }
 
-// apiFixture is what the clients share: the project, a webhook every client
-// updates, and calls to read.
-type apiFixture struct {
-	api   *apiClient
-	hot   string
-	calls []string
-}
-
 func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log func(string, ...any)) (*APIResult, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -145,7 +137,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 		return nil, err
 	}
 	defer p.rcv.Close()
-	fx := &apiFixture{api: newAPIClient(t.apiURL, p.Token, cfg.Clients), hot: p.Hooks[1]}
+	api := newAPIClient(t.apiURL, p.Token, p.Hooks[1], cfg.Clients)
 	var batch []harness.Event
 	for i := range seedEvents {
 		ev, err := p.events.Make(i, "update", "1423", time.Now())
@@ -160,7 +152,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 	}
 	for _, r := range results {
 		for _, c := range r.Calls {
-			fx.calls = append(fx.calls, c.CallID)
+			api.calls = append(api.calls, c.CallID)
 		}
 	}
 	log("project %s: %d clients for %v", p.ID, cfg.Clients, cfg.Duration)
@@ -170,7 +162,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 	start := time.Now()
 	for i := range cfg.Clients {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i))) // #nosec G404 -- a seeded, repeatable mix of requests, not a secret
-		wg.Go(func() { byClient[i] = fx.client(ctx, i, rng, start.Add(cfg.Duration)) })
+		wg.Go(func() { byClient[i] = api.client(ctx, i, rng, start.Add(cfg.Duration)) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -238,7 +230,7 @@ func runAPI(ctx context.Context, t *target, cfg apiConfig, outDir string, log fu
 // client runs one client's mix of operations until the deadline and
 // returns its requests. They are not cut at the deadline: a write in flight
 // finishes, so that its answer counts.
-func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadline time.Time) []request {
+func (api *apiClient) client(ctx context.Context, i int, rng *rand.Rand, deadline time.Time) []request {
 	var deck []string // each operation as many times as its weight
 	for _, o := range operations {
 		deck = append(deck, slices.Repeat([]string{o.name}, o.weight)...)
@@ -266,7 +258,7 @@ func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadlin
 		case "update":
 			// A quarter of the updates go to the webhook every client
 			// updates: concurrent updates of one item must all count.
-			r.id, r.hot = fx.hot, true
+			r.id, r.hot = api.hot, true
 			if len(own) > 0 && rng.IntN(4) != 0 {
 				r.id, r.hot = own[rng.IntN(len(own))], false
 			}
@@ -281,9 +273,9 @@ func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadlin
 		case "list_calls":
 			path = "/webhook_calls?page[limit]=30"
 		case "read_call":
-			path = "/webhook_calls/" + fx.calls[rng.IntN(len(fx.calls))]
+			path = "/webhook_calls/" + api.calls[rng.IntN(len(api.calls))]
 		}
-		a, err := fx.api.do(ctx, method, path, body)
+		a, err := api.do(ctx, method, path, body)
 		r.status, r.elapsed, r.err = a.status, a.elapsed, err
 		var created struct {
 			Data struct {
@@ -310,21 +302,18 @@ func (fx *apiFixture) client(ctx context.Context, i int, rng *rand.Rand, deadlin
 // have happened.
 func checkWrites(ctx context.Context, t *target, project string, fixed []string, reqs []request, res *APIResult) error {
 	w := &res.Writes
-	expect, deleted := map[string]bool{}, map[string]bool{}
-	for _, id := range fixed {
-		expect[id] = true
-	}
-	updates, unknown := map[string]int{}, map[string]int{} // by webhook id; unknown[""]: creates
+	want := map[string]int64{fixed[0]: 1, fixed[1]: 1}      // id → the version its acknowledged writes make
+	deleted, unknown := map[string]bool{}, map[string]int{} // unknown: writes without answer, by id ("": creates)
 	for _, r := range reqs {
 		switch {
 		case r.op == "create" && r.id != "":
 			w.CreatesAcked++
-			expect[r.id] = true
+			want[r.id] = 1
 		case r.op == "delete" && r.status == http.StatusOK:
 			w.DeletesAcked++
 			deleted[r.id] = true
 		case r.op == "update" && r.status == http.StatusOK:
-			updates[r.id]++
+			want[r.id]++
 			if r.hot {
 				w.HotUpdatesAcked++
 			} else {
@@ -338,7 +327,7 @@ func checkWrites(ctx context.Context, t *target, project string, fixed []string,
 		}
 	}
 	for id := range deleted {
-		delete(expect, id)
+		delete(want, id)
 	}
 	hooks, err := t.store.ListWebhooks(ctx, project)
 	if err != nil {
@@ -352,22 +341,22 @@ func checkWrites(ctx context.Context, t *target, project string, fixed []string,
 	for _, h := range hooks {
 		versions[h.ID] = h.Version
 	}
-	w.WebhooksInTable, w.NameClaimsInTable, w.ExpectedWebhooks = len(versions), names, len(expect)
+	w.WebhooksInTable, w.NameClaimsInTable, w.ExpectedWebhooks = len(versions), names, len(want)
 	problem := func(format string, args ...any) {
 		if len(res.Problems) < 20 {
 			res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
 		}
 	}
-	for id := range expect {
+	for id, n := range want {
 		v, ok := versions[id]
 		if !ok {
 			w.LostCreates++
 			problem("webhook %s: created (201) but not in the table", id)
 			continue
 		}
-		if want := 1 + int64(updates[id]); v < want || v > want+int64(unknown[id]) {
+		if v < n || v > n+int64(unknown[id]) {
 			w.VersionMismatches++
-			problem("webhook %s: version %d; %d acknowledged updates make %d", id, v, updates[id], want)
+			problem("webhook %s: version %d; %d acknowledged updates make %d", id, v, n-1, n)
 		}
 	}
 	for id := range deleted {
@@ -377,7 +366,7 @@ func checkWrites(ctx context.Context, t *target, project string, fixed []string,
 		}
 	}
 	for id := range versions {
-		if !expect[id] && !deleted[id] {
+		if _, ok := want[id]; !ok && !deleted[id] {
 			w.UnexpectedWebhooks++
 			if unknown[""] == 0 {
 				problem("webhook %s is in the table but no create was acknowledged for it", id)

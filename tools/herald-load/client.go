@@ -12,18 +12,21 @@ import (
 )
 
 // apiClient talks JSON:API to Herald's API through the local gateway, as one
-// project's token.
+// project's token, and holds what the API run's clients share: a webhook
+// every client updates (hot), and calls to read.
 type apiClient struct {
 	base   string
 	header http.Header
 	http   *http.Client
+	hot    string
+	calls  []string
 }
 
-func newAPIClient(base, token string, conns int) *apiClient {
+func newAPIClient(base, token, hot string, conns int) *apiClient {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = conns, conns
 	header := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
-	return &apiClient{base: base, header: header, http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
+	return &apiClient{base: base, header: header, hot: hot, http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
 }
 
 func (c *apiClient) do(ctx context.Context, method, path string, body any) (answer, error) {
