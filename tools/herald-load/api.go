@@ -277,11 +277,7 @@ func (api *apiClient) client(ctx context.Context, i int, rng *rand.Rand, deadlin
 		}
 		a, err := api.do(ctx, method, path, body)
 		r.status, r.elapsed, r.err = a.status, a.elapsed, err
-		var created struct {
-			Data struct {
-				ID string `json:"id"`
-			} `json:"data"`
-		}
+		var created struct{ Data struct{ ID string } } // {"data": {"id": …}}, matched without regard to case
 		switch {
 		case op == "create" && a.status == http.StatusCreated && json.Unmarshal(a.body, &created) == nil && created.Data.ID != "":
 			r.id = created.Data.ID
