@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -48,11 +50,11 @@ type capacity struct {
 	indexes   []index
 
 	mu   sync.Mutex
-	byOp map[string]*usage
+	byOp map[string]usage
 }
 
 func newCapacity(peek *dynamodb.Client, tableKeys []string, indexes []index) *capacity {
-	return &capacity{peek: peek, tableKeys: tableKeys, indexes: indexes, byOp: map[string]*usage{}}
+	return &capacity{peek: peek, tableKeys: tableKeys, indexes: indexes, byOp: map[string]usage{}}
 }
 
 // Attach adds the accounting middleware to cfg.
@@ -60,10 +62,11 @@ func (c *capacity) Attach(cfg *aws.Config) {
 	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("HeraldCapacity",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				writes, transactional := c.writesOf(in.Parameters)
-				before := c.peekWrites(ctx, writes)
+				writes, transactional := c.writesOf(ctx, in.Parameters)
 				out, md, err := next.HandleInitialize(ctx, in)
-				c.account(ctx, in.Parameters, out.Result, writes, transactional, before, err)
+				if u, ok := c.account(ctx, in.Parameters, out.Result, writes, transactional, err); ok {
+					c.add(strings.TrimSuffix(reflect.TypeOf(in.Parameters).Elem().Name(), "Input"), u)
+				}
 				return out, md, err
 			}), middleware.After)
 	})
@@ -73,52 +76,45 @@ func (c *capacity) Attach(cfg *aws.Config) {
 func (c *capacity) Snapshot() map[string]usage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]usage, len(c.byOp))
-	for k, v := range c.byOp {
-		out[k] = *v
-	}
-	return out
+	return maps.Clone(c.byOp)
 }
 
 // Reset forgets the usage so far.
 func (c *capacity) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.byOp = map[string]*usage{}
+	clear(c.byOp)
 }
 
 func (c *capacity) add(op string, u usage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.byOp[op]
-	if t == nil {
-		t = &usage{}
-		c.byOp[op] = t
-	}
-	t.Calls += u.Calls
-	t.RRU += u.RRU
-	t.WRU += u.WRU
-	t.IdxWRU += u.IdxWRU
+	c.byOp[op] = usage{Calls: t.Calls + u.Calls, RRU: t.RRU + u.RRU, WRU: t.WRU + u.WRU, IdxWRU: t.IdxWRU + u.IdxWRU}
 }
 
 type item = map[string]types.AttributeValue
 
-// write is one item a call writes: its table and key.
+// write is one item a call writes: its table and key, and the item as it
+// was before the call.
 type write struct {
-	table string
-	key   item
-	put   item // the new item of a put
-	del   bool
+	table  string
+	key    item
+	put    item // the new item of a put
+	del    bool
+	before item
 }
 
-func (c *capacity) writesOf(params any) (writes []write, transactional bool) {
+// writesOf lists the items a write call is about to change, each read,
+// uncounted, as it stands before the call.
+func (c *capacity) writesOf(ctx context.Context, params any) (writes []write, transactional bool) {
 	switch in := params.(type) {
 	case *dynamodb.PutItemInput:
-		return []write{{table: aws.ToString(in.TableName), key: c.keyOf(in.Item), put: in.Item}}, false
+		writes = []write{{table: aws.ToString(in.TableName), key: c.keyOf(in.Item), put: in.Item}}
 	case *dynamodb.UpdateItemInput:
-		return []write{{table: aws.ToString(in.TableName), key: in.Key}}, false
+		writes = []write{{table: aws.ToString(in.TableName), key: in.Key}}
 	case *dynamodb.DeleteItemInput:
-		return []write{{table: aws.ToString(in.TableName), key: in.Key, del: true}}, false
+		writes = []write{{table: aws.ToString(in.TableName), key: in.Key, del: true}}
 	case *dynamodb.BatchWriteItemInput:
 		for table, reqs := range in.RequestItems {
 			for _, r := range reqs {
@@ -130,8 +126,8 @@ func (c *capacity) writesOf(params any) (writes []write, transactional bool) {
 				}
 			}
 		}
-		return writes, false
 	case *dynamodb.TransactWriteItemsInput:
+		transactional = true
 		for _, t := range in.TransactItems {
 			switch {
 			case t.Put != nil:
@@ -142,12 +138,14 @@ func (c *capacity) writesOf(params any) (writes []write, transactional bool) {
 				writes = append(writes, write{table: aws.ToString(t.Delete.TableName), key: t.Delete.Key, del: true})
 			case t.ConditionCheck != nil:
 				// A condition check is billed as a write of the item.
-				writes = append(writes, write{table: aws.ToString(t.ConditionCheck.TableName), key: t.ConditionCheck.Key, put: nil})
+				writes = append(writes, write{table: aws.ToString(t.ConditionCheck.TableName), key: t.ConditionCheck.Key})
 			}
 		}
-		return writes, true
 	}
-	return nil, false
+	for i, w := range writes {
+		writes[i].before = c.get(ctx, w.table, w.key)
+	}
+	return writes, transactional
 }
 
 func (c *capacity) keyOf(it item) item {
@@ -160,15 +158,6 @@ func (c *capacity) keyOf(it item) item {
 	return k
 }
 
-// peekWrites reads, uncounted, the items a write call is about to change.
-func (c *capacity) peekWrites(ctx context.Context, writes []write) []item {
-	before := make([]item, len(writes))
-	for i, w := range writes {
-		before[i] = c.get(ctx, w.table, w.key)
-	}
-	return before
-}
-
 func (c *capacity) get(ctx context.Context, table string, key item) item {
 	out, err := c.peek.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
@@ -177,52 +166,38 @@ func (c *capacity) get(ctx context.Context, table string, key item) item {
 	return out.Item
 }
 
-func (c *capacity) account(ctx context.Context, params, result any, writes []write, transactional bool, before []item, callErr error) {
+// account is what a call consumed; false for a call that neither reads nor
+// writes a table.
+func (c *capacity) account(ctx context.Context, params, result any, writes []write, transactional bool, callErr error) (usage, bool) {
+	u := usage{Calls: 1}
 	switch in := params.(type) {
 	case *dynamodb.GetItemInput:
-		out, _ := result.(*dynamodb.GetItemOutput)
-		var it item
-		if out != nil {
-			it = out.Item
-		}
-		c.add("GetItem", usage{Calls: 1, RRU: readUnits(itemSize(it), aws.ToBool(in.ConsistentRead))})
-		return
+		u.RRU = readUnits(itemSize(resultOf[dynamodb.GetItemOutput](result).Item), aws.ToBool(in.ConsistentRead))
+		return u, true
 	case *dynamodb.QueryInput:
-		out, _ := result.(*dynamodb.QueryOutput)
-		size := 0
-		if out != nil {
-			for _, it := range out.Items {
-				size += itemSize(it)
-			}
-		}
-		c.add("Query", usage{Calls: 1, RRU: readUnits(size, aws.ToBool(in.ConsistentRead))})
-		return
+		u.RRU = readUnits(sumOf(resultOf[dynamodb.QueryOutput](result).Items, itemSize), aws.ToBool(in.ConsistentRead))
+		return u, true
 	case *dynamodb.BatchGetItemInput:
-		out, _ := result.(*dynamodb.BatchGetItemOutput)
-		rru := 0.0
-		if out != nil {
-			for table, items := range out.Responses {
-				for _, it := range items {
-					rru += readUnits(itemSize(it), aws.ToBool(in.RequestItems[table].ConsistentRead))
-				}
+		for table, items := range resultOf[dynamodb.BatchGetItemOutput](result).Responses {
+			for _, it := range items {
+				u.RRU += readUnits(itemSize(it), aws.ToBool(in.RequestItems[table].ConsistentRead))
 			}
 		}
-		c.add("BatchGetItem", usage{Calls: 1, RRU: rru})
-		return
+		return u, true
 	}
 	if writes == nil {
-		return
+		return u, false
 	}
 	var ccf *types.ConditionalCheckFailedException
 	var tce *types.TransactionCanceledException
 	failed := callErr != nil
-	u := usage{Calls: 1}
-	for i, w := range writes {
-		old := before[i]
-		var now item
+	if failed && !errors.As(callErr, &ccf) && !errors.As(callErr, &tce) {
+		return u, true // a call that never reached the table costs nothing
+	}
+	for _, w := range writes {
+		now := w.before
 		switch {
-		case failed:
-			now = old // nothing changed
+		case failed: // nothing changed
 		case w.del:
 			now = nil
 		case w.put != nil:
@@ -230,22 +205,25 @@ func (c *capacity) account(ctx context.Context, params, result any, writes []wri
 		default:
 			now = c.get(ctx, w.table, w.key)
 		}
-		if failed && !errors.As(callErr, &ccf) && !errors.As(callErr, &tce) {
-			continue // a call that never reached the table costs nothing
-		}
-		wru := writeUnits(max(itemSize(old), itemSize(now)))
+		wru := writeUnits(max(itemSize(w.before), itemSize(now)))
 		if transactional {
 			wru *= 2
 		}
 		u.WRU += wru
-		if !failed {
-			for _, idx := range c.indexes {
-				u.IdxWRU += indexWriteUnits(c.project(idx, old), c.project(idx, now), idx)
-			}
+		for _, idx := range c.indexes {
+			u.IdxWRU += indexWriteUnits(c.project(idx, w.before), c.project(idx, now), idx)
 		}
 	}
-	name := strings.TrimSuffix(reflect.TypeOf(params).Elem().Name(), "Input")
-	c.add(name, u)
+	return u, true
+}
+
+// resultOf is a call's result, or its zero value when the call failed.
+func resultOf[T any](result any) T {
+	if p, ok := result.(*T); ok && p != nil {
+		return *p
+	}
+	var zero T
+	return zero
 }
 
 // project returns an item's entry in an index, nil if the item has none
@@ -283,27 +261,16 @@ func (c *capacity) project(idx index, it item) item {
 // changes.
 func indexWriteUnits(old, now item, idx index) float64 {
 	switch {
-	case old == nil && now == nil:
-		return 0
+	case reflect.DeepEqual(old, now):
+		return 0 // no entry either side, or the same one
 	case old == nil:
 		return writeUnits(itemSize(now))
 	case now == nil:
 		return writeUnits(itemSize(old))
-	}
-	sameKey := true
-	for _, k := range idx.Keys {
-		if !reflect.DeepEqual(old[k], now[k]) {
-			sameKey = false
-		}
-	}
-	switch {
-	case !sameKey:
+	case slices.ContainsFunc(idx.Keys, func(k string) bool { return !reflect.DeepEqual(old[k], now[k]) }):
 		return writeUnits(itemSize(old)) + writeUnits(itemSize(now))
-	case reflect.DeepEqual(old, now):
-		return 0
-	default:
-		return writeUnits(itemSize(now))
 	}
+	return writeUnits(itemSize(now))
 }
 
 func writeUnits(size int) float64 { return math.Max(1, math.Ceil(float64(size)/1024)) }
@@ -338,37 +305,25 @@ func valueSize(v types.AttributeValue) int {
 	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
 		return 1
 	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)
-		}
-		return n
+		return sumOf(v.Value, func(s string) int { return len(s) })
 	case *types.AttributeValueMemberNS:
-		n := 0
-		for _, s := range v.Value {
-			n += numberSize(s)
-		}
-		return n
+		return sumOf(v.Value, numberSize)
 	case *types.AttributeValueMemberBS:
-		n := 0
-		for _, b := range v.Value {
-			n += len(b)
-		}
-		return n
+		return sumOf(v.Value, func(b []byte) int { return len(b) })
 	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
+		return 3 + len(v.Value) + sumOf(v.Value, valueSize)
 	case *types.AttributeValueMemberM:
-		n := 3
-		for k, e := range v.Value {
-			n += 1 + len(k) + valueSize(e)
-		}
-		return n
+		return 3 + len(v.Value) + itemSize(v.Value)
 	}
 	return 0
+}
+
+func sumOf[T any](values []T, size func(T) int) int {
+	n := 0
+	for _, v := range values {
+		n += size(v)
+	}
+	return n
 }
 
 // numberSize is 1 byte per two significant digits, plus 1.
@@ -377,9 +332,7 @@ func numberSize(s string) int {
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
 		s = s[:i]
 	}
-	digits := strings.Replace(s, ".", "", 1)
-	digits = strings.TrimLeft(digits, "0")
-	digits = strings.TrimRight(digits, "0")
+	digits := strings.Trim(strings.Replace(s, ".", "", 1), "0")
 	if digits == "" {
 		return 2
 	}
