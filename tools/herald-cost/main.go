@@ -15,9 +15,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/shared/config"
@@ -85,8 +88,13 @@ func report(w io.Writer, md model, n int) {
 		{"retry succeeds, per call", m.RetrySuccess},
 		{"sweep (once a minute), nothing parked", m.Sweep},
 	} {
-		for _, r := range opRows(ph.p) {
-			fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f |\n", ph.name, r.Op, r.PerUnit, r.RRU, r.WRU, r.IdxWRU)
+		for _, op := range slices.Sorted(maps.Keys(ph.p.Calls)) {
+			var u usage // DynamoDB's, by operation
+			if name, ok := strings.CutPrefix(op, "DynamoDB."); ok {
+				u = ph.p.Dynamo[name]
+			}
+			n := float64(ph.p.Units)
+			fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f |\n", ph.name, op, float64(ph.p.Calls[op])/n, u.RRU/n, u.WRU/n, u.IdxWRU/n)
 		}
 	}
 	b := md.fill()
@@ -101,9 +109,9 @@ func report(w io.Writer, md model, n int) {
 		name string
 		p    phase
 	}{{"ingest, per event", t.Ingest}, {"first attempt succeeds, per call", t.FirstSuccess}, {"first attempt fails, per call", t.FailedAttempt}, {"retry succeeds, per call", t.RetrySuccess}} {
-		fmt.Fprintf(w, "| %s | %s | %s |\n", ph.name, ms(ph.p.CPU.Seconds()/float64(ph.p.Units)), ms(ph.p.Wall.Seconds()/float64(ph.p.Invocations)))
+		fmt.Fprintf(w, "| %s | %s | %s |\n", ph.name, ms(ph.p.cpuPerUnit()), ms(ph.p.Wall.Seconds()/float64(ph.p.Invocations)))
 	}
-	perDelivered := t.Ingest.CPU.Seconds()/float64(t.Ingest.Units)/float64(m.Matches) + t.FirstSuccess.CPU.Seconds()/float64(t.FirstSuccess.Units)
+	perDelivered := t.Ingest.cpuPerUnit()/float64(m.Matches) + t.FirstSuccess.cpuPerUnit()
 	fmt.Fprintf(w, "\nIngest and delivery CPU per webhook delivered on its first attempt, SDK included: %s (the in-process receiver's share included).\n", ms(perDelivered))
 	fmt.Fprintf(w, "\nModel of a Lambda invocation's duration: waits of %s per DynamoDB and %s per SQS request, a receiver answering in %s, plus the CPU above at %.0f%% of a vCPU (%d MB of %d).\n\n",
 		md.a.DynamoLatency, md.a.SQSLatency, md.a.ReceiverLatency, 100*md.cpuShare(), md.d.MemoryMB, fullVCPUMemoryMB)
@@ -166,7 +174,5 @@ func yes(got, limit float64) string {
 	}
 	return "no"
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func ms(seconds float64) string { return strconv.FormatFloat(seconds*1000, 'f', 2, 64) + " ms" }

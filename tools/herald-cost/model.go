@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 )
@@ -65,8 +64,7 @@ func (md model) gb() float64 { return float64(md.d.MemoryMB) / 1024 }
 func (md model) ingestSecondsPerEvent() float64 {
 	matches := md.m.Matches
 	wait := 2*md.a.DynamoLatency + time.Duration((matches+9)/10)*md.a.SQSLatency
-	cpu := md.t.Ingest.CPU.Seconds() / float64(md.t.Ingest.Units)
-	return wait.Seconds() + cpu/md.cpuShare()
+	return wait.Seconds() + md.t.Ingest.cpuPerUnit()/md.cpuShare()
 }
 
 // fill is the messages a delivery invocation gets.
@@ -87,11 +85,14 @@ func (md model) deliverySecondsPerCall(p phase, extraSQS bool) float64 {
 		wait += md.a.SQSLatency
 	}
 	b := md.fill()
-	cpu := p.CPU.Seconds() / float64(p.Units)
-	return (wait.Seconds() + b*cpu/md.cpuShare()) / b
+	return (wait.Seconds() + b*p.cpuPerUnit()/md.cpuShare()) / b
 }
 
-// dynamo sums request units and write/read calls per unit of a phase.
+func (p phase) cpuPerUnit() float64 { return p.CPU.Seconds() / float64(p.Units) }
+
+func (p phase) logBytesPerUnit() float64 { return float64(p.LogBytes) / float64(p.Units) }
+
+// dynamoPer sums request units and write/read calls per unit of a phase.
 func dynamoPer(p phase) (rru, wru float64, reads, writes float64) {
 	for op, u := range p.Dynamo {
 		rru += u.RRU
@@ -122,41 +123,46 @@ func sqsPer(p phase) float64 {
 
 // firstSuccess prices a webhook delivered on its first attempt.
 func (md model) firstSuccess() []line {
-	return md.lines(md.m.FirstSuccess, md.t.FirstSuccess, nil)
+	return md.lines([2]phase{md.m.FirstSuccess, md.t.FirstSuccess})
 }
 
 // retried prices a webhook whose first attempt failed and whose first
 // retry succeeded: two delivery invocations' worth, and the retry's trip
 // through the queue.
 func (md model) retried() []line {
-	return md.lines(md.m.FailedAttempt, md.t.FailedAttempt, &[2]phase{md.m.RetrySuccess, md.t.RetrySuccess})
+	return md.lines([2]phase{md.m.FailedAttempt, md.t.FailedAttempt}, [2]phase{md.m.RetrySuccess, md.t.RetrySuccess})
 }
 
-func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
+// lines prices a webhook delivered by the attempts given, each as the
+// accounted run and the plain one measured it; every attempt but the last
+// queues a retry.
+func (md model) lines(attempts ...[2]phase) []line {
 	perEvent := 1 / float64(md.m.Matches) // events per call
 	b := md.fill()
 
-	invocations := perEvent/float64(md.a.EventsPerInvoke) + 1/b
-	seconds := md.ingestSecondsPerEvent()*perEvent + md.deliverySecondsPerCall(deliverT, retry != nil)
+	invocations := perEvent / float64(md.a.EventsPerInvoke)
+	seconds := md.ingestSecondsPerEvent() * perEvent
 	rru, wru, _, _ := dynamoPer(md.m.Ingest)
 	rru, wru = rru*perEvent, wru*perEvent
-	r2, w2, _, _ := dynamoPer(deliverM)
-	rru, wru = rru+r2, wru+w2
 	// First attempts travel on the FIFO queue: ingest's batch sends and the
 	// event source mapping's receive and delete, a batch at a time. Retries
 	// go on the standard queue: the handler's sends, and the mapping's
 	// receive and delete for them.
 	fifoReq := sqsPer(md.m.Ingest)*perEvent + 2/b
-	stdReq := sqsPer(deliverM)
-	logBytes := float64(md.m.Ingest.LogBytes)/float64(md.m.Ingest.Units)*perEvent + float64(deliverM.LogBytes)/float64(deliverM.Units)
-	if retry != nil {
-		rm, rt := retry[0], retry[1]
+	stdReq := 0.0
+	logBytes := md.m.Ingest.logBytesPerUnit() * perEvent
+	for i, at := range attempts {
+		m, t := at[0], at[1]
 		invocations += 1 / b
-		seconds += md.deliverySecondsPerCall(rt, false)
-		r3, w3, _, _ := dynamoPer(rm)
-		rru, wru = rru+r3, wru+w3
-		stdReq += sqsPer(rm) + 2/b
-		logBytes += float64(rm.LogBytes) / float64(rm.Units)
+		seconds += md.deliverySecondsPerCall(t, i < len(attempts)-1)
+		r, w, _, _ := dynamoPer(m)
+		rru, wru = rru+r, wru+w
+		sends := sqsPer(m)
+		if i > 0 {
+			sends += 2 / b
+		}
+		stdReq += sends
+		logBytes += m.logBytesPerUnit()
 	}
 	if md.d.PlatformLogs {
 		logBytes += invocations * float64(md.a.PlatformLogBytes)
@@ -183,11 +189,11 @@ func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
 		{Item: "Lambda requests", PerCall: invocations, Unit: "request", Price: LambdaPerMillionCalls / 1e6,
 			Note: fmt.Sprintf("ingest per event (CMS batch of %d), delivery per batch of %.3g", md.a.EventsPerInvoke, b)},
 		{Item: "Lambda arm64 duration", PerCall: seconds * md.gb(), Unit: "GB-s", Price: LambdaArmPerGBSecond,
-			Note: itoa(md.d.MemoryMB) + " MB; " + ms(seconds) + " billed per webhook"},
+			Note: fmt.Sprintf("%d MB; %s billed per webhook", md.d.MemoryMB, ms(seconds))},
 		{Item: "DynamoDB writes", PerCall: wru, Unit: "WRU", Price: writePrice, Note: "table and GSI writes, from item sizes; " + capacityNote},
 		{Item: "DynamoDB reads", PerCall: rru, Unit: "RRU", Price: readPrice, Note: "from item sizes; " + capacityNote},
 		{Item: "DynamoDB storage", PerCall: gbMonths, Unit: "GB-month", Price: DynamoPerGBMonth,
-			Note: itoa(int(stored)) + " B kept " + itoa(md.d.RetentionDays) + " days"},
+			Note: fmt.Sprintf("%d B kept %d days", int(stored), md.d.RetentionDays)},
 	}
 	if md.d.PITR {
 		out = append(out, line{Item: "DynamoDB PITR backups", PerCall: gbMonths, Unit: "GB-month", Price: DynamoPITRPerGBMonth, Note: "point-in-time recovery is on in template.yaml"})
@@ -198,7 +204,7 @@ func (md model) lines(deliverM, deliverT phase, retry *[2]phase) []line {
 		line{Item: "SQS requests", PerCall: stdReq, Unit: "request", Price: SQSPerMillionRequests / 1e6,
 			Note: "retries: the handler's sends, the mapping's receive + delete per batch"},
 		line{Item: "CloudWatch Logs", PerCall: logBytes / (1 << 30), Unit: "GB", Price: LogsPerGBIngested,
-			Note: itoa(int(logBytes)) + " B of log lines"},
+			Note: fmt.Sprintf("%d B of log lines", int(logBytes))},
 	)
 	total := 0.0
 	for i := range out {
@@ -218,26 +224,4 @@ func (md model) storedPerCall() float64 {
 		stored += md.m.CallIndexBytes + overhead
 	}
 	return stored
-}
-
-// opRow is one kind of AWS call in a phase, per unit.
-type opRow struct {
-	Op      string
-	PerUnit float64
-	RRU     float64
-	WRU     float64 // table
-	IdxWRU  float64
-}
-
-func opRows(p phase) []opRow {
-	var rows []opRow
-	for op, n := range p.Calls {
-		row := opRow{Op: op, PerUnit: float64(n) / float64(p.Units)}
-		if u, ok := p.Dynamo[strings.TrimPrefix(op, "DynamoDB.")]; ok && strings.HasPrefix(op, "DynamoDB.") {
-			row.RRU, row.WRU, row.IdxWRU = u.RRU/float64(p.Units), u.WRU/float64(p.Units), u.IdxWRU/float64(p.Units)
-		}
-		rows = append(rows, row)
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Op < rows[j].Op })
-	return rows
 }
