@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -57,11 +56,11 @@ type Measurement struct {
 }
 
 // rig is Herald's ingest and delivery handlers in this process, on moto,
-// with a local receiver.
+// with a local receiver. Once a step fails the steps after it do nothing,
+// and run returns the first error (err).
 type rig struct {
 	moto     *localstack.Moto
 	table    string
-	queueURL string // retries and resends
 	firstURL string // first attempts (FIFO)
 	counter  *testenv.Counter
 	capacity *capacity
@@ -73,23 +72,27 @@ type rig struct {
 	queue    *capturingQueue
 	logs     *countingWriter
 	rcv      *harness.Receiver
+	err      error
 }
 
-func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*rig, error) {
+func newRig(ctx context.Context, d deployment, matches int, accounting bool) (_ *rig, err error) {
 	moto, err := localstack.StartMoto(ctx, 0, nil)
 	if err != nil {
 		return nil, err
 	}
 	r := &rig{moto: moto}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
 	res, err := localstack.CreateResources(ctx, moto.URL, "cost")
 	if err != nil {
-		r.Close()
 		return nil, err
 	}
 	for _, t := range res.Tables {
 		r.table = t.Name
 	}
-	r.queueURL = res.Queues["DeliveryQueue"].URL
 	r.firstURL = res.Queues["FirstAttemptQueue"].URL
 
 	plain := testenv.AWSConfig(moto.URL)
@@ -107,7 +110,6 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 	db, q := dynamodb.NewFromConfig(counted, config.DynamoDBOptions), awssqs.NewFromConfig(counted, config.SQSOptions)
 
 	if r.rcv, err = harness.StartReceiver(harness.ReceiverOptions{}); err != nil {
-		r.Close()
 		return nil, err
 	}
 
@@ -117,10 +119,9 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 	log := config.Logger(r.logs, slog.LevelInfo)
 	send, err := sender.New(sender.Options{AllowPrivate: true, Clock: clock})
 	if err != nil {
-		r.Close()
 		return nil, err
 	}
-	r.queue = &capturingQueue{Queue: sqs.New(q, r.queueURL)}
+	r.queue = &capturingQueue{Queue: sqs.New(q, res.Queues["DeliveryQueue"].URL)}
 	r.ingest = ingest.New(ingest.Deps{Store: store, Queue: sqs.New(q, r.firstURL), Clock: clock, Log: log,
 		Retention: time.Duration(d.RetentionDays) * 24 * time.Hour})
 	// Delivery as the function wires it, health included
@@ -139,11 +140,8 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (*r
 		hooks[i] = dynamo.SeedWebhook{Name: fmt.Sprintf("hook %d", i), URL: r.rcv.URL + "/hooks",
 			Events: []herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}}}}
 	}
-	if _, err := dynamo.New(dynamo.Deps{DB: r.peekDB, Table: r.table, Clock: clock}).Seed(ctx, "cost", "", "", hooks...); err != nil {
-		r.Close()
-		return nil, err
-	}
-	return r, nil
+	_, err = dynamo.New(dynamo.Deps{DB: r.peekDB, Table: r.table, Clock: clock}).Seed(ctx, "cost", "", "", hooks...)
+	return r, err
 }
 
 func (r *rig) Close() {
@@ -155,73 +153,84 @@ func (r *rig) Close() {
 	}
 }
 
+// check keeps the first error, saying what failed, and reports whether
+// the steps may go on.
+func (r *rig) check(what string, err error) bool {
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s: %w", what, err)
+	}
+	return r.err == nil
+}
+
 // measure runs a phase: reset the counts, run f over units, read them.
-func (r *rig) measure(units int, f func() (invocations int, err error)) (phase, error) {
+func (r *rig) measure(units int, f func() (invocations int)) phase {
 	r.counter.Reset()
 	r.capacity.Reset()
 	logs0 := r.logs.n.Load()
 	cpu0 := benchkit.ProcessCPU()
 	start := time.Now()
-	inv, err := f()
-	if err != nil {
-		return phase{}, err
-	}
+	inv := f()
 	return phase{Units: units, Invocations: inv, Calls: r.counter.Snapshot(), Dynamo: r.capacity.Snapshot(),
-		CPU: benchkit.ProcessCPU() - cpu0, Wall: time.Since(start), LogBytes: r.logs.n.Load() - logs0}, nil
+		CPU: benchkit.ProcessCPU() - cpu0, Wall: time.Since(start), LogBytes: r.logs.n.Load() - logs0}
 }
 
 // ingestEvents invokes ingest once per event, as the CMS does.
-func (r *rig) ingestEvents(ctx context.Context, prefix string, n int) (int, error) {
-	for i := range n {
+func (r *rig) ingestEvents(ctx context.Context, prefix string, n int) int {
+	for i := 0; i < n && r.err == nil; i++ {
 		reply, err := r.ingest.Handle(ctx, json.RawMessage(benchkit.RecordUpdate("cost", fmt.Sprintf("%s-%04d", prefix, i), "1423")))
-		if err != nil {
-			return 0, fmt.Errorf("ingest: %w", err)
+		if err == nil && reply.Accepted != 1 {
+			err = fmt.Errorf("%+v", reply)
 		}
-		if reply.Accepted != 1 {
-			return 0, fmt.Errorf("ingest: %+v", reply)
-		}
+		r.check("ingest", err)
 	}
-	return n, nil
+	return n
 }
 
 // drain receives every first-attempt job on the FIFO queue, uncounted (the
 // event source mapping's requests are billed, but made by AWS, and added by
 // the model), with the attributes the mapping passes on.
-func (r *rig) drain(ctx context.Context, want int) ([]events.SQSMessage, error) {
+func (r *rig) drain(ctx context.Context, want int) []events.SQSMessage {
 	var out []events.SQSMessage
 	deadline := time.Now().Add(30 * time.Second)
-	for len(out) < want {
+	for len(out) < want && r.err == nil {
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("drain: %d of %d messages", len(out), want)
+			r.check("drain", fmt.Errorf("%d of %d messages", len(out), want))
+			break
 		}
 		res, err := r.peekSQS.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(r.firstURL), MaxNumberOfMessages: 10,
 			VisibilityTimeout: 600, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
-		if err != nil {
-			return nil, fmt.Errorf("drain: %w", err)
+		if !r.check("drain", err) {
+			break
 		}
 		for _, m := range res.Messages {
 			out = append(out, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), Attributes: m.Attributes})
-			if _, err := r.peekSQS.DeleteMessage(ctx, &awssqs.DeleteMessageInput{QueueUrl: aws.String(r.firstURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				return nil, fmt.Errorf("drain: %w", err)
-			}
+			_, err := r.peekSQS.DeleteMessage(ctx, &awssqs.DeleteMessageInput{QueueUrl: aws.String(r.firstURL), ReceiptHandle: m.ReceiptHandle})
+			r.check("drain", err)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // deliver hands messages to the delivery handler in batches, as the event
 // source mapping does.
-func (r *rig) deliver(ctx context.Context, msgs []events.SQSMessage, batch int) (int, error) {
+func (r *rig) deliver(ctx context.Context, msgs []events.SQSMessage, batch int) int {
 	inv := 0
-	for start := 0; start < len(msgs); start += batch {
-		ev := events.SQSEvent{Records: msgs[start:min(start+batch, len(msgs))]}
-		resp, err := r.delivery.HandleSQS(ctx, ev)
+	for start := 0; start < len(msgs) && r.err == nil; start += batch {
+		resp, err := r.delivery.HandleSQS(ctx, events.SQSEvent{Records: msgs[start:min(start+batch, len(msgs))]})
 		if err != nil || len(resp.BatchItemFailures) > 0 {
-			return inv, fmt.Errorf("deliver: %v %+v", err, resp.BatchItemFailures)
+			r.check("deliver", fmt.Errorf("%v %+v", err, resp.BatchItemFailures))
 		}
 		inv++
 	}
-	return inv, nil
+	return inv
+}
+
+func (r *rig) sweep(ctx context.Context) int {
+	if r.err == nil {
+		_, err := r.delivery.Sweep(ctx)
+		r.check("sweep", err)
+	}
+	return 1
 }
 
 func jobMessages(jobs []herald.Job) []events.SQSMessage {
@@ -246,92 +255,56 @@ func run(ctx context.Context, d deployment, n, matches int, accounting bool) (Me
 	calls := n * matches
 
 	// Warm up: the webhook cache, connections, the SDK's first calls.
-	if _, err := r.ingestEvents(ctx, "warm", 1); err != nil {
-		return m, err
-	}
-	warm, err := r.drain(ctx, matches)
-	if err != nil {
-		return m, err
-	}
-	if _, err := r.deliver(ctx, warm, batch); err != nil {
-		return m, err
-	}
+	r.ingestEvents(ctx, "warm", 1)
+	r.deliver(ctx, r.drain(ctx, matches), batch)
 
 	// A first attempt that succeeds.
-	if m.Ingest, err = r.measure(n, func() (int, error) { return r.ingestEvents(ctx, "ok", n) }); err != nil {
-		return m, err
-	}
-	msgs, err := r.drain(ctx, calls)
-	if err != nil {
-		return m, err
-	}
-	if m.FirstSuccess, err = r.measure(calls, func() (int, error) { return r.deliver(ctx, msgs, batch) }); err != nil {
-		return m, err
-	}
+	m.Ingest = r.measure(n, func() int { return r.ingestEvents(ctx, "ok", n) })
+	msgs := r.drain(ctx, calls)
+	m.FirstSuccess = r.measure(calls, func() int { return r.deliver(ctx, msgs, batch) })
 	if got := r.rcv.Calls(); got != calls+matches {
-		return m, fmt.Errorf("the receiver got %d calls; want %d", got, calls+matches)
+		r.check("receiver", fmt.Errorf("got %d calls; want %d", got, calls+matches))
 	}
-	if err := r.sizeItems(ctx, &m); err != nil {
-		return m, err
-	}
+	r.sizeItems(ctx, &m)
 
 	// A call whose first attempt fails, then its retry succeeds.
-	if _, err := r.ingestEvents(ctx, "retry", n); err != nil {
-		return m, err
-	}
-	if msgs, err = r.drain(ctx, calls); err != nil {
-		return m, err
-	}
-	if err := r.rcv.SetFaults(harness.Faults{Fail: 1}); err != nil {
-		return m, err
-	}
+	r.ingestEvents(ctx, "retry", n)
+	msgs = r.drain(ctx, calls)
+	r.check("receiver faults", r.rcv.SetFaults(harness.Faults{Fail: 1}))
 	r.queue.take()
-	if m.FailedAttempt, err = r.measure(calls, func() (int, error) { return r.deliver(ctx, msgs, batch) }); err != nil {
-		return m, err
-	}
-	if err := r.rcv.SetFaults(harness.Faults{}); err != nil {
-		return m, err
-	}
+	m.FailedAttempt = r.measure(calls, func() int { return r.deliver(ctx, msgs, batch) })
+	r.check("receiver faults", r.rcv.SetFaults(harness.Faults{}))
 	retries := r.queue.take()
 	if len(retries) != calls {
-		return m, fmt.Errorf("%d retries queued; want %d", len(retries), calls)
+		r.check("retries", fmt.Errorf("%d queued; want %d", len(retries), calls))
 	}
-	if m.RetrySuccess, err = r.measure(calls, func() (int, error) { return r.deliver(ctx, jobMessages(retries), batch) }); err != nil {
-		return m, err
-	}
+	m.RetrySuccess = r.measure(calls, func() int { return r.deliver(ctx, jobMessages(retries), batch) })
 
 	// The sweeper's minute, with nothing parked. The first sweep of a
 	// stack also runs the table's upgrade (a Scan, once, then one read per
 	// cold instance): done before measuring, it is not a minute's cost.
-	if _, err := r.delivery.Sweep(ctx); err != nil {
-		return m, err
-	}
-	m.Sweep, err = r.measure(1, func() (int, error) {
-		_, err := r.delivery.Sweep(ctx)
-		return 1, err
-	})
-	return m, err
+	r.sweep(ctx)
+	m.Sweep = r.measure(1, func() int { return r.sweep(ctx) })
+	return m, r.err
 }
 
 // sizeItems reads what the table holds per call and per event once the
 // calls are delivered: the storage the retention period keeps. Calls live in
 // the activity log's partitions (L#…), events under E#….
-func (r *rig) sizeItems(ctx context.Context, m *Measurement) error {
-	tmplIdx := r.capacity.indexes
-	var calls, evs int
-	var callBytes, idxBytes, eventBytes int
-	var start map[string]ddbtypes.AttributeValue
-	for {
-		out, err := r.peekDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(r.table), ExclusiveStartKey: start})
-		if err != nil {
-			return fmt.Errorf("scan: %w", err)
+func (r *rig) sizeItems(ctx context.Context, m *Measurement) {
+	var calls, evs, callBytes, idxBytes, eventBytes int
+	pages := dynamodb.NewScanPaginator(r.peekDB, &dynamodb.ScanInput{TableName: aws.String(r.table)})
+	for pages.HasMorePages() && r.err == nil {
+		out, err := pages.NextPage(ctx)
+		if !r.check("scan", err) {
+			return
 		}
 		for _, it := range out.Items {
 			switch dynamo.KindOf(it) {
 			case dynamo.KindCall:
 				calls++
 				callBytes += itemSize(it)
-				for _, idx := range tmplIdx {
+				for _, idx := range r.capacity.indexes {
 					if e := r.capacity.project(idx, it); e != nil {
 						idxBytes += itemSize(e)
 					}
@@ -341,18 +314,14 @@ func (r *rig) sizeItems(ctx context.Context, m *Measurement) error {
 				eventBytes += itemSize(it)
 			}
 		}
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		start = out.LastEvaluatedKey
 	}
 	if calls == 0 || evs == 0 {
-		return fmt.Errorf("the table holds %d calls and %d events", calls, evs)
+		r.check("sizes", fmt.Errorf("the table holds %d calls and %d events", calls, evs))
+		return
 	}
 	m.CallItemBytes = float64(callBytes) / float64(calls)
 	m.CallIndexBytes = float64(idxBytes) / float64(calls)
 	m.EventItemBytes = float64(eventBytes) / float64(evs)
-	return nil
 }
 
 // capturingQueue is the delivery handler's queue: it sends as the real one
