@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/heraldhq/herald/shared/metrics"
 	"github.com/heraldhq/herald/tools/localstack"
@@ -45,8 +44,9 @@ func fixedCosts(t *localstack.Template) (monitoring, egress []fixedLine, err err
 	if err != nil {
 		return nil, nil, fmt.Errorf("template.yaml with StaticEgressIp=true: %w", err)
 	}
+	alarms := d.OfType("AWS::CloudWatch::Alarm")
 	alarmMetrics := 0
-	for _, id := range d.OfType("AWS::CloudWatch::Alarm") {
+	for _, id := range alarms {
 		queries, _ := d.Resources[id].Properties["Metrics"].([]any)
 		if len(queries) == 0 {
 			alarmMetrics++ // one metric, named directly
@@ -59,18 +59,21 @@ func fixedCosts(t *localstack.Template) (monitoring, egress []fixedLine, err err
 	}
 	monitoring = []fixedLine{
 		{"alarm metrics", float64(alarmMetrics), "metric-month", AlarmMetricPerMonth,
-			fmt.Sprintf("%d alarms; a metric-math alarm counts each metric it reads", len(d.OfType("AWS::CloudWatch::Alarm")))},
+			fmt.Sprintf("%d alarms; a metric-math alarm counts each metric it reads", len(alarms))},
 		{"dashboard", float64(len(d.OfType("AWS::CloudWatch::Dashboard"))), "dashboard-month", DashboardPerMonth, ""},
 		{"Herald custom metrics", float64(metrics.CustomMetrics()), "metric-month", CustomMetricPerMonth,
 			"written only while there is traffic: a quiet month costs less"},
 	}
 
-	interfaceAZs := 0
+	interfaceAZs, gateways := 0, 0
 	for _, id := range d.OfType("AWS::EC2::VPCEndpoint") {
 		p := d.Resources[id].Properties
-		if p["VpcEndpointType"] == "Interface" {
+		switch p["VpcEndpointType"] {
+		case "Interface":
 			subnets, _ := p["SubnetIds"].([]any)
 			interfaceAZs += len(subnets)
+		case "Gateway":
+			gateways++
 		}
 	}
 	nats := len(d.OfType("AWS::EC2::NatGateway"))
@@ -80,28 +83,14 @@ func fixedCosts(t *localstack.Template) (monitoring, egress []fixedLine, err err
 		{"public IPv4 address (the Elastic IP)", float64(len(d.OfType("AWS::EC2::EIP"))) * hoursPerMonth, "hour", PublicIPv4PerHour, ""},
 		{"SQS interface endpoint", float64(interfaceAZs) * hoursPerMonth, "endpoint-AZ-hour", InterfaceEndpointPerAZHour,
 			fmt.Sprintf("in %d zones; plus %.3f USD per GB", interfaceAZs, InterfaceEndpointPerGB)},
-		{"DynamoDB gateway endpoint", float64(countGatewayEndpoints(d)), "endpoint", 0, "free"},
+		{"DynamoDB gateway endpoint", float64(gateways), "endpoint", 0, "free"},
 	}
 	return monitoring, egress, nil
 }
 
-func countGatewayEndpoints(d *localstack.Deployed) int {
-	n := 0
-	for _, id := range d.OfType("AWS::EC2::VPCEndpoint") {
-		if d.Resources[id].Properties["VpcEndpointType"] == "Gateway" {
-			n++
-		}
-	}
-	return n
-}
-
 // reportFixed prints the fixed monthly costs of the checkout's template.
 func reportFixed(w io.Writer) error {
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		return err
-	}
-	tmpl, err := localstack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	tmpl, err := checkoutTemplate()
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/heraldhq/herald/tools/localstack"
@@ -24,11 +25,7 @@ type deployment struct {
 
 // loadDeployment reads the checkout's template.yaml.
 func loadDeployment() (deployment, error) {
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		return deployment{}, err
-	}
-	tmpl, err := localstack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	tmpl, err := checkoutTemplate()
 	if err != nil {
 		return deployment{}, err
 	}
@@ -39,6 +36,14 @@ func loadDeployment() (deployment, error) {
 	return d, nil
 }
 
+func checkoutTemplate() (*localstack.Template, error) {
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	return localstack.LoadTemplate(filepath.Join(root, "template.yaml"))
+}
+
 // readDeployment reads the template as deployed with its defaults.
 func readDeployment(t *localstack.Template) (deployment, error) {
 	var d deployment
@@ -46,40 +51,37 @@ func readDeployment(t *localstack.Template) (deployment, error) {
 	if err != nil {
 		return d, err
 	}
-	var globals struct{ MemorySize int }
-	var fn struct {
-		Events map[string]struct {
-			Type       string
-			Properties struct{ BatchSize int }
+	var props struct { // as deployed, through JSON
+		Globals          struct{ MemorySize int }
+		DeliveryFunction struct {
+			Events map[string]struct {
+				Type       string
+				Properties struct{ BatchSize int }
+			}
 		}
-	}
-	var table struct {
-		PointInTimeRecoverySpecification struct{ PointInTimeRecoveryEnabled bool }
-		GlobalSecondaryIndexes           []struct {
-			IndexName  string
-			KeySchema  []struct{ AttributeName string }
-			Projection struct {
-				ProjectionType   string
-				NonKeyAttributes []string
+		Table struct {
+			PointInTimeRecoverySpecification struct{ PointInTimeRecoveryEnabled bool }
+			GlobalSecondaryIndexes           []struct {
+				IndexName  string
+				KeySchema  []struct{ AttributeName string }
+				Projection struct {
+					ProjectionType   string
+					NonKeyAttributes []string
+				}
 			}
 		}
 	}
-	for what, v := range map[string]any{"Globals.Function": &globals, "DeliveryFunction": &fn, "Table": &table} {
-		props := deployed.Globals
-		if what != "Globals.Function" {
-			props = deployed.Resources[what].Properties
-		}
-		if raw, err := json.Marshal(props); err != nil || json.Unmarshal(raw, v) != nil {
-			return d, fmt.Errorf("%s: not as the cost model reads it", what)
-		}
+	raw, err := json.Marshal(map[string]any{"Globals": deployed.Globals,
+		"DeliveryFunction": deployed.Resources["DeliveryFunction"].Properties, "Table": deployed.Resources["Table"].Properties})
+	if err != nil || json.Unmarshal(raw, &props) != nil {
+		return d, fmt.Errorf("Globals.Function, DeliveryFunction or Table: not as the cost model reads it")
 	}
-	d.MemoryMB, d.PITR = globals.MemorySize, table.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled
+	d.MemoryMB, d.PITR = props.Globals.MemorySize, props.Table.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled
 	if d.RetentionDays, err = strconv.Atoi(deployed.Parameters["CallRetentionDays"]); err != nil {
 		return d, fmt.Errorf("CallRetentionDays: %w", err)
 	}
-	level := deployed.Parameters["PlatformLogLevel"]
-	d.PlatformLogs = level == "INFO" || level == "DEBUG"
-	for _, ev := range fn.Events {
+	d.PlatformLogs = slices.Contains([]string{"INFO", "DEBUG"}, deployed.Parameters["PlatformLogLevel"])
+	for _, ev := range props.DeliveryFunction.Events {
 		if ev.Type == "SQS" {
 			d.BatchSize = ev.Properties.BatchSize
 		}
@@ -87,7 +89,7 @@ func readDeployment(t *localstack.Template) (deployment, error) {
 	if d.BatchSize == 0 || d.MemoryMB == 0 {
 		return d, fmt.Errorf("DeliveryFunction has no SQS event with a BatchSize, or Globals no MemorySize")
 	}
-	for _, g := range table.GlobalSecondaryIndexes {
+	for _, g := range props.Table.GlobalSecondaryIndexes {
 		idx := index{Name: g.IndexName, Projection: g.Projection.ProjectionType, Include: g.Projection.NonKeyAttributes}
 		for _, k := range g.KeySchema {
 			idx.Keys = append(idx.Keys, k.AttributeName)
