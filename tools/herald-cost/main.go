@@ -77,17 +77,14 @@ func report(w io.Writer, md model, n int) {
 	fmt.Fprintf(w, "Measured on %s/%s, %s, against moto; request units from item sizes (moto's ReturnConsumedCapacity is a constant).\n\n",
 		runtime.GOOS, runtime.GOARCH, runtime.Version())
 
-	fmt.Fprintf(w, "## AWS calls\n\n| phase | call | per unit | RRU | WRU table | WRU index |\n|---|---|---:|---:|---:|---:|\n")
-	for _, ph := range []struct {
+	type named struct {
 		name string
 		p    phase
-	}{
-		{"ingest, per event", m.Ingest},
-		{"first attempt succeeds, per call", m.FirstSuccess},
-		{"first attempt fails (500), per call", m.FailedAttempt},
-		{"retry succeeds, per call", m.RetrySuccess},
-		{"sweep (once a minute), nothing parked", m.Sweep},
-	} {
+	}
+	fmt.Fprintf(w, "## AWS calls\n\n| phase | call | per unit | RRU | WRU table | WRU index |\n|---|---|---:|---:|---:|---:|\n")
+	for _, ph := range []named{{"ingest, per event", m.Ingest}, {"first attempt succeeds, per call", m.FirstSuccess},
+		{"first attempt fails (500), per call", m.FailedAttempt}, {"retry succeeds, per call", m.RetrySuccess},
+		{"sweep (once a minute), nothing parked", m.Sweep}} {
 		for _, op := range slices.Sorted(maps.Keys(ph.p.Calls)) {
 			var u usage // DynamoDB's, by operation
 			if name, ok := strings.CutPrefix(op, "DynamoDB."); ok {
@@ -105,10 +102,8 @@ func report(w io.Writer, md model, n int) {
 
 	t := md.t
 	fmt.Fprintf(w, "## Time (this machine, moto; the plain run without accounting)\n\n| phase | CPU per unit | wall per invocation |\n|---|---:|---:|\n")
-	for _, ph := range []struct {
-		name string
-		p    phase
-	}{{"ingest, per event", t.Ingest}, {"first attempt succeeds, per call", t.FirstSuccess}, {"first attempt fails, per call", t.FailedAttempt}, {"retry succeeds, per call", t.RetrySuccess}} {
+	for _, ph := range []named{{"ingest, per event", t.Ingest}, {"first attempt succeeds, per call", t.FirstSuccess},
+		{"first attempt fails, per call", t.FailedAttempt}, {"retry succeeds, per call", t.RetrySuccess}} {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", ph.name, ms(ph.p.cpuPerUnit()), ms(ph.p.Wall.Seconds()/float64(ph.p.Invocations)))
 	}
 	perDelivered := t.Ingest.cpuPerUnit()/float64(m.Matches) + t.FirstSuccess.cpuPerUnit()

@@ -97,18 +97,15 @@ func dynamoPer(p phase) (rru, wru float64, reads, writes float64) {
 	for op, u := range p.Dynamo {
 		rru += u.RRU
 		wru += u.WRU + u.IdxWRU
-		if isRead(op) {
+		switch op {
+		case "GetItem", "Query", "BatchGetItem", "Scan":
 			reads += float64(u.Calls)
-		} else {
+		default:
 			writes += float64(u.Calls)
 		}
 	}
 	n := float64(p.Units)
 	return rru / n, wru / n, reads / n, writes / n
-}
-
-func isRead(op string) bool {
-	return op == "GetItem" || op == "Query" || op == "BatchGetItem" || op == "Scan"
 }
 
 func sqsPer(p phase) float64 {
@@ -168,9 +165,6 @@ func (md model) lines(attempts ...[2]phase) []line {
 		logBytes += invocations * float64(md.a.PlatformLogBytes)
 	}
 
-	// Storage: the call, any index entry of it, and its share of the event,
-	// each with DynamoDB's 100 bytes of per-item overhead, for the
-	// retention period.
 	stored := md.storedPerCall()
 	months := float64(md.d.RetentionDays) / (365.25 / 12)
 	gbMonths := stored / (1 << 30) * months
