@@ -140,8 +140,10 @@ func newRig(ctx context.Context, d deployment, matches int, accounting bool) (_ 
 		hooks[i] = dynamo.SeedWebhook{Name: fmt.Sprintf("hook %d", i), URL: r.rcv.URL + "/hooks",
 			Events: []herald.Trigger{{EntityType: "item", EventTypes: []string{"update"}}}}
 	}
-	_, err = dynamo.New(dynamo.Deps{DB: r.peekDB, Table: r.table, Clock: clock}).Seed(ctx, "cost", "", "", hooks...)
-	return r, err
+	if _, err = dynamo.New(dynamo.Deps{DB: r.peekDB, Table: r.table, Clock: clock}).Seed(ctx, "cost", "", "", hooks...); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func (r *rig) Close() {
@@ -225,6 +227,7 @@ func (r *rig) deliver(ctx context.Context, msgs []events.SQSMessage, batch int) 
 	return inv
 }
 
+// sweep runs the sweeper once: one invocation.
 func (r *rig) sweep(ctx context.Context) int {
 	if r.err == nil {
 		_, err := r.delivery.Sweep(ctx)
