@@ -76,16 +76,17 @@ func (md model) fill() float64 {
 }
 
 // deliverySecondsPerCall: a batch's messages run concurrently, each making
-// the DynamoDB requests the run counted for it (one after another), POSTing,
-// and queueing a retry when it fails; the batch's CPU is shared.
-func (md model) deliverySecondsPerCall(p phase, extraSQS bool) float64 {
-	_, _, reads, writes := dynamoPer(p)
+// the DynamoDB requests the accounted run counted for it (one after
+// another), POSTing, and queueing a retry when it fails; the batch's CPU,
+// as the plain run timed it, is shared.
+func (md model) deliverySecondsPerCall(counted, timed phase, extraSQS bool) float64 {
+	_, _, reads, writes := dynamoPer(counted)
 	wait := time.Duration(math.Ceil(reads+writes))*md.a.DynamoLatency + md.a.ReceiverLatency
 	if extraSQS {
 		wait += md.a.SQSLatency
 	}
 	b := md.fill()
-	return (wait.Seconds() + b*p.cpuPerUnit()/md.cpuShare()) / b
+	return (wait.Seconds() + b*timed.cpuPerUnit()/md.cpuShare()) / b
 }
 
 func (p phase) cpuPerUnit() float64 { return p.CPU.Seconds() / float64(p.Units) }
@@ -151,7 +152,7 @@ func (md model) lines(attempts ...[2]phase) []line {
 	for i, at := range attempts {
 		m, t := at[0], at[1]
 		invocations += 1 / b
-		seconds += md.deliverySecondsPerCall(t, i < len(attempts)-1)
+		seconds += md.deliverySecondsPerCall(m, t, i < len(attempts)-1)
 		r, w, _, _ := dynamoPer(m)
 		rru, wru = rru+r, wru+w
 		sends := sqsPer(m)

@@ -53,8 +53,17 @@ func TestModelLines(t *testing.T) {
 	md.a.DynamoLatency, md.a.ReceiverLatency = 10*time.Millisecond, 100*time.Millisecond
 	// Waits overlap within a batch: one read (10 ms) and the receiver
 	// (100 ms) for 10 calls.
-	if got, want := md.deliverySecondsPerCall(m.FirstSuccess, false), 0.011; math.Abs(got-want) > 1e-12 {
+	if got, want := md.deliverySecondsPerCall(m.FirstSuccess, m.FirstSuccess, false), 0.011; math.Abs(got-want) > 1e-12 {
 		t.Errorf("delivery seconds per call = %v; want %v", got, want)
+	}
+	// The plain run, which gives the CPU, counts no DynamoDB requests: the
+	// waits come from the accounted run, so the duration is the same.
+	timed := m
+	timed.FirstSuccess.Dynamo = nil
+	plain := md
+	plain.t = timed
+	if a, b := md.firstSuccess(), plain.firstSuccess(); a[0].PerCall != b[0].PerCall || a[1] != b[1] {
+		t.Errorf("duration with the plain run's empty counts: %+v; want %+v", b[:2], a[:2])
 	}
 }
 
