@@ -52,6 +52,22 @@ func Code(name string, err error, stderr io.Writer) int {
 	return 1
 }
 
+// Parse parses a tool's flags, fs writing to stderr. A flag it cannot parse,
+// an argument after the flags or a valid (nil: any) that returns false is
+// a usage error once fs has shown why: ErrUsage, with flag.ErrHelp for the
+// last two so that they exit 2 like -h.
+func Parse(fs *flag.FlagSet, args []string, stderr io.Writer, valid func() bool) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() > 0 || (valid != nil && !valid()) {
+		fs.Usage()
+		return fmt.Errorf("%w: %w", ErrUsage, flag.ErrHelp)
+	}
+	return nil
+}
+
 // Subcommands is a tool whose first argument names what it does: it runs
 // that command with the rest, or says which commands there are.
 func Subcommands(name string, commands map[string]Run) Run {

@@ -54,3 +54,32 @@ func TestSubcommands(t *testing.T) {
 		t.Errorf("up ran with %q; want the arguments after its name", got)
 	}
 }
+
+func TestParse(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args  []string
+		valid bool
+		help  bool // the error is flag.ErrHelp too
+		err   error
+	}{
+		"valid":        {[]string{"-n", "2"}, true, false, nil},
+		"unknown flag": {[]string{"-x"}, true, false, ErrUsage},
+		"stray":        {[]string{"-n", "2", "extra"}, true, true, ErrUsage},
+		"invalid":      {[]string{"-n", "2"}, false, true, ErrUsage},
+		"help":         {[]string{"-h"}, true, true, ErrUsage},
+	} {
+		fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+		n := fs.Int("n", 0, "a number")
+		var stderr bytes.Buffer
+		err := Parse(fs, tc.args, &stderr, func() bool { return tc.valid })
+		if !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) || errors.Is(err, flag.ErrHelp) != tc.help {
+			t.Errorf("%s: got %v; want %v (help %v)", name, err, tc.err, tc.help)
+		}
+		if err == nil && *n != 2 {
+			t.Errorf("%s: -n is %d; want 2", name, *n)
+		}
+		if err != nil && !strings.Contains(stderr.String(), "-n") {
+			t.Errorf("%s: printed %q; want the usage", name, stderr.String())
+		}
+	}
+}

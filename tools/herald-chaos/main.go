@@ -23,7 +23,6 @@ func main() { command.Main("herald-chaos", run) }
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := chaos.FullConfig()
 	fs := flag.NewFlagSet("herald-chaos", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.IntVar(&cfg.Events, "events", cfg.Events, "events to ingest")
 	fs.IntVar(&cfg.Webhooks, "webhooks", cfg.Webhooks, "webhooks (1 to 4), each with its own path at the receiver")
 	fs.Float64Var(&cfg.AWS.Throttle, "aws-throttle", cfg.AWS.Throttle, "rate of DynamoDB/SQS requests answered 400 throttling")
@@ -43,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "longest wait for the queue to drain")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice")
 	logs := fs.String("logs", "", "write the functions' output to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := command.Parse(fs, args, stderr, nil); err != nil {
 		return err
 	}
 	cfg.Progress = slog.New(slog.NewTextHandler(stderr, nil))

@@ -33,15 +33,12 @@ var sample = map[string]string{
 
 func main() { command.Main("herald-coldstart", run) }
 
-func run(ctx context.Context, args []string, out, _ io.Writer) error {
+func run(ctx context.Context, args []string, out, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald-coldstart", flag.ContinueOnError)
-	rounds := fs.Int("rounds", 5, "cold starts per function")
+	rounds := fs.Int("rounds", 5, "cold starts per function (1 or more)")
 	armDir := fs.String("arm64", ".build/arm64", "where `make build` put the arm64 bootstraps")
-	if err := fs.Parse(args); err != nil {
+	if err := command.Parse(fs, args, stderr, func() bool { return *rounds > 0 }); err != nil {
 		return err
-	}
-	if *rounds < 1 {
-		return fmt.Errorf("-rounds must be positive")
 	}
 	root, err := localstack.RepoRoot()
 	if err != nil {
@@ -52,8 +49,9 @@ func run(ctx context.Context, args []string, out, _ io.Writer) error {
 		return err
 	}
 	functions := []string{localstack.APIFunction, localstack.IngestFunction, localstack.DeliveryFunction}
-	payloads := map[string][]byte{}
+	payloads, sizes := map[string][]byte{}, map[string]int{}
 	for _, fn := range functions {
+		sizes[fn] = 1
 		// #nosec G304 -- reads the repository's own sample events, named in this file
 		if payloads[fn], err = os.ReadFile(filepath.Join(root, sample[fn])); err != nil {
 			return err
@@ -66,13 +64,8 @@ func run(ctx context.Context, args []string, out, _ io.Writer) error {
 	}
 	defer moto.Stop()
 
-	inits := map[string][]time.Duration{}
-	firsts := map[string][]time.Duration{}
+	inits, firsts := map[string][]time.Duration{}, map[string][]time.Duration{}
 	for round := range *rounds {
-		sizes := map[string]int{}
-		for _, fn := range functions {
-			sizes[fn] = 1
-		}
 		st, err := localstack.Start(ctx, localstack.Options{Root: root, HostBuild: hostDir, MotoURL: moto.URL, PoolSizes: sizes, Functions: functions})
 		if err != nil {
 			return fmt.Errorf("round %d: %w", round+1, err)
@@ -80,19 +73,17 @@ func run(ctx context.Context, args []string, out, _ io.Writer) error {
 		for _, fn := range functions {
 			start := time.Now()
 			_, err := st.Pool(fn).Invoke(ctx, payloads[fn])
-			first := time.Since(start)
-			if err != nil {
-				st.Stop()
-				return fmt.Errorf("round %d: invoke %s: %w", round+1, fn, err)
-			}
+			firsts[fn] = append(firsts[fn], time.Since(start))
 			inst := st.Pool(fn).Instances()[0]
 			d, ok := inst.InitDuration()
-			if !ok {
+			if err == nil && !ok {
+				err = fmt.Errorf("reported no Init Duration:\n%s", inst.Logs())
+			}
+			if err != nil {
 				st.Stop()
-				return fmt.Errorf("round %d: %s reported no Init Duration:\n%s", round+1, fn, inst.Logs())
+				return fmt.Errorf("round %d: %s: %w", round+1, fn, err)
 			}
 			inits[fn] = append(inits[fn], d)
-			firsts[fn] = append(firsts[fn], first)
 		}
 		st.Stop()
 	}
@@ -109,8 +100,7 @@ func run(ctx context.Context, args []string, out, _ io.Writer) error {
 }
 
 func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
+	s := slices.Sorted(slices.Values(ds))
 	if len(s)%2 == 1 {
 		return s[len(s)/2]
 	}

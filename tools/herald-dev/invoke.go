@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/heraldhq/herald/tools/command"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -16,15 +17,10 @@ import (
 // invoke --env-vars events/env.json` would, and prints its result.
 func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald-dev invoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	function := fs.String("function", "", "logical id of the function (IngestFunction, DeliveryFunction, ApiFunction)")
-	eventPath := fs.String("event", "", "JSON event file, or - for standard input")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if *function == "" || *eventPath == "" {
-		fmt.Fprintln(stderr, "usage: herald-dev invoke -function <LogicalId> -event <file>")
-		return errUsage
+	function := fs.String("function", "", "logical id of the function (IngestFunction, DeliveryFunction, ApiFunction; required)")
+	eventPath := fs.String("event", "", "JSON event file, or - for standard input (required)")
+	if err := command.Parse(fs, args, stderr, func() bool { return *function != "" && *eventPath != "" }); err != nil {
+		return err
 	}
 	var payload []byte
 	var err error

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/shared/metrics"
+	"github.com/heraldhq/herald/tools/command"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -42,14 +43,13 @@ var functionPorts = map[string]int{
 
 func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald-dev up", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	instances := fs.Int("instances", 2, "emulator instances per function (the delivery queue gets as many pollers)")
 	sweep := fs.Duration("sweep", 10*time.Second, "how often the delivery function's sweep runs")
 	verbose := fs.Bool("v", false, "show the emulator's own INFO lines too")
 	autoDisable := fs.Duration("auto-disable-after", 0, "disable a webhook whose attempts all failed for this long "+
 		"(AutoDisableAfterHours, 120 h by default; 30s shows it within a minute: docs/endpoint-health.md)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := command.Parse(fs, args, stderr, nil); err != nil {
+		return err
 	}
 	overrides, err := autoDisableOverride(*autoDisable)
 	if err != nil {

@@ -29,17 +29,13 @@ func main() { command.Main("herald-redrive", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald-redrive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	stack := fs.String("stack", "", "the deployed stack (required)")
 	rate := fs.Int("rate", 0, "most messages moved per second (1-500); 0 lets SQS choose")
 	queue := fs.String("queue", "retries", "which dead-letter queue: retries (retries and resends) or first (first attempts)")
 	wait := fs.Bool("wait", true, "follow the move until it ends (Ctrl-C stops following, not the move)")
-	if err := fs.Parse(args); err != nil {
+	valid := func() bool { return *stack != "" && *rate >= 0 && *rate <= 500 && queuePairs[*queue] != (queuePair{}) }
+	if err := command.Parse(fs, args, stderr, valid); err != nil {
 		return err
-	}
-	if _, known := queuePairs[*queue]; *stack == "" || fs.NArg() > 0 || *rate < 0 || *rate > 500 || !known {
-		fs.Usage()
-		return flag.ErrHelp
 	}
 	cfg, err := config.AWS(ctx)
 	if err != nil {

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -47,7 +48,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, local loc
 		cmd, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("herald-token "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	stack := fs.String("stack", "", "CloudFormation stack to find the table in (TableName output); without it, the local stack")
 	table := fs.String("table", "", "table name, instead of looking it up")
 	var project, label, id *string
@@ -63,12 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, local loc
 		fmt.Fprintf(stderr, "herald-token: unknown command %q; want create, list or revoke\n", cmd)
 		return flag.ErrHelp
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := command.Parse(fs, args, stderr, func() bool { return (cmd != "create" || *project != "") && (cmd != "revoke" || *id != "") }); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 || (cmd == "create" && *project == "") || (cmd == "revoke" && *id == "") {
-		fs.Usage()
-		return flag.ErrHelp
 	}
 	if project != nil && *project != "" {
 		if p := herald.ProjectIDProblem(*project); p != "" {
@@ -76,11 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, local loc
 		}
 	}
 
-	db, tableName, where, err := target(ctx, *stack, *table, local)
+	store, where, err := target(ctx, *stack, *table, local)
 	if err != nil {
 		return err
 	}
-	store := dynamo.New(dynamo.Deps{DB: db, Table: tableName})
 	switch cmd {
 	case "create":
 		token := herald.NewToken()
@@ -123,32 +118,30 @@ func labelText(label string) string {
 	return "label " + label
 }
 
-// target is the table to work on and a client for it: the local stack's
-// (events/env.json says where), or a deployed stack's.
-func target(ctx context.Context, stack, table string, local localstack.Options) (*dynamodb.Client, string, string, error) {
+// target is the store to work on and what to call its table: the local
+// stack's (events/env.json says where), or a deployed stack's.
+func target(ctx context.Context, stack, table string, local localstack.Options) (*dynamo.Store, string, error) {
 	if stack == "" {
 		db, name, err := localstack.LocalTable(local)
 		if errors.Is(err, localstack.ErrNotRunning) {
-			return nil, "", "", fmt.Errorf("%w: start it with `make dev`, or give -stack for a deployed stack", err)
+			err = fmt.Errorf("%w: start it with `make dev`, or give -stack for a deployed stack", err)
 		}
 		if err != nil {
-			return nil, "", "", err
+			return nil, "", err
 		}
-		if table != "" {
-			name = table
-		}
-		return db, name, "the local stack's table " + name, nil
+		name = cmp.Or(table, name)
+		return dynamo.New(dynamo.Deps{DB: db, Table: name}), "the local stack's table " + name, nil
 	}
 	cfg, err := config.AWS(ctx)
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", err
 	}
 	if table == "" {
 		outputs, err := deploy.StackOutputs(ctx, cloudformation.NewFromConfig(cfg), stack, "TableName")
 		if err != nil {
-			return nil, "", "", err
+			return nil, "", err
 		}
 		table = outputs["TableName"]
 	}
-	return dynamodb.NewFromConfig(cfg), table, fmt.Sprintf("table %s (stack %s, %s)", table, stack, cfg.Region), nil
+	return dynamo.New(dynamo.Deps{DB: dynamodb.NewFromConfig(cfg), Table: table}), fmt.Sprintf("table %s (stack %s, %s)", table, stack, cfg.Region), nil
 }

@@ -28,9 +28,7 @@ func main() {
 
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald-variant", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	names := slices.Sorted(maps.Keys(deploy.Variants))
-	variant := fs.String("variant", "default", "named variant: "+strings.Join(names, ", "))
+	variant := fs.String("variant", "default", "named variant: "+strings.Join(slices.Sorted(maps.Keys(deploy.Variants)), ", "))
 	out := fs.String("o", "", "file to write (required)")
 	set := map[string]string{}
 	fs.Func("set", "Name=Value: one more parameter default (repeatable)", func(s string) error {
@@ -41,19 +39,11 @@ func run(args []string, stderr io.Writer) error {
 		set[k] = v
 		return nil
 	})
-	if err := fs.Parse(args); err != nil {
+	if err := command.Parse(fs, args, stderr, func() bool { return *out != "" && deploy.Variants[*variant] != nil }); err != nil {
 		return err
 	}
-	values, ok := deploy.Variants[*variant]
-	if *out == "" || !ok || fs.NArg() > 0 {
-		fs.Usage()
-		return flag.ErrHelp
-	}
-	for k, v := range values {
-		if _, given := set[k]; !given {
-			set[k] = v
-		}
-	}
+	values := maps.Clone(deploy.Variants[*variant])
+	maps.Copy(values, set) // -set wins over the variant
 	root, err := localstack.RepoRoot()
 	if err != nil {
 		return err
@@ -62,7 +52,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read template: %w", err)
 	}
-	variantText, err := deploy.WithDefaults(src, set)
+	variantText, err := deploy.WithDefaults(src, values)
 	if err != nil {
 		return err
 	}
