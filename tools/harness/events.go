@@ -1,15 +1,19 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/ingest"
 	"github.com/heraldhq/herald/tools/localstack"
 )
@@ -67,23 +71,43 @@ func (e *Events) Make(seq int, eventType, model string, at time.Time) (Event, er
 	if !ok {
 		return ev, fmt.Errorf("the sample event has no entity")
 	}
-	meta, _ := entity["meta"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
+	for key, set := range map[string]map[string]any{
+		"meta":          {"herald_load": marker{Run: e.Run, Seq: seq, SentNS: at.UnixNano()}},
+		"relationships": {"item_type": map[string]any{"data": map[string]any{"id": model, "type": "item_type"}}},
+	} {
+		m, _ := entity[key].(map[string]any)
+		if m == nil {
+			m = map[string]any{}
+		}
+		maps.Copy(m, set)
+		entity[key] = m
 	}
-	meta["herald_load"] = marker{Run: e.Run, Seq: seq, SentNS: at.UnixNano()}
-	entity["meta"] = meta
-	relationships, _ := entity["relationships"].(map[string]any)
-	if relationships == nil {
-		relationships = map[string]any{}
-	}
-	relationships["item_type"] = map[string]any{"data": map[string]any{"id": model, "type": "item_type"}}
-	entity["relationships"] = relationships
 	doc["project_id"], doc["event_id"], doc["event_type"] = e.Project, ev.ID, eventType
 	doc["event_triggered_at"] = at.UTC().Format(time.RFC3339Nano)
 	raw, err := json.Marshal(doc)
 	ev.Raw = raw
 	return ev, err
+}
+
+// Seed starts a run's project: a token (none if "") and one webhook per
+// set of triggers, the i-th posting to <name><i>/ at the receiver, which
+// checks its signatures. It returns the webhooks' ids and their paths, by
+// id, for Run.Paths.
+func Seed(ctx context.Context, store *dynamo.Store, project, token, name string, rcv *Receiver, triggers ...[]herald.Trigger) ([]string, map[string]string, error) {
+	hooks := make([]dynamo.SeedWebhook, len(triggers))
+	for i, t := range triggers {
+		hooks[i] = dynamo.SeedWebhook{Name: fmt.Sprintf("%s%02d", name, i), URL: fmt.Sprintf("%s/%s%02d/", rcv.URL, name, i), Events: t}
+	}
+	seeded, err := store.Seed(ctx, project, token, "seeded by "+name, hooks...)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, paths := make([]string, len(seeded)), map[string]string{}
+	for i, w := range seeded {
+		ids[i], paths[w.ID] = w.ID, fmt.Sprintf("/%s%02d/", name, i)
+		rcv.Sign(paths[w.ID], w.Secret.Current)
+	}
+	return ids, paths, nil
 }
 
 // CMS invokes the ingest function as a CMS does: a batch of events at a
@@ -108,10 +132,7 @@ func (c *CMS) Send(ctx context.Context, evs []Event) ([]ingest.Result, int, erro
 		}
 		payload, _ = json.Marshal(map[string]any{"events": raws})
 	}
-	tries := c.Tries
-	if tries == 0 {
-		tries = 3
-	}
+	tries := cmp.Or(c.Tries, 3)
 	var err error
 	for try := 1; try <= tries; try++ {
 		c.Invocations.Add(1)

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/shared/dynamo"
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/ingest"
 )
@@ -128,23 +130,6 @@ func Balance(r Run) Ledger {
 		}
 	}
 
-	l.CallsInTable = len(r.Calls)
-	inTable := map[string]bool{}
-	for _, c := range r.Calls {
-		inTable[c.ID] = true
-		switch ref, ok := named[c.ID]; {
-		case !ok:
-			l.problem("call %s (webhook %s) is in the table, but no ingest reply named it", c.ID, c.WebhookID)
-		case ref.WebhookID != c.WebhookID:
-			l.problem("call %s is for webhook %s; the reply said %s", c.ID, c.WebhookID, ref.WebhookID)
-		}
-	}
-	for _, id := range slices.Sorted(maps.Keys(named)) {
-		if !inTable[id] {
-			l.problem("call %s of event %s is missing from the table", id, eventOf[id])
-		}
-	}
-
 	requests := map[string][]Request{}
 	for _, q := range r.Requests {
 		l.Requests++
@@ -163,23 +148,35 @@ func Balance(r Run) Ledger {
 	}
 	l.ReceivedCalls = len(requests)
 
-	inDLQ := map[string]bool{}
+	dlq := map[string]int{} // messages by call id
 	for _, j := range r.DLQ {
-		inDLQ[j.CallID] = true
+		dlq[j.CallID]++
 	}
-	status := map[string]herald.Status{}
+	l.CallsInTable = len(r.Calls)
+	inTable := map[string]bool{}
 	for _, c := range r.Calls {
-		status[c.ID] = c.Status
-		l.checkCall(c, requests[c.ID], inDLQ[c.ID], r)
-	}
-	for _, j := range r.DLQ {
-		st, ok := status[j.CallID]
-		if !ok {
-			l.problem("a DLQ message names call %q, not a call of the run", j.CallID)
-			continue
+		inTable[c.ID] = true
+		switch ref, ok := named[c.ID]; {
+		case !ok:
+			l.problem("call %s (webhook %s) is in the table, but no ingest reply named it", c.ID, c.WebhookID)
+		case ref.WebhookID != c.WebhookID:
+			l.problem("call %s is for webhook %s; the reply said %s", c.ID, c.WebhookID, ref.WebhookID)
 		}
-		l.DLQ++
-		l.DLQByStatus[string(st)]++
+		l.checkCall(c, requests[c.ID], dlq[c.ID] > 0, r)
+		if n := dlq[c.ID]; n > 0 {
+			l.DLQ += n
+			l.DLQByStatus[string(c.Status)] += n
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(named)) {
+		if !inTable[id] {
+			l.problem("call %s of event %s is missing from the table", id, eventOf[id])
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(dlq)) {
+		if !inTable[id] {
+			l.problem("%d DLQ messages name call %q, not a call of the run", dlq[id], id)
+		}
 	}
 	if sum := l.Delivered + l.Failed + l.Waiting(); sum != l.Expected || l.CallsInTable != l.Expected {
 		l.problem("%d (event, webhook) pairs match; the table holds %d calls: %d delivered + %d failed + %d waiting",
@@ -187,6 +184,43 @@ func Balance(r Run) Ledger {
 	}
 	l.Balanced = len(l.Problems) == 0
 	return l
+}
+
+// Settle reads a project's calls until every request the receiver logged
+// is recorded (a send is recorded after its answer, so the last ones may
+// lag the receiver), at most for limit, and returns the last read.
+func Settle(ctx context.Context, store *dynamo.Store, project string, rcv *Receiver, limit time.Duration) ([]*herald.Call, error) {
+	deadline := time.Now().Add(limit)
+	for {
+		calls, err := store.ScanCalls(ctx, project)
+		if err != nil || time.Now().After(deadline) {
+			return calls, err
+		}
+		got := map[string]int{}
+		for _, q := range rcv.Log() {
+			got[q.CallID]++
+		}
+		recorded := 0
+		for _, c := range calls {
+			sends := 0
+			for _, a := range c.Attempts {
+				if _, sent := attemptAnswer(a); sent {
+					sends++
+				}
+			}
+			if sends >= got[c.ID] {
+				recorded++
+			}
+		}
+		if recorded == len(calls) {
+			return calls, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // checkCall accounts for one call: every recorded send matches a request
@@ -203,20 +237,16 @@ func (l *Ledger) checkCall(c *herald.Call, got []Request, inDLQ bool, r Run) {
 	if len(c.Attempts) > 1 {
 		l.Retried++
 	}
-	auto := 0
-	for i, a := range c.Attempts {
-		if i == 0 || a.Trigger != herald.TriggerAuto || auto >= len(herald.RetryDelays) {
-			continue
-		}
-		l.RetryLate = append(l.RetryLate, a.StartedAt.Sub(c.Attempts[i-1].StartedAt)-herald.RetryDelays[auto])
-		auto++
-	}
 	received := map[string]int{}
 	for _, q := range got {
 		received[q.Answer]++
 	}
-	sends := 0
-	for _, a := range c.Attempts {
+	sends, auto := 0, 0
+	for i, a := range c.Attempts {
+		if i > 0 && a.Trigger == herald.TriggerAuto && auto < len(herald.RetryDelays) {
+			l.RetryLate = append(l.RetryLate, a.StartedAt.Sub(c.Attempts[i-1].StartedAt)-herald.RetryDelays[auto])
+			auto++
+		}
 		answer, sent := attemptAnswer(a)
 		if !sent {
 			l.problem("call %s (webhook %s): attempt %d not sent: %s %s", id, hook, a.Number, a.ErrorKind, a.Error)

@@ -1,16 +1,15 @@
 package harness
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -89,15 +88,11 @@ func StartReceiver(o ReceiverOptions) (*Receiver, error) {
 	if err := checkFaults(o.Faults); err != nil {
 		return nil, err
 	}
-	o.Addr = cmp.Or(o.Addr, "127.0.0.1:0")
-	if o.Hold == 0 {
-		o.Hold = 12 * time.Second
-	}
-	l, err := net.Listen("tcp", o.Addr)
+	l, err := net.Listen("tcp", cmp.Or(o.Addr, "127.0.0.1:0"))
 	if err != nil {
 		return nil, fmt.Errorf("start the receiver: %w", err)
 	}
-	r := &Receiver{URL: "http://" + l.Addr().String(), hold: o.Hold, print: o.Print, faults: o.Faults,
+	r := &Receiver{URL: "http://" + l.Addr().String(), hold: cmp.Or(o.Hold, 12*time.Second), print: o.Print, faults: o.Faults,
 		rng:     rand.New(rand.NewPCG(o.Seed, 2)), // #nosec G404 -- seeded so that a run can be repeated; not a secret
 		secrets: map[string]string{}, seen: map[string]int{}}
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second,
@@ -114,14 +109,7 @@ func checkFaults(f Faults) error {
 }
 
 // Close stops the receiver; a request it holds is dropped.
-func (r *Receiver) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := r.srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("stop the receiver: %w", err)
-	}
-	return r.srv.Close()
-}
+func (r *Receiver) Close() error { return r.srv.Close() }
 
 // Sign makes the receiver check the signatures of requests to paths that
 // start with prefix against secret.
@@ -146,7 +134,7 @@ func (r *Receiver) SetFaults(f Faults) error {
 func (r *Receiver) Log() []Request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Request(nil), r.log...)
+	return slices.Clone(r.log)
 }
 
 // Calls is how many distinct calls (webhook-ids) arrived.
@@ -164,9 +152,11 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if c, ok := req.Context().Value(connKey{}).(*stampConn); ok {
 		first = c.take()
 	}
-	q := Request{CallID: req.Header.Get(signing.HeaderID), Path: req.URL.Path, Bytes: len(body), FirstByte: first, Sent: sentAt(body)}
-	q.Signature = r.verify(req, body)
+	q := Request{CallID: req.Header.Get(signing.HeaderID), Path: req.URL.Path, Bytes: len(body), FirstByte: first}
+	var event string
+	q.Sent, event = readPayload(body)
 	r.mu.Lock()
+	q.Signature = r.verify(req, body)
 	q.Answer = r.decide(q.CallID)
 	// Logged before answering: a 2xx written counts as received even if
 	// the sender never reads it.
@@ -177,11 +167,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if signature != SignatureValid && signature != "" {
 			signature = "INVALID (" + signature + ")"
 		}
-		what := q.Path
-		if ev := eventOf(body); ev != "" {
-			what += " " + ev
-		}
-		fmt.Fprintf(r.print, "receiver: %s %s webhook-id=%s signature %s, %d bytes\n", req.Method, what, q.CallID, signature, q.Bytes)
+		fmt.Fprintf(r.print, "receiver: %s %s webhook-id=%s signature %s, %d bytes\n", req.Method, strings.TrimSpace(q.Path+" "+event), q.CallID, signature, q.Bytes)
 	}
 	switch q.Answer {
 	case AnsweredOK:
@@ -202,16 +188,14 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// verify checks a request's signature with its path's secret.
+// verify checks a request's signature with its path's secret; r.mu is held.
 func (r *Receiver) verify(req *http.Request, body []byte) string {
-	r.mu.Lock()
 	secret := ""
 	for prefix, s := range r.secrets {
 		if strings.HasPrefix(req.URL.Path, prefix) {
 			secret = s
 		}
 	}
-	r.mu.Unlock()
 	if secret == "" {
 		return ""
 	}
@@ -254,23 +238,30 @@ func drop(w http.ResponseWriter, reset bool) {
 	_ = conn.Close()
 }
 
-// sentAt reads the send time an event of Events carries in the default
-// payload's entity.meta; zero for any other body.
-func sentAt(body []byte) time.Time {
-	if !bytes.Contains(body, []byte(`"herald_load"`)) {
-		return time.Time{} // not worth decoding
-	}
+// readPayload reads what a default payload says of its event: the send
+// time an event of Events carries in entity.meta, and its name
+// ("item.update", "webhook.failing"), so that operational events stand out
+// in the printed lines; zero values for any other body.
+func readPayload(body []byte) (sent time.Time, event string) {
 	var p struct {
-		Entity struct {
+		EntityType string `json:"entity_type"`
+		EventType  string `json:"event_type"`
+		Entity     struct {
 			Meta struct {
 				Mark marker `json:"herald_load"`
 			} `json:"meta"`
 		} `json:"entity"`
 	}
-	if json.Unmarshal(body, &p) != nil || p.Entity.Meta.Mark.SentNS == 0 {
-		return time.Time{}
+	if json.Unmarshal(body, &p) != nil {
+		return time.Time{}, ""
 	}
-	return time.Unix(0, p.Entity.Meta.Mark.SentNS)
+	if p.Entity.Meta.Mark.SentNS != 0 {
+		sent = time.Unix(0, p.Entity.Meta.Mark.SentNS)
+	}
+	if p.EntityType != "" {
+		event = p.EntityType + "." + p.EventType
+	}
+	return sent, event
 }
 
 type connKey struct{}
@@ -317,18 +308,4 @@ func (c *stampConn) take() time.Time {
 	t := c.first
 	c.armed = true
 	return t
-}
-
-// eventOf names the event a default payload carries ("item.update",
-// "webhook.failing"), so that operational events stand out; "" for a body
-// that is not one.
-func eventOf(body []byte) string {
-	var p struct {
-		EntityType string `json:"entity_type"`
-		EventType  string `json:"event_type"`
-	}
-	if json.Unmarshal(body, &p) != nil || p.EntityType == "" {
-		return ""
-	}
-	return p.EntityType + "." + p.EventType
 }
