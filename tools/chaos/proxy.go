@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
@@ -83,19 +84,16 @@ func StartFaultProxy(motoURL string, faults AWSFaults, seed uint64) (*FaultProxy
 // Close stops the proxy.
 func (p *FaultProxy) Close() { _ = p.server.Close() }
 
-type fault int
+// A fault is what the proxy does to a request, by the name it counts.
+type fault string
 
 const (
-	noFault fault = iota
-	throttle
-	internal
-	ambiguous
-	slow
+	noFault   fault = ""
+	throttle  fault = "throttle"
+	internal  fault = "internal"
+	ambiguous fault = "ambiguous"
+	slow      fault = "slow"
 )
-
-func (f fault) String() string {
-	return [...]string{"none", "throttle", "internal", "ambiguous", "slow"}[f]
-}
 
 func (p *FaultProxy) draw() (fault, time.Duration) {
 	p.mu.Lock()
@@ -117,6 +115,18 @@ func (p *FaultProxy) draw() (fault, time.Duration) {
 // callIDs finds the ULIDs in a request: call ids, in keys, job bodies and
 // conditions.
 var callIDs = regexp.MustCompile(`[0-9A-HJKMNP-TV-Z]{26}`)
+
+// awsErrors are what each fault that answers for moto answers: its status,
+// the error code each service's SDK reads, and the message.
+var awsErrors = map[fault]struct {
+	status        int
+	dynamodb, sqs string
+	msg           string
+}{
+	throttle:  {http.StatusBadRequest, "ProvisionedThroughputExceededException", "ThrottlingException", "rate exceeded"},
+	internal:  {http.StatusInternalServerError, "InternalServerError", "InternalFailure", "internal failure"},
+	ambiguous: {http.StatusInternalServerError, "InternalServerError", "InternalFailure", "internal failure after the request was applied"},
+}
 
 func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
@@ -142,7 +152,7 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	p.mu.Lock()
-	p.counts[service+"."+op+" "+f.String()]++
+	p.counts[service+"."+op+" "+string(f)]++
 	if f != slow {
 		for _, id := range callIDs.FindAll(body, -1) {
 			p.touched[string(id)] = true
@@ -154,52 +164,26 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case slow:
 		select {
 		case <-time.After(delay):
+			p.proxy.ServeHTTP(w, r)
 		case <-r.Context().Done():
-			return
 		}
-		p.proxy.ServeHTTP(w, r)
-	case throttle:
-		code := "ThrottlingException"
-		if service == "dynamodb" {
-			code = "ProvisionedThroughputExceededException"
-		}
-		writeAWSError(w, service, http.StatusBadRequest, code, "injected: rate exceeded")
-	case internal:
-		writeAWSError(w, service, http.StatusInternalServerError, internalCode(service), "injected: internal failure")
+		return
 	case ambiguous:
-		rec := &discard{header: http.Header{}}
-		p.proxy.ServeHTTP(rec, r)
-		writeAWSError(w, service, http.StatusInternalServerError, internalCode(service), "injected: internal failure after the request was applied")
+		p.proxy.ServeHTTP(httptest.NewRecorder(), r) // moto applies it; its answer is dropped
 	}
-}
-
-func internalCode(service string) string {
-	if service == "dynamodb" {
-		return "InternalServerError"
-	}
-	return "InternalFailure"
-}
-
-// writeAWSError answers as the JSON protocol does: the error code in __type
-// (and, for SQS, the x-amzn-query-error header its JSON protocol adds for
-// clients of the query protocol's codes).
-func writeAWSError(w http.ResponseWriter, service string, status int, code, msg string) {
-	prefix := "com.amazonaws.dynamodb.v20120810#"
+	// Answered as the JSON protocol does: the error code in __type (and,
+	// for SQS, the x-amzn-query-error header its JSON protocol adds for
+	// clients of the query protocol's codes).
+	e := awsErrors[f]
+	code, prefix := e.dynamodb, "com.amazonaws.dynamodb.v20120810#"
 	if service == "sqs" {
-		prefix = "com.amazonaws.sqs#"
+		code, prefix = e.sqs, "com.amazonaws.sqs#"
 		w.Header().Set("x-amzn-query-error", code+";Sender")
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"__type":%q,"message":%q}`, prefix+code, msg)
+	w.WriteHeader(e.status)
+	fmt.Fprintf(w, `{"__type":%q,"message":%q}`, prefix+code, "injected: "+e.msg)
 }
-
-// discard is a ResponseWriter that drops what moto answered.
-type discard struct{ header http.Header }
-
-func (d *discard) Header() http.Header         { return d.header }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
 
 // Counts returns how many faults of each kind the proxy injected, by
 // "<service>.<Op> <fault>".

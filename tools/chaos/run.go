@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,19 +126,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	log.Info("stack up", "moto", moto.URL, "proxy", proxy.URL, "webhooks", len(hooks), "seconds", time.Since(started).Seconds())
 
-	kills := &killLog{calls: map[string]int{}}
+	kills := &killLog{calls: map[string]int{}, emulatorShare: cfg.EmulatorKills,
+		rng: rand.New(rand.NewPCG(cfg.Seed, 3))} // #nosec G404 -- seeded so a chaos run can be repeated; not a secret
 	killCtx, stopKills := context.WithCancel(ctx)
 	defer stopKills()
 	var killers sync.WaitGroup
-	rng := rand.New(rand.NewPCG(cfg.Seed, 3)) // #nosec G404 -- seeded so a chaos run can be repeated; not a secret
-	var rngMu sync.Mutex
-	startKiller := func(pool *localstack.Pool, rate float64, delivery bool) {
-		if rate > 0 && pool != nil {
-			killers.Go(func() { kills.run(killCtx, pool, rate, cfg.EmulatorKills, delivery, rng, &rngMu) })
+	for fn, rate := range map[string]float64{localstack.DeliveryFunction: cfg.KillRate, localstack.IngestFunction: cfg.IngestKillRate} {
+		if pool := stack.Pool(fn); rate > 0 && pool != nil {
+			killers.Go(func() { kills.run(killCtx, pool, rate) })
 		}
 	}
-	startKiller(stack.Pool(localstack.DeliveryFunction), cfg.KillRate, true)
-	startKiller(stack.Pool(localstack.IngestFunction), cfg.IngestKillRate, false)
 
 	evs, err := makeEvents(cfg.Events, cfg.Seed, hooks)
 	if err != nil {
@@ -178,13 +176,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// two reads shows as an attempt the receiver never answered.
 	stack.StopPolling()
 
-	var dlq []herald.Job
-	for _, name := range []string{"FirstAttemptDLQ", "DeliveryDLQ"} {
-		jobs, err := readDLQ(ctx, stack.SQS(), queues[name].URL)
-		if err != nil {
-			return nil, err
-		}
-		dlq = append(dlq, jobs...)
+	dlq, err := readDLQs(ctx, stack.SQS(), queues["FirstAttemptDLQ"].URL, queues["DeliveryDLQ"].URL)
+	if err != nil {
+		return nil, err
 	}
 	requests := rcv.Log()
 	calls, err := store.ScanCalls(ctx, project)
@@ -207,31 +201,62 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// Result is a chaos run: what it injected and its ledger.
+type Result struct {
+	Config  Config
+	Drained bool // the delivery queues emptied within Config.Drain
+	Ledger  harness.Ledger
+
+	DeliveryKills, IngestKills        int
+	IngestInvocations, IngestFailures int
+	Faults                            map[string]int // AWS faults by "<service>.<Op> <fault>"
+	IngestSeconds, TotalSeconds       float64
+}
+
+// Print writes the result for people.
+func (r *Result) Print(w io.Writer) {
+	c, l := r.Config, &r.Ledger
+	fmt.Fprintf(w, "chaos ledger: %d events x %d webhooks, seed %d\n", c.Events, c.Webhooks, c.Seed)
+	fmt.Fprintf(w, "  faults: AWS throttle %.0f%% internal %.0f%% ambiguous %.0f%% slow %.0f%%; receivers 500 %.0f%% timeout %.0f%% reset %.0f%% (first %d requests of a call); kills %.0f%% of delivery and %.0f%% of ingest invocations\n",
+		100*c.AWS.Throttle, 100*c.AWS.Internal, 100*c.AWS.Ambiguous, 100*c.AWS.Slow,
+		100*c.Receivers.Fail, 100*c.Receivers.Timeout, 100*c.Receivers.Reset, c.Receivers.FailFirst, 100*c.KillRate, 100*c.IngestKillRate)
+	fmt.Fprintf(w, "  injected: %d delivery kills, %d ingest kills, %d AWS faults %v\n", r.DeliveryKills, r.IngestKills, sum(r.Faults), summarize(r.Faults))
+	fmt.Fprintf(w, "  ingest: %d invocations, %d failed and sent again; %d events ingested again\n", r.IngestInvocations, r.IngestFailures, l.Reingested)
+	fmt.Fprintf(w, "  time: ingest %.0f s, total %.0f s; queues drained: %v\n", r.IngestSeconds, r.TotalSeconds, r.Drained)
+	l.Print(w)
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// summarize totals faults by kind.
+func summarize(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		_, kind, _ := strings.Cut(k, " ")
+		out[kind] += v
+	}
+	return out
+}
+
 func withDefaults(cfg Config) Config {
 	if cfg.Webhooks < 1 || cfg.Webhooks > len(hookTriggers) {
 		cfg.Webhooks = 3
 	}
-	if cfg.IngestBatch <= 0 {
-		cfg.IngestBatch = 25
-	}
-	if cfg.IngestProcs <= 0 {
-		cfg.IngestProcs = 2
-	}
-	if cfg.VisibilityTimeout == 0 {
-		cfg.VisibilityTimeout = 65 * time.Second
-	}
-	if cfg.Drain == 0 {
-		cfg.Drain = 10 * time.Minute
-	}
+	cfg.IngestBatch = cmp.Or(max(cfg.IngestBatch, 0), 25)
+	cfg.IngestProcs = cmp.Or(max(cfg.IngestProcs, 0), 2)
+	cfg.VisibilityTimeout = cmp.Or(cfg.VisibilityTimeout, 65*time.Second)
+	cfg.Drain = cmp.Or(cfg.Drain, 10*time.Minute)
 	if cfg.PoolSizes == nil {
 		cfg.PoolSizes = map[string]int{localstack.IngestFunction: 2, localstack.DeliveryFunction: 3}
 	}
-	if cfg.Progress == nil {
-		cfg.Progress = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Logs == nil {
-		cfg.Logs = io.Discard
-	}
+	cfg.Progress = cmp.Or(cfg.Progress, slog.New(slog.DiscardHandler))
+	cfg.Logs = cmp.Or[io.Writer](cfg.Logs, io.Discard)
 	return cfg
 }
 
@@ -285,9 +310,13 @@ func makeEvents(n int, seed uint64, hooks []string) ([]harness.Sent, error) {
 	return out, nil
 }
 
-// killLog counts the kills and the calls whose jobs were in a killed batch.
+// killLog draws the kills, and counts them and the calls whose jobs were
+// in a killed batch.
 type killLog struct {
+	emulatorShare float64 // of the kills, those of the emulator process
+
 	mu       sync.Mutex
+	rng      *rand.Rand
 	delivery int
 	ingest   int
 	calls    map[string]int
@@ -298,7 +327,8 @@ type killLog struct {
 // (the invocations of this run take from tens of milliseconds to seconds).
 // Until one kill has succeeded it kills every invocation from the third on,
 // so that even a short run has one.
-func (k *killLog) run(ctx context.Context, pool *localstack.Pool, rate, emulatorShare float64, delivery bool, rng *rand.Rand, rngMu *sync.Mutex) {
+func (k *killLog) run(ctx context.Context, pool *localstack.Pool, rate float64) {
+	delivery := pool.Function() == localstack.DeliveryFunction
 	seen := make([]int, pool.Size())
 	started := 0
 	var killed atomic.Bool
@@ -319,11 +349,11 @@ func (k *killLog) run(ctx context.Context, pool *localstack.Pool, rate, emulator
 			}
 			seen[i] = n
 			started++
-			rngMu.Lock()
-			kill := rng.Float64() < rate || (!killed.Load() && started >= 3)
-			emulator := rng.Float64() < emulatorShare
-			delay := time.Duration(rng.Int64N(int64(500 * time.Millisecond)))
-			rngMu.Unlock()
+			k.mu.Lock()
+			kill := k.rng.Float64() < rate || (!killed.Load() && started >= 3)
+			emulator := k.rng.Float64() < k.emulatorShare
+			delay := time.Duration(k.rng.Int64N(int64(500 * time.Millisecond)))
+			k.mu.Unlock()
 			if !kill {
 				continue
 			}
@@ -375,27 +405,21 @@ const maxIngestTries = 30
 
 // ingestAll sends the events in batches, as the CMS does, each until it is
 // accepted, and returns them with their results.
+// The events are those of makeEvents, each at the index of its Seq.
 func ingestAll(ctx context.Context, cms *harness.CMS, evs []harness.Sent, cfg Config) ([]harness.Sent, error) {
-	byID := map[string]ingest.Result{}
+	out := slices.Clone(evs)
 	events := make([]harness.Event, len(evs))
 	for i, s := range evs {
 		events[i] = s.Event
 	}
 	var failed error
-	cms.SendAll(ctx, events, cfg.IngestBatch, cfg.IngestProcs, func(_ []harness.Event, results []ingest.Result, _ int, _ time.Duration, err error) {
+	cms.SendAll(ctx, events, cfg.IngestBatch, cfg.IngestProcs, func(batch []harness.Event, results []ingest.Result, _ int, _ time.Duration, err error) {
 		failed = cmp.Or(failed, err)
-		for _, r := range results {
-			byID[r.EventID] = r
+		for i, r := range results {
+			out[batch[i].Seq].Result = r
 		}
 	})
-	if err := cmp.Or(failed, ctx.Err()); err != nil {
-		return nil, err
-	}
-	out := slices.Clone(evs)
-	for i := range out {
-		out[i].Result = byID[out[i].Event.ID]
-	}
-	return out, nil
+	return out, cmp.Or(failed, ctx.Err())
 }
 
 // waitDrained waits until the delivery queues have no message visible or in
@@ -434,31 +458,33 @@ func waitDrained(ctx context.Context, client *sqs.Client, queueURLs []string, re
 	return false, nil
 }
 
-// readDLQ reads the jobs in a dead-letter queue; a message that is not a
-// job stands as a job of no call, which the ledger reports.
-func readDLQ(ctx context.Context, client *sqs.Client, queueURL string) ([]herald.Job, error) {
+// readDLQs reads the jobs in dead-letter queues, each until two receives
+// in a row find none; a message that is not a job stands as a job of no
+// call, which the ledger reports.
+func readDLQs(ctx context.Context, client *sqs.Client, queueURLs ...string) ([]herald.Job, error) {
 	var out []herald.Job
 	seen := map[string]bool{}
-	for empty := 0; empty < 2; {
-		res, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10,
-			VisibilityTimeout: 300, WaitTimeSeconds: 1})
-		if err != nil {
-			return nil, fmt.Errorf("read the DLQ: %w", err)
-		}
-		if len(res.Messages) == 0 {
-			empty++
-			continue
-		}
-		for _, m := range res.Messages {
-			if seen[aws.ToString(m.MessageId)] {
-				continue
-			}
-			seen[aws.ToString(m.MessageId)] = true
-			job, err := herald.DecodeJob([]byte(aws.ToString(m.Body)))
+	for _, url := range queueURLs {
+		for empty := 0; empty < 2; {
+			res, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+				VisibilityTimeout: 300, WaitTimeSeconds: 1})
 			if err != nil {
-				job.CallID = "undecodable: " + aws.ToString(m.Body)
+				return nil, fmt.Errorf("read the DLQ: %w", err)
 			}
-			out = append(out, job)
+			if len(res.Messages) == 0 {
+				empty++
+			}
+			for _, m := range res.Messages {
+				if seen[aws.ToString(m.MessageId)] {
+					continue
+				}
+				seen[aws.ToString(m.MessageId)] = true
+				job, err := herald.DecodeJob([]byte(aws.ToString(m.Body)))
+				if err != nil {
+					job.CallID = "undecodable: " + aws.ToString(m.Body)
+				}
+				out = append(out, job)
+			}
 		}
 	}
 	return out, nil
