@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -16,8 +15,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/shared/dynamo"
+	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/shared/metrics"
 	"github.com/heraldhq/herald/tools/command"
+	"github.com/heraldhq/herald/tools/harness"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -26,9 +28,15 @@ import (
 // ports each from its base: invocations on even, the emulator's Runtime
 // API on odd.
 const (
-	motoPort    = 4566
-	gatewayPort = 3000
-	demoProject = "demo"
+	motoPort     = 4566
+	gatewayPort  = 3000
+	receiverPort = 3001
+	demoProject  = "demo"
+	// The demo webhook, seeded by `make dev`, sends every event of the demo
+	// project, operational events included, to the demo receiver, which
+	// prints what it gets. Its id is fixed (a ULID, as every webhook id
+	// is) so the sample API events (events/api/webhooks-*.json) find it.
+	demoWebhookID = "01JDEM0WEBH00K0000000000Z0"
 	// sampleToken is the demo project's token in the sample API events
 	// (events/api/*.json), so that `make invoke FN=ApiFunction` works with
 	// them: "hrld_" and base64url("herald-local-demo-token-00000000").
@@ -107,7 +115,6 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer rcv.Close()
-	receiverURL := rcv.URL
 	envPath := localstack.DevEnvPath(root)
 	env := strings.Join([]string{
 		"HERALD_API_URL=" + stack.APIURL,
@@ -116,7 +123,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"HERALD_INGEST_URL=" + stack.IngestURL,
 		"HERALD_DELIVERY_URL=" + stack.DeliveryURL,
 		"HERALD_MOTO_URL=" + stack.MotoURL,
-		"HERALD_RECEIVER_URL=" + receiverURL,
+		"HERALD_RECEIVER_URL=" + rcv.URL,
 	}, "\n") + "\n"
 	if err := os.WriteFile(envPath, []byte(env), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", envPath, err)
@@ -144,7 +151,7 @@ Try it:
 The delivery queue is polled as Lambda would, and the sweep runs every %s.
 Webhooks are disabled after every attempt failed for %s.
 Ctrl-C stops everything.
-`, stack.APIURL, demoProject, rel, stack.APIURL, stack.IngestURL, stack.DeliveryURL, stack.MotoURL, receiverURL, demoWebhookID, rel, *sweep,
+`, stack.APIURL, demoProject, rel, stack.APIURL, stack.IngestURL, stack.DeliveryURL, stack.MotoURL, rcv.URL, demoWebhookID, rel, *sweep,
 		autoDisableText(stack.Functions[localstack.DeliveryFunction].Env["AUTO_DISABLE_AFTER_HOURS"]))
 
 	<-ctx.Done()
@@ -154,6 +161,37 @@ Ctrl-C stops everything.
 		return fmt.Errorf("remove %s: %w", envPath, err)
 	}
 	return nil
+}
+
+// seedDemo starts the demo receiver on 127.0.0.1:port (0 picks one), which
+// checks each call's signature with the demo webhook's secret (a rotation
+// through the API is not seen) and prints one line per call to out; then it
+// seeds the demo project: a new token, which it returns, the sample events'
+// token, and the demo webhook.
+func seedDemo(ctx context.Context, store *dynamo.Store, port int, out io.Writer) (string, *harness.Receiver, error) {
+	rcv, err := harness.StartReceiver(harness.ReceiverOptions{Addr: "127.0.0.1:" + strconv.Itoa(port), Print: out})
+	if err != nil {
+		return "", nil, err
+	}
+	token := herald.NewToken()
+	var triggers []herald.Trigger
+	for _, entity := range herald.EntityTypes() {
+		triggers = append(triggers, herald.Trigger{EntityType: entity, EventTypes: herald.EventTypes(entity)})
+	}
+	_, err = store.Seed(ctx, demoProject, token, "local stack")
+	var hooks []*herald.Webhook
+	if err == nil {
+		hooks, err = store.Seed(ctx, demoProject, sampleToken, "sample events", dynamo.SeedWebhook{
+			ID: demoWebhookID, Name: "Demo receiver", URL: rcv.URL + "/hooks/{{entity_type}}/{{entity.id}}",
+			Events: triggers, Headers: map[string]string{"X-Herald-Demo": "1"},
+		})
+	}
+	if err != nil {
+		_ = rcv.Close()
+		return "", nil, err
+	}
+	rcv.Sign("/hooks/", hooks[0].Secret.Current)
+	return token, rcv, nil
 }
 
 // portFree fails, helpfully, if something already listens on the port.
@@ -176,9 +214,8 @@ type functionLogs struct {
 func (l *functionLogs) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		line := sc.Text()
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimRight(line, "\r\n")
 		if !l.verbose && strings.Contains(line, "[INFO] (rapid)") {
 			continue
 		}
