@@ -2,11 +2,14 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"gopkg.in/yaml.v3"
 )
 
@@ -42,8 +45,7 @@ func WithDefaults(template []byte, values map[string]string) ([]byte, error) {
 		return nil, fmt.Errorf("the template has no Parameters")
 	}
 	lines := bytes.SplitAfter(template, []byte("\n"))
-	names := slices.Sorted(maps.Keys(values))
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
 		p := mappingValue(params, name)
 		if p == nil {
 			return nil, fmt.Errorf("the template has no parameter %s", name)
@@ -59,11 +61,8 @@ func WithDefaults(template []byte, values map[string]string) ([]byte, error) {
 		}
 		// The value runs from its column to the end of its line.
 		line := lines[def.Line-1]
-		end := len(line)
-		if bytes.HasSuffix(line, []byte("\n")) {
-			end--
-		}
-		lines[def.Line-1] = append(append(append([]byte{}, line[:def.Column-1]...), strconv.Quote(values[name])...), line[end:]...)
+		eol := line[len(bytes.TrimSuffix(line, []byte("\n"))):]
+		lines[def.Line-1] = slices.Concat(line[:def.Column-1], []byte(strconv.Quote(values[name])), eol)
 	}
 	out := bytes.Join(lines, nil)
 	if err := checkDefaults(out, values); err != nil {
@@ -102,4 +101,35 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// DescribeStacksAPI is the part of CloudFormation the ops tools use.
+type DescribeStacksAPI interface {
+	DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, opts ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+}
+
+var _ DescribeStacksAPI = (*cloudformation.Client)(nil)
+
+// StackOutputs reads the named outputs of a deployed stack; each must be
+// there.
+func StackOutputs(ctx context.Context, cf DescribeStacksAPI, stack string, keys ...string) (map[string]string, error) {
+	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
+	if err != nil {
+		return nil, fmt.Errorf("describe stack %s: %w", stack, err)
+	}
+	if len(out.Stacks) != 1 {
+		return nil, fmt.Errorf("describe stack %s: %d stacks answered", stack, len(out.Stacks))
+	}
+	got := make(map[string]string, len(keys))
+	for _, o := range out.Stacks[0].Outputs {
+		if k := aws.ToString(o.OutputKey); slices.Contains(keys, k) {
+			got[k] = aws.ToString(o.OutputValue)
+		}
+	}
+	for _, k := range keys {
+		if got[k] == "" {
+			return nil, fmt.Errorf("stack %s has no %s output; is it a Herald stack of this version?", stack, k)
+		}
+	}
+	return got, nil
 }
