@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,10 +26,8 @@ import (
 
 // Config is one chaos run.
 type Config struct {
-	Events      int // events ingested
-	Webhooks    int // 1 to 4; each has its own receiver and triggers
-	IngestBatch int // events per ingest invocation; 25 if 0
-	IngestProcs int // concurrent ingest invocations; 2 if 0
+	Events   int // events ingested
+	Webhooks int // 1 to 4; each has its own receiver and triggers
 
 	AWS       AWSFaults
 	Receivers harness.Faults
@@ -45,11 +42,6 @@ type Config struct {
 	// KillFor is how long kills go on after the last event was ingested.
 	KillFor time.Duration
 
-	// VisibilityTimeout of both delivery queues for the run: how soon a
-	// message of a killed batch comes back. Longer than delivery.Lease
-	// (60 s), as the template's is, or the message would find the lease
-	// of the killed attempt still held.
-	VisibilityTimeout time.Duration
 	// WaitRetries waits, after the queue is empty, for the automatic
 	// retries already queued (2 and 6 minutes after a failure) to run.
 	WaitRetries bool
@@ -59,15 +51,24 @@ type Config struct {
 	// which must create nothing (guarantee 2).
 	Reingest float64
 
-	PoolSizes map[string]int // instances of ingest and delivery; 2 and 3 if nil
-	HostBuild string         // localstack.HostBuildDir() if ""
+	HostBuild string // localstack.HostBuildDir() if ""
 	Seed      uint64
 	Logs      io.Writer    // the functions' output; discarded if nil
 	Progress  *slog.Logger // what the run is doing; discarded if nil
 }
 
-// project is the run's project id.
-const project = "chaos"
+const (
+	project = "chaos" // the run's project id
+	// The CMS's ingest: batches of ingestBatch events, ingestProcs
+	// invocations at a time, each batch sent again until it is accepted,
+	// maxIngestTries times at most.
+	ingestBatch, ingestProcs, maxIngestTries = 10, 2, 30
+	// visibilityTimeout (seconds) of both delivery queues for the run: how
+	// soon a message of a killed batch comes back. Longer than
+	// delivery.Lease (60 s), as the template's is, or the message would
+	// find the lease of the killed attempt still held.
+	visibilityTimeout = "65"
+)
 
 // Run brings up a local stack behind a fault proxy, ingests cfg.Events
 // events while it kills invocations and the receiver misbehaves, waits for
@@ -95,19 +96,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer rcv.Close()
 
-	visibility := strconv.Itoa(int(cfg.VisibilityTimeout / time.Second))
 	stack, err := localstack.Start(ctx, localstack.Options{
 		MotoURL:   moto.URL,
 		HostBuild: cfg.HostBuild,
 		StackName: "herald-chaos",
 		Functions: []string{localstack.IngestFunction, localstack.DeliveryFunction},
-		PoolSizes: cfg.PoolSizes,
+		PoolSizes: map[string]int{localstack.IngestFunction: 2, localstack.DeliveryFunction: 3},
 		Overrides: map[string]map[string]string{"Parameters": {
 			"ALLOW_PRIVATE_TARGETS":     "true",
 			"AWS_ENDPOINT_URL_DYNAMODB": proxy.URL,
 			"AWS_ENDPOINT_URL_SQS":      proxy.URL,
 		}},
-		QueueAttributes: map[string]map[string]string{"DeliveryQueue": {"VisibilityTimeout": visibility}, "FirstAttemptQueue": {"VisibilityTimeout": visibility}},
+		QueueAttributes: map[string]map[string]string{"DeliveryQueue": {"VisibilityTimeout": visibilityTimeout}, "FirstAttemptQueue": {"VisibilityTimeout": visibilityTimeout}},
 		Logs:            cfg.Logs,
 		// The poller's and the emulators' own notes, beside the functions'.
 		Logger: slog.New(slog.NewJSONHandler(cfg.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	cms := &harness.CMS{Invoke: stack.Pool(localstack.IngestFunction).Invoke, Tries: maxIngestTries, Pause: 100 * time.Millisecond}
-	sent, err := ingestAll(ctx, cms, evs, cfg)
+	sent, err := ingestAll(ctx, cms, evs)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	// Guarantee 2: the same events again create nothing new.
-	again, err := ingestAll(ctx, cms, evs[:int(float64(len(evs))*cfg.Reingest)], cfg)
+	again, err := ingestAll(ctx, cms, evs[:int(float64(len(evs))*cfg.Reingest)])
 	if err != nil {
 		return nil, err
 	}
@@ -248,13 +248,7 @@ func withDefaults(cfg Config) Config {
 	if cfg.Webhooks < 1 || cfg.Webhooks > len(hookTriggers) {
 		cfg.Webhooks = 3
 	}
-	cfg.IngestBatch = cmp.Or(max(cfg.IngestBatch, 0), 25)
-	cfg.IngestProcs = cmp.Or(max(cfg.IngestProcs, 0), 2)
-	cfg.VisibilityTimeout = cmp.Or(cfg.VisibilityTimeout, 65*time.Second)
 	cfg.Drain = cmp.Or(cfg.Drain, 10*time.Minute)
-	if cfg.PoolSizes == nil {
-		cfg.PoolSizes = map[string]int{localstack.IngestFunction: 2, localstack.DeliveryFunction: 3}
-	}
 	cfg.Progress = cmp.Or(cfg.Progress, slog.New(slog.DiscardHandler))
 	cfg.Logs = cmp.Or[io.Writer](cfg.Logs, io.Discard)
 	return cfg
@@ -384,9 +378,7 @@ func (k *killLog) record(payload []byte, delivery bool) {
 	}
 	k.delivery++
 	var ev events.SQSEvent
-	if json.Unmarshal(payload, &ev) != nil {
-		return
-	}
+	_ = json.Unmarshal(payload, &ev) // a batch it cannot read names no call
 	for _, r := range ev.Records {
 		if job, err := herald.DecodeJob([]byte(r.Body)); err == nil {
 			k.calls[job.CallID]++
@@ -400,20 +392,17 @@ func (k *killLog) killed(callID string) bool {
 	return k.calls[callID] > 0
 }
 
-// maxIngestTries bounds how often one batch is sent.
-const maxIngestTries = 30
-
 // ingestAll sends the events in batches, as the CMS does, each until it is
 // accepted, and returns them with their results.
 // The events are those of makeEvents, each at the index of its Seq.
-func ingestAll(ctx context.Context, cms *harness.CMS, evs []harness.Sent, cfg Config) ([]harness.Sent, error) {
+func ingestAll(ctx context.Context, cms *harness.CMS, evs []harness.Sent) ([]harness.Sent, error) {
 	out := slices.Clone(evs)
 	events := make([]harness.Event, len(evs))
 	for i, s := range evs {
 		events[i] = s.Event
 	}
 	var failed error
-	cms.SendAll(ctx, events, cfg.IngestBatch, cfg.IngestProcs, func(batch []harness.Event, results []ingest.Result, _ int, _ time.Duration, err error) {
+	cms.SendAll(ctx, events, ingestBatch, ingestProcs, func(batch []harness.Event, results []ingest.Result, _ int, _ time.Duration, err error) {
 		failed = cmp.Or(failed, err)
 		for i, r := range results {
 			out[batch[i].Seq].Result = r
@@ -426,28 +415,26 @@ func ingestAll(ctx context.Context, cms *harness.CMS, evs []harness.Sent, cfg Co
 // flight (and, with retries, none delayed) on three polls in a row.
 func waitDrained(ctx context.Context, client *sqs.Client, queueURLs []string, retries bool, limit time.Duration, log *slog.Logger) (bool, error) {
 	deadline := time.Now().Add(limit)
-	quiet := 0
-	last := time.Time{}
-	for time.Now().Before(deadline) {
-		var visible, inflight, delayed int
+	var last time.Time
+	for quiet := 0; time.Now().Before(deadline); {
+		var n localstack.QueueCounts
 		for _, url := range queueURLs {
 			c, err := localstack.CountMessages(ctx, client, url)
 			if err != nil {
 				return false, err
 			}
-			visible, inflight, delayed = visible+c.Visible, inflight+c.InFlight, delayed+c.Delayed
+			n = localstack.QueueCounts{Visible: n.Visible + c.Visible, InFlight: n.InFlight + c.InFlight, Delayed: n.Delayed + c.Delayed}
 		}
 		if time.Since(last) > 15*time.Second {
-			log.Info("draining", "visible", visible, "in_flight", inflight, "delayed", delayed)
+			log.Info("draining", "visible", n.Visible, "in_flight", n.InFlight, "delayed", n.Delayed)
 			last = time.Now()
 		}
-		if visible+inflight == 0 && (!retries || delayed == 0) {
-			quiet++
-			if quiet == 3 {
-				return true, nil
-			}
-		} else {
+		quiet++
+		if n.Visible+n.InFlight > 0 || (retries && n.Delayed > 0) {
 			quiet = 0
+		}
+		if quiet == 3 {
+			return true, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -493,7 +480,7 @@ func readDLQs(ctx context.Context, client *sqs.Client, queueURLs ...string) ([]h
 // FullConfig is `make chaos`: 2,000 events × 4 webhooks, with every fault.
 func FullConfig() Config {
 	return Config{
-		Events: 2000, Webhooks: 4, IngestBatch: 10, IngestProcs: 2,
+		Events: 2000, Webhooks: 4,
 		AWS:            AWSFaults{Throttle: 0.05, Internal: 0.03, Ambiguous: 0.01, Slow: 0.05, SlowMax: time.Second},
 		Receivers:      harness.Faults{Fail: 0.10, Timeout: 0.02, Reset: 0.05, FailFirst: 1},
 		KillRate:       0.1,

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -196,23 +197,18 @@ func Settle(ctx context.Context, store *dynamo.Store, project string, rcv *Recei
 		if err != nil || time.Now().After(deadline) {
 			return calls, err
 		}
-		got := map[string]int{}
+		unrecorded := map[string]int{} // requests logged less the sends recorded, by call
 		for _, q := range rcv.Log() {
-			got[q.CallID]++
+			unrecorded[q.CallID]++
 		}
-		recorded := 0
 		for _, c := range calls {
-			sends := 0
 			for _, a := range c.Attempts {
 				if _, sent := attemptAnswer(a); sent {
-					sends++
+					unrecorded[c.ID]--
 				}
 			}
-			if sends >= got[c.ID] {
-				recorded++
-			}
 		}
-		if recorded == len(calls) {
+		if !slices.ContainsFunc(calls, func(c *herald.Call) bool { return unrecorded[c.ID] > 0 }) {
 			return calls, nil
 		}
 		select {
@@ -334,15 +330,8 @@ func answers(rs []Request) []string {
 }
 
 func sameCalls(a, b []herald.CallRef) bool {
-	key := func(rs []herald.CallRef) []string {
-		out := make([]string, len(rs))
-		for i, r := range rs {
-			out[i] = r.WebhookID + "/" + r.CallID
-		}
-		slices.Sort(out)
-		return out
-	}
-	return slices.Equal(key(a), key(b))
+	byID := func(x, y herald.CallRef) int { return cmp.Compare(x.CallID, y.CallID) }
+	return slices.Equal(slices.SortedFunc(slices.Values(a), byID), slices.SortedFunc(slices.Values(b), byID))
 }
 
 // Print writes the ledger for people: where the calls stand, what was sent
