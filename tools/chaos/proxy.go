@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -54,9 +55,7 @@ func StartFaultProxy(motoURL string, faults AWSFaults, seed uint64) (*FaultProxy
 	if sum := faults.Throttle + faults.Internal + faults.Ambiguous + faults.Slow; sum > 1 {
 		return nil, fmt.Errorf("fault rates add up to %.2f; at most 1", sum)
 	}
-	if faults.SlowMax == 0 {
-		faults.SlowMax = time.Second
-	}
+	faults.SlowMax = cmp.Or(faults.SlowMax, time.Second)
 	target, err := url.Parse(motoURL)
 	if err != nil {
 		return nil, fmt.Errorf("moto URL %q: %w", motoURL, err)

@@ -90,32 +90,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, local loc
 		if err != nil {
 			return fmt.Errorf("list the tokens in %s: %w", where, err)
 		}
-		printTokens(stdout, tokens)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPROJECT\tCREATED\tLABEL")
+		for _, t := range tokens {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Project, t.CreatedAt.Format(herald.TimeFormat), t.Label)
+		}
+		_ = tw.Flush() // writes to stdout; nothing to do if that fails
 	case "revoke":
 		t, err := store.RevokeToken(ctx, *id)
 		if err != nil {
 			return fmt.Errorf("revoke token %s in %s: %w", *id, where, err)
 		}
-		fmt.Fprintf(stdout, "Revoked token %s of project %q (%s), created %s.\n", t.ID, t.Project, labelText(t.Label), t.CreatedAt.Format(herald.TimeFormat))
+		label := "no label"
+		if t.Label != "" {
+			label = "label " + t.Label
+		}
+		fmt.Fprintf(stdout, "Revoked token %s of project %q (%s), created %s.\n", t.ID, t.Project, label, t.CreatedAt.Format(herald.TimeFormat))
 		fmt.Fprintf(stderr, "API functions already running may accept it for up to %s more (their token cache).\n", httpapi.TokenCacheTTL)
 	}
 	return nil
-}
-
-func printTokens(w io.Writer, tokens []dynamo.Token) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPROJECT\tCREATED\tLABEL")
-	for _, t := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Project, t.CreatedAt.Format(herald.TimeFormat), t.Label)
-	}
-	_ = tw.Flush() // writes to stdout; nothing to do if that fails
-}
-
-func labelText(label string) string {
-	if label == "" {
-		return "no label"
-	}
-	return "label " + label
 }
 
 // target is the store to work on and what to call its table: the local
