@@ -97,8 +97,7 @@ const (
 func (p *FaultProxy) draw() (fault, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	x := p.rng.Float64()
-	f := p.faults
+	x, f := p.rng.Float64(), p.faults
 	for _, c := range []struct {
 		rate float64
 		f    fault
