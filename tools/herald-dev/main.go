@@ -156,11 +156,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer stack.Stop()
 
-	store, err := stack.Store()
-	if err != nil {
-		return err
-	}
-	token, rcv, err := seedDemo(ctx, store, receiverPort, stderr)
+	token, rcv, err := seedDemo(ctx, stack, receiverPort, stderr)
 	if err != nil {
 		return err
 	}
@@ -216,19 +212,22 @@ Ctrl-C stops everything.
 // seedDemo starts the demo receiver on 127.0.0.1:port (0 picks one), which
 // checks each call's signature with the demo webhook's secret (a rotation
 // through the API is not seen) and prints one line per call to out; then it
-// seeds the demo project: a new token, which it returns, the sample events'
-// token, and the demo webhook.
-func seedDemo(ctx context.Context, store *dynamo.Store, port int, out io.Writer) (string, *harness.Receiver, error) {
+// seeds the demo project: a new token (stack.SeedProject), which it
+// returns, the sample events' token, and the demo webhook.
+func seedDemo(ctx context.Context, stack *localstack.Stack, port int, out io.Writer) (string, *harness.Receiver, error) {
+	store, err := stack.Store()
+	if err != nil {
+		return "", nil, err
+	}
 	rcv, err := harness.StartReceiver(harness.ReceiverOptions{Addr: "127.0.0.1:" + strconv.Itoa(port), Print: out})
 	if err != nil {
 		return "", nil, err
 	}
-	token := herald.NewToken()
 	var triggers []herald.Trigger
 	for _, entity := range herald.EntityTypes() {
 		triggers = append(triggers, herald.Trigger{EntityType: entity, EventTypes: herald.EventTypes(entity)})
 	}
-	_, err = store.Seed(ctx, demoProject, token, "local stack")
+	token, err := stack.SeedProject(ctx, demoProject)
 	var hooks []*herald.Webhook
 	if err == nil {
 		hooks, err = store.Seed(ctx, demoProject, sampleToken, "sample events", dynamo.SeedWebhook{

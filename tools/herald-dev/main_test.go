@@ -54,12 +54,8 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stack.Stop()
-	store, err := stack.Store()
-	if err != nil {
-		t.Fatal(err)
-	}
 	printed := &testenv.Buffer{}
-	token, rcv, err := seedDemo(ctx, store, 0, printed)
+	token, rcv, err := seedDemo(ctx, stack, 0, printed)
 	if err != nil {
 		t.Fatal(err)
 	}
