@@ -31,8 +31,6 @@ import (
 
 func main() { command.Main("herald-dev", run) }
 
-var errUsage = command.ErrUsage
-
 var run = command.Subcommands("herald-dev", map[string]command.Run{"up": up, "invoke": invoke})
 
 // invoke runs one function once against the running stack, as `sam local
@@ -113,7 +111,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	overrides, err := autoDisableOverride(*autoDisable)
 	if err != nil {
 		fmt.Fprintln(stderr, "herald-dev up:", err)
-		return errUsage
+		return command.ErrUsage
 	}
 	root, err := localstack.RepoRoot()
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,27 +12,20 @@ import (
 	"github.com/heraldhq/herald/shared/config"
 	"github.com/heraldhq/herald/shared/herald"
 	"github.com/heraldhq/herald/test/testenv"
+	"github.com/heraldhq/herald/tools/command/commandtest"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 func TestUsage(t *testing.T) {
-	for name, args := range map[string][]string{
+	commandtest.UsageErrors(t, run, map[string][]string{
 		"no command":           nil,
 		"unknown command":      {"down"},
 		"invoke without flags": {"invoke"},
 		"invoke without event": {"invoke", "-function", "IngestFunction"},
 		"bad flag":             {"up", "-nope"},
-	} {
-		var stdout, stderr bytes.Buffer
-		if err := run(context.Background(), args, &stdout, &stderr); !errors.Is(err, errUsage) {
-			t.Errorf("%s: got %v, want a usage error", name, err)
-		}
-		if stderr.Len() == 0 {
-			t.Errorf("%s: nothing told the user how to call it", name)
-		}
-	}
+	})
 }
 
 func TestSampleTokenIsWellFormed(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/test/testenv"
+	"github.com/heraldhq/herald/tools/command/commandtest"
 	"github.com/heraldhq/herald/tools/localstack"
 )
 
@@ -136,7 +136,7 @@ func TestDevTargetNeedsItsFile(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for name, args := range map[string][]string{
+	commandtest.UsageErrors(t, run, map[string][]string{
 		"no command":        nil,
 		"unknown command":   {"soak"},
 		"rate over the cap": {"events", "-rate", "100000"},
@@ -145,15 +145,7 @@ func TestUsage(t *testing.T) {
 		"too many clients":  {"api", "-clients", "5000"},
 		"huge burst":        {"api", "-burst", "1000000"},
 		"bad flag":          {"api", "-nope"},
-	} {
-		var stdout, stderr bytes.Buffer
-		if err := run(context.Background(), args, &stdout, &stderr); !errors.Is(err, errUsage) {
-			t.Errorf("%s: got %v, want a usage error", name, err)
-		}
-		if stderr.Len() == 0 {
-			t.Errorf("%s: nothing told the user why", name)
-		}
-	}
+	})
 }
 
 func readJSON(t *testing.T, path string, v any) {

@@ -35,8 +35,6 @@ import (
 
 func main() { command.Main("herald-load", run) }
 
-var errUsage = command.ErrUsage
-
 var run = command.Subcommands("herald-load", map[string]command.Run{"events": eventsCommand, "api": apiCommand})
 
 // loadFlags are the flags both commands take: where the results go, and
@@ -72,11 +70,11 @@ type result interface {
 // fails the command.
 func (f loadFlags) drive(ctx context.Context, args []string, stdout, stderr io.Writer, check func() error, run func(t *target, log func(string, ...any)) (result, error)) error {
 	if err := f.Parse(args); err != nil || f.NArg() > 0 {
-		return errUsage
+		return command.ErrUsage
 	}
 	if err := cmp.Or(check(), within("ingest-instances", *f.ingest, 1, 8), within("delivery-instances", *f.delivery, 1, 8), within("api-instances", *f.apiPools, 1, 8)); err != nil {
 		fmt.Fprintln(stderr, "herald-load:", err)
-		return errUsage
+		return command.ErrUsage
 	}
 	log := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "%s herald-load: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
