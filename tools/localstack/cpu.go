@@ -19,9 +19,7 @@ const clockTick = 10 * time.Millisecond
 func (s *Stack) FunctionsCPU() (bootstraps, emulators time.Duration) {
 	for _, p := range s.pools {
 		for _, inst := range p.instances {
-			inst.mu.Lock()
-			proc := inst.proc
-			inst.mu.Unlock()
+			proc := inst.process()
 			if proc == nil || proc.Exited() {
 				continue
 			}

@@ -17,27 +17,11 @@ type Moto struct {
 	proc *Process
 }
 
-// MotoServerPath finds the moto server the Makefile installs (moto_server with
-// DynamoDB requests serialised, tools/moto/herald_moto.py): $HERALD_MOTO_SERVER,
-// else .venv/moto/bin/herald-moto under the repository root.
-func MotoServerPath() (string, error) {
-	if p := os.Getenv("HERALD_MOTO_SERVER"); p != "" {
-		return p, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(root, ".venv", "moto", "bin", "herald-moto")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("moto_server not found at %s: run `make tools` (make test and make dev do it)", p)
-	}
-	return p, nil
-}
-
-// StartMoto starts a moto server on 127.0.0.1 at port (0 picks a free one).
+// StartMoto starts a moto server on 127.0.0.1 at port (0 picks a free one):
+// the one the Makefile installs (moto_server with DynamoDB requests
+// serialised, tools/moto/herald_moto.py), $HERALD_MOTO_SERVER if set.
 func StartMoto(ctx context.Context, port int, logs io.Writer) (*Moto, error) {
-	bin, err := MotoServerPath()
+	bin, err := repoPath("HERALD_MOTO_SERVER", "moto_server", ".venv", "moto", "bin", "herald-moto")
 	if err != nil {
 		return nil, err
 	}
@@ -95,4 +79,21 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// repoPath is $env if set, else parts joined under the repository root. A
+// tool (named for the error) must be there: `make tools` installs it.
+func repoPath(env, tool string, parts ...string) (string, error) {
+	if p := os.Getenv(env); p != "" {
+		return p, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(append([]string{root}, parts...)...)
+	if _, err := os.Stat(p); tool != "" && err != nil {
+		return "", fmt.Errorf("%s not found at %s: run `make tools` (make test and make dev do it)", tool, p)
+	}
+	return p, nil
 }

@@ -46,9 +46,12 @@ func startProcess(name string, cmd *exec.Cmd, logs io.Writer) (*Process, error) 
 }
 
 // Exited reports whether the process has ended.
-func (p *Process) Exited() bool {
+func (p *Process) Exited() bool { return closed(p.done) }
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
 	select {
-	case <-p.done:
+	case <-ch:
 		return true
 	default:
 		return false
@@ -58,30 +61,29 @@ func (p *Process) Exited() bool {
 // Stop ends the process group: SIGTERM, then SIGKILL after a grace period.
 // Children that moved to process groups of their own (the emulator starts
 // each bootstrap in its own group) are killed too if they outlive it.
-func (p *Process) Stop() {
+func (p *Process) Stop() { p.end(3 * time.Second) }
+
+// Kill ends the process group at once, as a crash would.
+func (p *Process) Kill() { p.end(0) }
+
+// end sends SIGTERM and waits up to grace for the process to end, then
+// sends SIGKILL.
+func (p *Process) end(grace time.Duration) {
 	if p == nil || p.Exited() {
 		return
 	}
 	children := childProcesses(p.cmd.Process.Pid)
 	pgid := -p.cmd.Process.Pid
-	_ = syscall.Kill(pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-		killSurvivors(children)
-	case <-time.After(3 * time.Second):
-		_ = syscall.Kill(pgid, syscall.SIGKILL)
-		killSurvivors(children)
-		<-p.done
+	if grace > 0 {
+		_ = syscall.Kill(pgid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+			killSurvivors(children)
+			return
+		case <-time.After(grace):
+		}
 	}
-}
-
-// Kill ends the process group at once, as a crash would.
-func (p *Process) Kill() {
-	if p == nil || p.Exited() {
-		return
-	}
-	children := childProcesses(p.cmd.Process.Pid)
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(pgid, syscall.SIGKILL)
 	// Before waiting: a surviving child holds the output pipe open, and
 	// Wait waits for the pipe.
 	killSurvivors(children)
@@ -163,15 +165,19 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// listening reports whether something accepts connections on addr.
+func listening(addr string, timeout time.Duration) bool {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err == nil {
+		_ = conn.Close() // only the connect mattered
+	}
+	return err == nil
+}
+
 // waitListening waits until something accepts connections on addr, or the
 // process exits, or ctx ends.
 func waitListening(ctx context.Context, p *Process, addr string) error {
-	for {
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			_ = conn.Close() // only the connect mattered
-			return nil
-		}
+	for !listening(addr, 200*time.Millisecond) {
 		if p.Exited() {
 			return fmt.Errorf("%s exited before listening on %s: %v", p.Name, addr, p.err)
 		}
@@ -181,4 +187,5 @@ func waitListening(ctx context.Context, p *Process, addr string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	return nil
 }

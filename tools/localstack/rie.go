@@ -61,34 +61,10 @@ const invokePath = "/2015-03-31/functions/function/invocations"
 // may take before the emulator itself is deemed stuck.
 const invokeGrace = 10 * time.Second
 
-// RIEPath finds the emulator: $HERALD_RIE, else .bin/aws-lambda-rie under the
-// repository root, where `make tools` installs it.
-func RIEPath() (string, error) {
-	if p := os.Getenv("HERALD_RIE"); p != "" {
-		return p, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(root, ".bin", "aws-lambda-rie")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("aws-lambda-rie not found at %s: run `make tools` (make test and make dev do it)", p)
-	}
-	return p, nil
-}
-
 // HostBuildDir is where host-architecture bootstraps are built:
 // $HERALD_HOST_BUILD, else .build/host under the repository root.
 func HostBuildDir() (string, error) {
-	if p := os.Getenv("HERALD_HOST_BUILD"); p != "" {
-		return p, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, ".build", "host"), nil
+	return repoPath("HERALD_HOST_BUILD", "", ".build", "host")
 }
 
 // ErrorKind tells how an invocation failed.
@@ -123,7 +99,6 @@ type PoolConfig struct {
 	MemorySize int
 	Size       int       // instances; at least 1
 	BasePort   int       // instance i listens on BasePort+2i (Runtime API on +1); 0 picks free ports
-	RIE        string    // emulator binary; "" finds it with RIEPath
 	Logs       io.Writer // every line the instances print, prefixed; nil discards
 }
 
@@ -132,6 +107,7 @@ type PoolConfig struct {
 // environments.
 type Pool struct {
 	cfg       PoolConfig
+	rie       string // the emulator binary
 	instances []*Instance
 	free      chan *Instance
 	stopping  chan struct{}
@@ -161,18 +137,16 @@ func StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	if cfg.Size < 1 {
 		cfg.Size = 1
 	}
-	if cfg.RIE == "" {
-		rie, err := RIEPath()
-		if err != nil {
-			return nil, err
-		}
-		cfg.RIE = rie
+	rie, err := repoPath("HERALD_RIE", "aws-lambda-rie", ".bin", "aws-lambda-rie")
+	if err != nil {
+		return nil, err
 	}
 	if fi, err := os.Stat(cfg.Bootstrap); err != nil || fi.IsDir() {
 		return nil, fmt.Errorf("%s: no bootstrap at %s: run `make host-build`", cfg.Function, cfg.Bootstrap)
 	}
 	p := &Pool{
 		cfg:      cfg,
+		rie:      rie,
 		free:     make(chan *Instance, cfg.Size),
 		stopping: make(chan struct{}),
 		// A restarted instance listens on the same address: a kept-alive
@@ -181,24 +155,12 @@ func StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	}
 	for i := range cfg.Size {
 		inst := &Instance{pool: p, index: i, log: newInstanceLog(fmt.Sprintf("%s#%d", cfg.Function, i), cfg.Logs)}
-		if cfg.BasePort != 0 {
-			inst.addr = "127.0.0.1:" + strconv.Itoa(cfg.BasePort+2*i)
-			inst.apiAddr = "127.0.0.1:" + strconv.Itoa(cfg.BasePort+2*i+1)
-		} else {
-			a, err := freePort()
-			if err != nil {
-				p.Stop()
-				return nil, err
-			}
-			b, err := freePort()
-			if err != nil {
-				p.Stop()
-				return nil, err
-			}
-			inst.addr, inst.apiAddr = "127.0.0.1:"+strconv.Itoa(a), "127.0.0.1:"+strconv.Itoa(b)
-		}
 		p.instances = append(p.instances, inst)
-		if err := inst.start(ctx); err != nil {
+		err := inst.pickPorts()
+		if err == nil {
+			err = inst.start(ctx)
+		}
+		if err != nil {
 			p.Stop()
 			return nil, err
 		}
@@ -254,22 +216,13 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 func (p *Pool) Stop() {
 	p.stopOnce.Do(func() { close(p.stopping) })
 	for _, inst := range p.instances {
-		inst.stop()
+		inst.process().Stop()
 	}
 	p.inflight.Wait()
 	// An invocation that failed as the pool stopped may have restarted its
 	// instance in the meantime.
 	for _, inst := range p.instances {
-		inst.stop()
-	}
-}
-
-func (p *Pool) isStopping() bool {
-	select {
-	case <-p.stopping:
-		return true
-	default:
-		return false
+		inst.process().Stop()
 	}
 }
 
@@ -285,31 +238,31 @@ func (i *Instance) Logs() string {
 // InitDuration is how long the function's last init took, as the emulator
 // reported it, and false before the first init.
 func (i *Instance) InitDuration() (time.Duration, bool) {
-	i.awaitLog()
-	return i.log.initDuration()
+	d := i.awaitLog().lastInit
+	return d, d > 0
 }
 
 // Inits counts the function's inits (cold starts) on this instance: one on
 // the first invoke, and one more on the invoke after each crash or timeout.
-func (i *Instance) Inits() int {
-	i.awaitLog()
-	return i.log.initCount()
-}
+func (i *Instance) Inits() int { return i.awaitLog().inits }
 
 // logLag bounds how long awaitLog waits for the emulator's log.
 const logLag = 2 * time.Second
 
 // awaitLog waits until the log has caught up with the invocations answered
-// so far. The emulator writes an init's lines before "INVOKE START(", and
-// that line before the runtime sees the invocation, but they reach us
-// through a pipe that another goroutine reads: without the wait, a caller
-// that reads the log just after an answer may not find its init there yet.
-func (i *Instance) awaitLog() {
+// so far, and returns its counts. The emulator writes an init's lines
+// before "INVOKE START(", and that line before the runtime sees the
+// invocation, but they reach us through a pipe that another goroutine
+// reads: without the wait, a caller that reads the log just after an answer
+// may not find its init there yet.
+func (i *Instance) awaitLog() logCounts {
 	i.mu.Lock()
 	taken := i.taken
 	i.mu.Unlock()
-	for deadline := time.Now().Add(logLag); i.log.invokeStartCount() < taken && time.Now().Before(deadline); {
-		time.Sleep(2 * time.Millisecond)
+	for deadline := time.Now().Add(logLag); ; time.Sleep(2 * time.Millisecond) {
+		if c := i.log.counts(); c.starts >= taken || time.Now().After(deadline) {
+			return c
+		}
 	}
 }
 
@@ -318,6 +271,24 @@ func (i *Instance) Restarts() int {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	return i.restarts
+}
+
+// pickPorts gives the instance its invocation and Runtime API addresses:
+// BasePort's, else free ports.
+func (i *Instance) pickPorts() error {
+	base := i.pool.cfg.BasePort + 2*i.index
+	ports := []int{base, base + 1}
+	for n := range ports {
+		if i.pool.cfg.BasePort != 0 {
+			break
+		}
+		var err error
+		if ports[n], err = freePort(); err != nil {
+			return err
+		}
+	}
+	i.addr, i.apiAddr = "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
+	return nil
 }
 
 func (i *Instance) start(ctx context.Context) error {
@@ -329,12 +300,9 @@ func (i *Instance) start(ctx context.Context) error {
 		}
 		// Another process took a port between freePort and the emulator's
 		// bind (test suites run side by side): new ports, and again.
-		a, aerr := freePort()
-		b, berr := freePort()
-		if aerr != nil || berr != nil {
+		if i.pickPorts() != nil {
 			return err
 		}
-		i.addr, i.apiAddr = "127.0.0.1:"+strconv.Itoa(a), "127.0.0.1:"+strconv.Itoa(b)
 		i.log.note("a port was taken; starting the emulator on new ones")
 	}
 }
@@ -342,7 +310,7 @@ func (i *Instance) start(ctx context.Context) error {
 func (i *Instance) startOnce(ctx context.Context) error {
 	cfg := i.pool.cfg
 	// #nosec G204 -- the emulator and bootstrap the developer's stack names
-	cmd := exec.Command(cfg.RIE,
+	cmd := exec.Command(i.pool.rie,
 		"--log-level", "info",
 		"--runtime-interface-emulator-address", i.addr,
 		"--runtime-api-address", i.apiAddr,
@@ -392,6 +360,13 @@ func (i *Instance) environ() []string {
 	return out
 }
 
+// process is the instance's emulator process, nil before it first started.
+func (i *Instance) process() *Process {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.proc
+}
+
 // restart replaces a dead or stuck emulator process.
 func (i *Instance) restart() error {
 	i.mu.Lock()
@@ -399,7 +374,7 @@ func (i *Instance) restart() error {
 	i.restarts++
 	i.mu.Unlock()
 	proc.Kill()
-	if i.pool.isStopping() {
+	if closed(i.pool.stopping) {
 		return nil
 	}
 	i.log.note("restarting the emulator")
@@ -433,21 +408,11 @@ func (i *Instance) CrashRuntime(emulator bool) ([]byte, bool) {
 	return i.running, true
 }
 
-func (i *Instance) stop() {
-	i.mu.Lock()
-	proc := i.proc
-	i.mu.Unlock()
-	proc.Stop()
-}
-
 // invoke runs one invocation on this instance, which the caller holds.
 func (i *Instance) invoke(payload []byte) ([]byte, error) {
-	i.mu.Lock()
-	proc := i.proc
-	i.mu.Unlock()
 	defer i.setRunning(nil)
-	if proc == nil || proc.Exited() {
-		if i.pool.isStopping() {
+	if proc := i.process(); proc == nil || proc.Exited() {
+		if closed(i.pool.stopping) {
 			return nil, fmt.Errorf("invoke %s: the pool is stopped", i.log.name)
 		}
 		if err := i.restart(); err != nil {
@@ -463,7 +428,7 @@ func (i *Instance) invoke(payload []byte) ([]byte, error) {
 	i.setRunning(payload)
 	resp, err := i.pool.client.Do(req)
 	if err != nil {
-		if i.pool.isStopping() {
+		if closed(i.pool.stopping) {
 			return nil, fmt.Errorf("invoke %s: the pool is stopped", i.log.name)
 		}
 		// The emulator died (it does on a concurrent invoke) or hangs: the
@@ -517,22 +482,21 @@ func classifyAnswer(status int, body []byte) *FunctionError {
 		ErrorType    string `json:"errorType"`
 		ErrorMessage string `json:"errorMessage"`
 	}
+	_ = json.Unmarshal(body, &doc) // a result need not be an error document
+	trimmed := bytes.TrimSpace(body)
 	switch {
-	case status == http.StatusOK && timedOut.Match(bytes.TrimSpace(body)):
-		return &FunctionError{Kind: KindTimeout, Type: "Sandbox.Timedout", Message: string(bytes.TrimSpace(body)), Payload: body}
+	case status == http.StatusOK && timedOut.Match(trimmed):
+		return &FunctionError{Kind: KindTimeout, Type: "Sandbox.Timedout", Message: string(trimmed), Payload: body}
+	case status == http.StatusOK && isErrorDocument(body):
+		return &FunctionError{Kind: KindError, Type: doc.ErrorType, Message: doc.ErrorMessage, Payload: body}
 	case status == http.StatusOK:
-		if isErrorDocument(body) {
-			_ = json.Unmarshal(body, &doc)
-			return &FunctionError{Kind: KindError, Type: doc.ErrorType, Message: doc.ErrorMessage, Payload: body}
-		}
 		return nil
-	case status == http.StatusBadGateway && len(bytes.TrimSpace(body)) == 0:
+	case status == http.StatusBadGateway && len(trimmed) == 0:
 		return &FunctionError{Kind: KindCrash, Type: "Runtime.ExitError", Message: "the bootstrap failed before it took the invocation; see its log", Payload: body}
 	case status == http.StatusBadGateway:
-		_ = json.Unmarshal(body, &doc)
 		return &FunctionError{Kind: KindCrash, Type: doc.ErrorType, Message: doc.ErrorMessage, Payload: body}
 	default:
-		return &FunctionError{Kind: KindCrash, Type: "Emulator.Failure", Message: fmt.Sprintf("the emulator answered HTTP %d: %s", status, bytes.TrimSpace(body)), Payload: body}
+		return &FunctionError{Kind: KindCrash, Type: "Emulator.Failure", Message: fmt.Sprintf("the emulator answered HTTP %d: %s", status, trimmed), Payload: body}
 	}
 }
 
@@ -541,19 +505,11 @@ func classifyAnswer(status int, body []byte) *FunctionError {
 // and nothing else but a stack trace or a cause.
 func isErrorDocument(body []byte) bool {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
-		return false
-	}
-	if _, ok := m["errorType"]; !ok {
-		return false
-	}
-	if _, ok := m["errorMessage"]; !ok {
+	if json.Unmarshal(body, &m) != nil || m["errorType"] == nil || m["errorMessage"] == nil {
 		return false
 	}
 	for k := range m {
-		switch k {
-		case "errorType", "errorMessage", "stackTrace", "cause", "requestId":
-		default:
+		if !slices.Contains([]string{"errorType", "errorMessage", "stackTrace", "cause", "requestId"}, k) {
 			return false
 		}
 	}
@@ -563,27 +519,28 @@ func isErrorDocument(body []byte) bool {
 // instanceLog keeps the tail of an instance's output, copies each line to
 // the shared log with the instance's name, and picks out init reports.
 type instanceLog struct {
-	name     string
-	out      io.Writer
-	mu       sync.Mutex
-	partial  []byte
-	tail     []byte
-	inits    int
-	starts   int // "INVOKE START(" lines
-	losses   int // the emulator's binds that found the port taken
-	lastInit time.Duration
-	hasInit  bool
+	name    string
+	out     io.Writer
+	mu      sync.Mutex
+	partial []byte
+	tail    []byte
+	logCounts
+}
+
+// logCounts are what an instance's log has told so far.
+type logCounts struct {
+	inits    int           // "INIT START(" lines
+	starts   int           // "INVOKE START(" lines
+	losses   int           // the emulator's binds that found the port taken
+	lastInit time.Duration // the last init's duration; 0 before the first
 }
 
 const logTail = 1 << 20
 
 var (
-	initReport    = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
-	reportInit    = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
-	initStartLine = regexp.MustCompile(`INIT START\(`)
+	initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+	reportInit = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
 )
-
-const invokeStartLine = "INVOKE START("
 
 func newInstanceLog(name string, out io.Writer) *instanceLog {
 	return &instanceLog{name: name, out: out}
@@ -611,10 +568,10 @@ func (l *instanceLog) line(s string) {
 	if len(l.tail) > logTail {
 		l.tail = append([]byte(nil), l.tail[len(l.tail)-logTail:]...)
 	}
-	if initStartLine.MatchString(s) {
+	if strings.Contains(s, "INIT START(") {
 		l.inits++
 	}
-	if strings.Contains(s, invokeStartLine) {
+	if strings.Contains(s, "INVOKE START(") {
 		l.starts++
 	}
 	if strings.Contains(s, "failed to listen") && strings.Contains(s, "address already in use") {
@@ -622,7 +579,7 @@ func (l *instanceLog) line(s string) {
 	}
 	if m := initReport.FindStringSubmatch(s); m != nil {
 		l.setInit(m[1])
-	} else if m := reportInit.FindStringSubmatch(s); m != nil && !l.hasInit {
+	} else if m := reportInit.FindStringSubmatch(s); m != nil && l.lastInit == 0 {
 		l.setInit(m[1])
 	}
 	if l.out != nil {
@@ -636,7 +593,6 @@ func (l *instanceLog) setInit(ms string) {
 		return
 	}
 	l.lastInit = time.Duration(f * float64(time.Millisecond))
-	l.hasInit = true
 }
 
 // note adds a line of the local stack's own to the instance's log.
@@ -652,26 +608,10 @@ func (l *instanceLog) String() string {
 	return string(l.tail) + string(l.partial)
 }
 
-func (l *instanceLog) initDuration() (time.Duration, bool) {
+func (l *instanceLog) counts() logCounts {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.lastInit, l.hasInit
+	return l.logCounts
 }
 
-func (l *instanceLog) portLosses() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.losses
-}
-
-func (l *instanceLog) invokeStartCount() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.starts
-}
-
-func (l *instanceLog) initCount() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.inits
-}
+func (l *instanceLog) portLosses() int { return l.counts().losses }

@@ -399,11 +399,9 @@ func checkListening(rawURL string) error {
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("moto URL %q: not a URL", rawURL)
 	}
-	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
-	if err != nil {
+	if !listening(u.Host, time.Second) {
 		return fmt.Errorf("%w: nothing listens at %s", ErrNotRunning, rawURL)
 	}
-	_ = conn.Close()
 	return nil
 }
 
