@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -12,7 +13,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -49,22 +49,13 @@ type Gateway struct {
 	Logger       *slog.Logger  // one line a request; nil logs nothing
 }
 
-// API Gateway's own answers, body and all.
-var (
-	answerTooLarge    = gatewayAnswer{http.StatusRequestEntityTooLarge, "Request Entity Too Large"}
-	answerInternal    = gatewayAnswer{http.StatusInternalServerError, "Internal Server Error"}
-	answerUnavailable = gatewayAnswer{http.StatusServiceUnavailable, "Service Unavailable"}
-)
-
-type gatewayAnswer struct {
-	status  int
-	message string
-}
-
-func (a gatewayAnswer) write(w http.ResponseWriter) {
+// answer writes one of API Gateway's own answers, {"message": the status
+// text}, and returns its status.
+func answer(w http.ResponseWriter, status int) int {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(a.status)
-	fmt.Fprintf(w, `{"message":%q}`, a.message)
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"message":%q}`, http.StatusText(status))
+	return status
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -79,43 +70,30 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, requestID string) (int, string) {
-	maxBody := g.MaxBody
-	if maxBody == 0 {
-		maxBody = MaxRequestBody
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cmp.Or(g.MaxBody, MaxRequestBody)))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		answerTooLarge.write(w)
-		return answerTooLarge.status, "request body over the limit"
+		return answer(w, http.StatusRequestEntityTooLarge), "request body over the limit"
 	}
 	if err != nil {
 		return 0, "reading the request failed: " + err.Error()
 	}
 	payload, err := marshalEvent(g.Event(r, body, requestID))
 	if err != nil {
-		answerInternal.write(w)
-		return answerInternal.status, "encode event: " + err.Error()
+		return answer(w, http.StatusInternalServerError), err.Error()
 	}
-	timeout := g.Timeout
-	if timeout == 0 {
-		timeout = IntegrationTimeout
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), cmp.Or(g.Timeout, IntegrationTimeout))
 	defer cancel()
-	answer, err := g.Invoker.Invoke(ctx, payload)
+	result, err := g.Invoker.Invoke(ctx, payload)
 	switch {
 	case err != nil && ctx.Err() != nil && r.Context().Err() == nil:
-		answerUnavailable.write(w)
-		return answerUnavailable.status, "integration timeout"
+		return answer(w, http.StatusServiceUnavailable), "integration timeout"
 	case err != nil:
-		answerInternal.write(w)
-		return answerInternal.status, err.Error()
+		return answer(w, http.StatusInternalServerError), err.Error()
 	}
-	status, err := writeResponse(w, answer)
+	status, err := writeResponse(w, result)
 	if err != nil {
-		answerInternal.write(w)
-		return answerInternal.status, "malformed function response: " + err.Error()
+		return answer(w, http.StatusInternalServerError), "malformed function response: " + err.Error()
 	}
 	return status, "ok"
 }
@@ -177,9 +155,13 @@ func (g *Gateway) Event(r *http.Request, body []byte, requestID string) HTTPAPIE
 		clock = herald.SystemClock{}
 	}
 	now := clock.Now().UTC()
-	sourceIP := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		sourceIP = host
+	sourceIP, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		sourceIP = r.RemoteAddr
+	}
+	domain, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		domain, port = r.Host, "80"
 	}
 	ev := HTTPAPIEvent{
 		Version:        "2.0",
@@ -223,21 +205,13 @@ func (g *Gateway) Event(r *http.Request, body []byte, requestID string) HTTPAPIE
 	if _, ok := ev.Headers["content-length"]; !ok && len(body) > 0 {
 		ev.Headers["content-length"] = strconv.Itoa(len(body))
 	}
-	forwardedFor := sourceIP
 	if prior := ev.Headers["x-forwarded-for"]; prior != "" {
-		forwardedFor = prior + ", " + sourceIP
-	}
-	ev.Headers["x-forwarded-for"] = forwardedFor
-	ev.Headers["x-forwarded-proto"] = "http"
-	if _, port, err := net.SplitHostPort(r.Host); err == nil {
-		ev.Headers["x-forwarded-port"] = port
+		ev.Headers["x-forwarded-for"] = prior + ", " + sourceIP
 	} else {
-		ev.Headers["x-forwarded-port"] = "80"
+		ev.Headers["x-forwarded-for"] = sourceIP
 	}
-	domain := r.Host
-	if host, _, err := net.SplitHostPort(r.Host); err == nil {
-		domain = host
-	}
+	ev.Headers["x-forwarded-proto"] = "http"
+	ev.Headers["x-forwarded-port"] = port
 	rc.DomainName = domain
 	rc.DomainPrefix = domain
 	if net.ParseIP(domain) == nil {
@@ -245,8 +219,7 @@ func (g *Gateway) Event(r *http.Request, body []byte, requestID string) HTTPAPIE
 	}
 	if r.URL.RawQuery != "" {
 		ev.QueryStringParameters = map[string]string{}
-		q, _ := url.ParseQuery(r.URL.RawQuery)
-		for k, vs := range q {
+		for k, vs := range r.URL.Query() {
 			ev.QueryStringParameters[k] = strings.Join(vs, ",")
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -94,14 +95,9 @@ func (p *Poller) pollOnce(recvCtx, ctx context.Context) error {
 		p.log().Info("batch response unusable; its messages will be received again", "queue", p.QueueARN, "error", err)
 		return nil
 	}
-	var done []types.Message
-	for _, m := range msgs {
-		if !keep[aws.ToString(m.MessageId)] {
-			done = append(done, m)
-		}
-	}
-	deleted, err := p.delete(ctx, done)
-	p.log().Debug("batch done", "queue", p.QueueARN, "messages", len(msgs), "deleted", len(deleted), "failed", len(keep))
+	n := len(msgs)
+	deleted, err := p.delete(ctx, slices.DeleteFunc(msgs, func(m types.Message) bool { return keep[aws.ToString(m.MessageId)] }))
+	p.log().Debug("batch done", "queue", p.QueueARN, "messages", n, "deleted", deleted, "failed", len(keep))
 	return err
 }
 
@@ -191,25 +187,16 @@ func (p *Poller) event(msgs []types.Message) events.SQSEvent {
 // message.
 func (p *Poller) failures(answer []byte, msgs []types.Message) (map[string]bool, error) {
 	failed := map[string]bool{}
-	if !p.ReportBatchItemFailures {
+	var res events.SQSEventResponse
+	if !p.ReportBatchItemFailures || len(answer) == 0 {
 		return failed, nil
 	}
-	var res struct {
-		BatchItemFailures []map[string]any `json:"batchItemFailures"`
-	}
 	if err := json.Unmarshal(answer, &res); err != nil {
-		if string(answer) == "null" || len(answer) == 0 {
-			return failed, nil
-		}
 		return nil, fmt.Errorf("read batchItemFailures: %w", err)
 	}
-	inBatch := map[string]bool{}
-	for _, m := range msgs {
-		inBatch[aws.ToString(m.MessageId)] = true
-	}
 	for _, f := range res.BatchItemFailures {
-		id, _ := f["itemIdentifier"].(string)
-		if !inBatch[id] {
+		id := f.ItemIdentifier
+		if !slices.ContainsFunc(msgs, func(m types.Message) bool { return aws.ToString(m.MessageId) == id }) {
 			return nil, fmt.Errorf("batchItemFailures names %q, which is not in the batch", id)
 		}
 		failed[id] = true
@@ -217,10 +204,10 @@ func (p *Poller) failures(answer []byte, msgs []types.Message) (map[string]bool,
 	return failed, nil
 }
 
-// delete removes the messages from the queue, returning the ids it deleted.
-func (p *Poller) delete(ctx context.Context, msgs []types.Message) ([]string, error) {
+// delete removes the messages from the queue, returning how many it deleted.
+func (p *Poller) delete(ctx context.Context, msgs []types.Message) (int, error) {
 	if len(msgs) == 0 {
-		return nil, nil
+		return 0, nil
 	}
 	entries := make([]types.DeleteMessageBatchRequestEntry, len(msgs))
 	for i, m := range msgs {
@@ -228,15 +215,11 @@ func (p *Poller) delete(ctx context.Context, msgs []types.Message) ([]string, er
 	}
 	out, err := p.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
 	if err != nil {
-		return nil, fmt.Errorf("delete %d messages from %s: %w", len(msgs), p.QueueURL, err)
-	}
-	var deleted []string
-	for _, s := range out.Successful {
-		deleted = append(deleted, aws.ToString(s.Id))
+		return 0, fmt.Errorf("delete %d messages from %s: %w", len(msgs), p.QueueURL, err)
 	}
 	var errs []error
 	for _, f := range out.Failed {
 		errs = append(errs, fmt.Errorf("delete message %s: %s: %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message)))
 	}
-	return deleted, errors.Join(errs...)
+	return len(out.Successful), errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -190,6 +191,15 @@ func (p *plan) functionSpec(r *resolver, id, motoURL string) (FunctionSpec, erro
 	return spec, nil
 }
 
+// clients are SDK clients for the moto at endpoint.
+func (p *plan) clients(endpoint string) clients {
+	return newClients(endpoint, p.region, p.keyID, p.secret)
+}
+
+func (p *plan) resolver(stackName string) (*resolver, error) {
+	return newResolver(p.tmpl, p.region, motoAccount, stackName)
+}
+
 func (p *plan) poolConfig(spec FunctionSpec, size, basePort int) PoolConfig {
 	return PoolConfig{
 		Function:   spec.LogicalID,
@@ -230,9 +240,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	} else if err := checkListening(s.MotoURL); err != nil {
 		return nil, err
 	}
-	s.clients = newClients(s.MotoURL, p.region, p.keyID, p.secret)
+	s.clients = p.clients(s.MotoURL)
 
-	r, err := newResolver(p.tmpl, p.region, motoAccount, opts.StackName)
+	r, err := p.resolver(opts.StackName)
 	if err != nil {
 		return nil, err
 	}
@@ -244,11 +254,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		if err != nil {
 			return nil, err
 		}
-		size := opts.PoolSizes[id]
-		if size == 0 {
-			size = 2
-		}
-		pool, err := StartPool(ctx, p.poolConfig(spec, size, opts.FunctionPorts[id]))
+		pool, err := StartPool(ctx, p.poolConfig(spec, cmp.Or(opts.PoolSizes[id], 2), opts.FunctionPorts[id]))
 		if err != nil {
 			return nil, err
 		}
@@ -335,13 +341,16 @@ func (s *Stack) SQS() *sqs.Client { return s.clients.sqs }
 
 // TableName is the local name of the template's table.
 func (s *Stack) TableName() (string, error) {
-	if len(s.Resources.Tables) != 1 {
-		return "", fmt.Errorf("the template has %d tables; want one", len(s.Resources.Tables))
+	id, err := onlyTable(slices.Collect(maps.Keys(s.Resources.Tables)))
+	return s.Resources.Tables[id].Name, err
+}
+
+// onlyTable is the logical id of the template's one table.
+func onlyTable(ids []string) (string, error) {
+	if len(ids) != 1 {
+		return "", fmt.Errorf("the template has %d tables; want one", len(ids))
 	}
-	for _, t := range s.Resources.Tables {
-		return t.Name, nil
-	}
-	return "", nil
+	return ids[0], nil
 }
 
 // Store is the store over the stack's table, as the functions see it.
@@ -409,34 +418,29 @@ func checkListening(rawURL string) error {
 // name of its table, both as the env file gives them (opts.MotoURL, if set,
 // overrides the endpoint).
 func LocalTable(opts Options) (*dynamodb.Client, string, error) {
+	p, endpoint, err := prepareRunning(opts)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := onlyTable(p.tmpl.LogicalIDs(typeTable))
+	if err != nil {
+		return nil, "", err
+	}
+	return p.clients(endpoint).dynamo, p.names[id], nil
+}
+
+// prepareRunning prepares for a local stack that is already running, and
+// finds its moto: at opts.MotoURL, else at the env file's DynamoDB endpoint.
+func prepareRunning(opts Options) (*plan, string, error) {
 	p, err := prepare(opts)
 	if err != nil {
 		return nil, "", err
 	}
-	endpoint, err := p.motoURL()
-	if err != nil {
-		return nil, "", err
+	endpoint := cmp.Or(p.opts.MotoURL, p.env.For(allFunctions)["AWS_ENDPOINT_URL_DYNAMODB"])
+	if endpoint == "" {
+		return nil, "", fmt.Errorf("%s sets no AWS_ENDPOINT_URL_DYNAMODB to find the local stack at", p.opts.EnvFile)
 	}
-	if err := checkListening(endpoint); err != nil {
-		return nil, "", err
-	}
-	tables := p.tmpl.LogicalIDs(typeTable)
-	if len(tables) != 1 {
-		return nil, "", fmt.Errorf("the template has %d tables; want one", len(tables))
-	}
-	return newClients(endpoint, p.region, p.keyID, p.secret).dynamo, p.names[tables[0]], nil
-}
-
-// motoURL is where the running local stack's moto is: opts.MotoURL, else the
-// env file's DynamoDB endpoint.
-func (p *plan) motoURL() (string, error) {
-	if p.opts.MotoURL != "" {
-		return p.opts.MotoURL, nil
-	}
-	if u := p.env.For(allFunctions)["AWS_ENDPOINT_URL_DYNAMODB"]; u != "" {
-		return u, nil
-	}
-	return "", fmt.Errorf("%s sets no AWS_ENDPOINT_URL_DYNAMODB to find the local stack at", p.opts.EnvFile)
+	return p, endpoint, checkListening(endpoint)
 }
 
 // InvokeOnce runs one function once with payload against a running local
@@ -446,23 +450,15 @@ func (p *plan) motoURL() (string, error) {
 // returns the function's result, or a *FunctionError with the error
 // document.
 func InvokeOnce(ctx context.Context, opts Options, function string, payload []byte) ([]byte, error) {
-	p, err := prepare(opts)
+	p, motoURL, err := prepareRunning(opts)
 	if err != nil {
 		return nil, err
 	}
-	motoURL, err := p.motoURL()
+	r, err := p.resolver(p.opts.StackName)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkListening(motoURL); err != nil {
-		return nil, err
-	}
-	r, err := newResolver(p.tmpl, p.region, motoAccount, p.opts.StackName)
-	if err != nil {
-		return nil, err
-	}
-	c := newClients(motoURL, p.region, p.keyID, p.secret)
-	if _, err := lookupResources(ctx, c, p.tmpl, r, p.names); err != nil {
+	if _, err := lookupResources(ctx, p.clients(motoURL), p.tmpl, r, p.names); err != nil {
 		return nil, fmt.Errorf("%w: moto at %s lacks the stack's resources: %w", ErrNotRunning, motoURL, err)
 	}
 	if t := p.tmpl.Resources[function]; t.Type != typeFunction {
@@ -493,11 +489,11 @@ func CreateResources(ctx context.Context, motoURL, prefix string) (Resources, er
 		names[id] = prefix + "-" + kebab(id)
 	}
 	fifoNames(p.tmpl, names)
-	r, err := newResolver(p.tmpl, p.region, motoAccount, prefix)
+	r, err := p.resolver(prefix)
 	if err != nil {
 		return Resources{}, err
 	}
-	return createResources(ctx, newClients(motoURL, p.region, p.keyID, p.secret), p.tmpl, r, names, nil)
+	return createResources(ctx, p.clients(motoURL), p.tmpl, r, names, nil)
 }
 
 // QueueCounts are a queue's approximate message counts, as SQS reports them.
