@@ -164,93 +164,36 @@ func deadLetterTarget(q Resource) string {
 	return id
 }
 
-// queueAttributes turns a queue's resolved properties into SQS attributes,
-// under the same names; the JSON policies (RedrivePolicy,
-// RedriveAllowPolicy) become JSON text.
-func queueAttributes(props map[string]any) (map[string]string, error) {
-	attrs := map[string]string{}
-	for k, v := range props {
-		if k == "QueueName" || k == "Tags" {
-			continue
-		}
-		s, err := scalarString(v)
-		if err != nil {
-			b, jerr := json.Marshal(v)
-			if jerr != nil {
-				return nil, fmt.Errorf("%s: %w", k, jerr)
-			}
-			s = string(b)
-		}
-		attrs[k] = s
-	}
-	return attrs, nil
-}
-
-// tableInput turns a table's resolved properties into CreateTable and
-// UpdateTimeToLive requests: CloudFormation's properties carry the API's
-// names, so they decode into its input; what the API does not take at
-// creation (the TTL, backups, encryption) is left out.
-func tableInput(r *resolver, name string, props map[string]any) (*dynamodb.CreateTableInput, *dynamodb.UpdateTimeToLiveInput, error) {
-	var in struct {
-		dynamodb.CreateTableInput
-		TimeToLiveSpecification *ddbtypes.TimeToLiveSpecification
-		SSESpecification        any // CloudFormation's differs from the API's
-	}
-	if err := r.decode(props, &in); err != nil {
-		return nil, nil, err
-	}
-	in.TableName = aws.String(name)
-	var ttl *dynamodb.UpdateTimeToLiveInput
-	if in.TimeToLiveSpecification != nil {
-		ttl = &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name), TimeToLiveSpecification: in.TimeToLiveSpecification}
-	}
-	return &in.CreateTableInput, ttl, nil
-}
-
 // createResources creates the template's tables and queues in moto, or
 // adopts those that already exist under the same names (a moto that is
 // reused). queueOverrides are set on top of the template's attributes, by
 // logical id.
 func createResources(ctx context.Context, c clients, t *Template, r *resolver, names map[string]string, queueOverrides map[string]map[string]string) (Resources, error) {
+	return resources(ctx, c, t, r, names, true, queueOverrides)
+}
+
+// lookupResources finds the template's tables and queues in a running local
+// stack without creating anything, for a one-off invoke.
+func lookupResources(ctx context.Context, c clients, t *Template, r *resolver, names map[string]string) (Resources, error) {
+	return resources(ctx, c, t, r, names, false, nil)
+}
+
+// resources finds the template's tables and queues in moto, creating them
+// first if create is set, and records them with the resolver.
+func resources(ctx context.Context, c clients, t *Template, r *resolver, names map[string]string, create bool, queueOverrides map[string]map[string]string) (Resources, error) {
 	res := Resources{Tables: map[string]Table{}, Queues: map[string]Queue{}}
 	for _, id := range t.LogicalIDs(typeTable) {
 		name := names[id]
-		in, ttl, err := tableInput(r, name, t.Resources[id].Properties)
+		if create {
+			if err := createTable(ctx, c.dynamo, r, name, t.Resources[id].Properties); err != nil {
+				return res, fmt.Errorf("table %s: %w", id, err)
+			}
+		}
+		d, err := c.dynamo.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
 		if err != nil {
-			return res, fmt.Errorf("table %s: %w", id, err)
+			return res, fmt.Errorf("find table %s (%s): %w", name, id, err)
 		}
-		var arn string
-		out, err := c.dynamo.CreateTable(ctx, in)
-		var inUse *ddbtypes.ResourceInUseException
-		switch {
-		case errors.As(err, &inUse):
-			d, err := c.dynamo.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
-			if err != nil {
-				return res, fmt.Errorf("describe existing table %s: %w", name, err)
-			}
-			arn = aws.ToString(d.Table.TableArn)
-			if ttl != nil {
-				// DynamoDB refuses to set a TTL setting the table already has.
-				cur, err := c.dynamo.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
-				if err != nil {
-					return res, fmt.Errorf("describe time to live of %s: %w", name, err)
-				}
-				if d := cur.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == aws.ToString(ttl.TimeToLiveSpecification.AttributeName) &&
-					(d.TimeToLiveStatus == ddbtypes.TimeToLiveStatusEnabled) == aws.ToBool(ttl.TimeToLiveSpecification.Enabled) {
-					ttl = nil
-				}
-			}
-		case err != nil:
-			return res, fmt.Errorf("create table %s (%s): %w", name, id, err)
-		default:
-			arn = aws.ToString(out.TableDescription.TableArn)
-		}
-		if ttl != nil {
-			if _, err := c.dynamo.UpdateTimeToLive(ctx, ttl); err != nil {
-				return res, fmt.Errorf("set time to live on %s: %w", name, err)
-			}
-		}
-		res.Tables[id] = Table{LogicalID: id, Name: name, ARN: arn}
+		res.Tables[id] = Table{LogicalID: id, Name: name, ARN: aws.ToString(d.Table.TableArn)}
 		r.addTable(id, name)
 	}
 	// Queues a RedrivePolicy names come first: the policy needs their ARN.
@@ -258,81 +201,103 @@ func createResources(ctx context.Context, c clients, t *Template, r *resolver, n
 	redrives := func(id string) int { return len(deadLetterTarget(t.Resources[id])) }
 	slices.SortStableFunc(order, func(a, b string) int { return min(redrives(a), 1) - min(redrives(b), 1) })
 	for _, id := range order {
-		name := names[id]
-		resolved, err := r.resolve(t.Resources[id].Properties)
+		q := Queue{LogicalID: id, Name: names[id]}
+		var err error
+		if create {
+			q.URL, err = createQueue(ctx, c.sqs, r, q.Name, t.Resources[id].Properties, queueOverrides[id])
+		} else if got, gerr := c.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q.Name)}); gerr == nil {
+			q.URL = aws.ToString(got.QueueUrl)
+		} else {
+			err = fmt.Errorf("find queue %s: %w", q.Name, gerr)
+		}
 		if err != nil {
 			return res, fmt.Errorf("queue %s: %w", id, err)
 		}
-		props, _ := resolved.(map[string]any)
-		attrs, err := queueAttributes(props)
+		a, err := c.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(q.URL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+		})
 		if err != nil {
-			return res, fmt.Errorf("queue %s: %w", id, err)
+			return res, fmt.Errorf("get ARN of queue %s: %w", q.Name, err)
 		}
-		maps.Copy(attrs, queueOverrides[id])
-		q, err := createQueue(ctx, c.sqs, name, attrs)
-		if err != nil {
-			return res, fmt.Errorf("queue %s: %w", id, err)
-		}
-		q.LogicalID = id
+		q.ARN = a.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
 		res.Queues[id] = q
 		r.addQueue(id, q.Name, q.URL, q.ARN)
 	}
 	return res, nil
 }
 
-// createQueue creates a queue, or brings an existing one of that name to the
-// attributes.
-func createQueue(ctx context.Context, c *sqs.Client, name string, attrs map[string]string) (Queue, error) {
-	var queueURL string
-	if got, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)}); err == nil {
-		queueURL = aws.ToString(got.QueueUrl)
-		if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: got.QueueUrl, Attributes: attrs}); err != nil {
-			return Queue{}, fmt.Errorf("set attributes of existing queue %s: %w", name, err)
-		}
-	} else {
-		out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
-		if err != nil {
-			return Queue{}, fmt.Errorf("create queue %s: %w", name, err)
-		}
-		queueURL = aws.ToString(out.QueueUrl)
+// createTable creates a table from its properties, unless one of that name
+// exists, and brings its time to live to theirs. CloudFormation's
+// properties carry the API's names, so they decode into its input; what the
+// API does not take at creation (backups, encryption) is left out.
+func createTable(ctx context.Context, db *dynamodb.Client, r *resolver, name string, props map[string]any) error {
+	var in struct {
+		dynamodb.CreateTableInput
+		TimeToLiveSpecification *ddbtypes.TimeToLiveSpecification
+		SSESpecification        any // CloudFormation's differs from the API's
 	}
-	return describeQueue(ctx, c, name, queueURL)
-}
-
-func describeQueue(ctx context.Context, c *sqs.Client, name, queueURL string) (Queue, error) {
-	a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(queueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
-	})
+	if err := r.decode(props, &in); err != nil {
+		return err
+	}
+	in.TableName = aws.String(name)
+	var inUse *ddbtypes.ResourceInUseException
+	if _, err := db.CreateTable(ctx, &in.CreateTableInput); err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	want := in.TimeToLiveSpecification
+	if want == nil {
+		return nil
+	}
+	// DynamoDB refuses to set a TTL setting the table already has.
+	cur, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
 	if err != nil {
-		return Queue{}, fmt.Errorf("get ARN of queue %s: %w", name, err)
+		return fmt.Errorf("describe time to live of %s: %w", name, err)
 	}
-	return Queue{Name: name, URL: queueURL, ARN: a.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]}, nil
+	if d := cur.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == aws.ToString(want.AttributeName) &&
+		(d.TimeToLiveStatus == ddbtypes.TimeToLiveStatusEnabled) == aws.ToBool(want.Enabled) {
+		return nil
+	}
+	if _, err := db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name), TimeToLiveSpecification: want}); err != nil {
+		return fmt.Errorf("set time to live on %s: %w", name, err)
+	}
+	return nil
 }
 
-// lookupResources finds the template's tables and queues in a running local
-// stack without creating anything, for a one-off invoke.
-func lookupResources(ctx context.Context, c clients, t *Template, r *resolver, names map[string]string) (Resources, error) {
-	res := Resources{Tables: map[string]Table{}, Queues: map[string]Queue{}}
-	for _, id := range t.LogicalIDs(typeTable) {
-		d, err := c.dynamo.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(names[id])})
-		if err != nil {
-			return res, fmt.Errorf("find table %s (%s): %w", names[id], id, err)
-		}
-		res.Tables[id] = Table{LogicalID: id, Name: names[id], ARN: aws.ToString(d.Table.TableArn)}
-		r.addTable(id, names[id])
+// createQueue creates a queue from its properties, with overrides on top,
+// or brings an existing one of that name to those attributes, and returns
+// its URL. The properties are the SQS attributes under the same names; the
+// JSON policies (RedrivePolicy, RedriveAllowPolicy) become JSON text.
+func createQueue(ctx context.Context, c *sqs.Client, r *resolver, name string, props map[string]any, overrides map[string]string) (string, error) {
+	resolved, err := r.resolve(props)
+	if err != nil {
+		return "", err
 	}
-	for _, id := range t.LogicalIDs(typeQueue) {
-		got, err := c.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(names[id])})
-		if err != nil {
-			return res, fmt.Errorf("find queue %s (%s): %w", names[id], id, err)
+	m, _ := resolved.(map[string]any)
+	attrs := map[string]string{}
+	for k, v := range m {
+		if k == "QueueName" || k == "Tags" {
+			continue
 		}
-		q, err := describeQueue(ctx, c.sqs, names[id], aws.ToString(got.QueueUrl))
+		s, err := scalarString(v)
 		if err != nil {
-			return res, err
+			b, jerr := json.Marshal(v)
+			if jerr != nil {
+				return "", fmt.Errorf("%s: %w", k, jerr)
+			}
+			s = string(b)
 		}
-		q.LogicalID = id
-		res.Queues[id] = q
-		r.addQueue(id, q.Name, q.URL, q.ARN)
+		attrs[k] = s
 	}
-	return res, nil
+	maps.Copy(attrs, overrides)
+	if got, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)}); err == nil {
+		if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: got.QueueUrl, Attributes: attrs}); err != nil {
+			return "", fmt.Errorf("set attributes of existing queue %s: %w", name, err)
+		}
+		return aws.ToString(got.QueueUrl), nil
+	}
+	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err != nil {
+		return "", fmt.Errorf("create queue %s: %w", name, err)
+	}
+	return aws.ToString(out.QueueUrl), nil
 }
