@@ -195,15 +195,9 @@ type ScheduleSpec struct {
 func (t *Template) envBindings(function string) map[string]string {
 	bindings := map[string]string{}
 	for name, raw := range t.rawEnv(function) {
-		m, ok := raw.(map[string]any)
-		if !ok || len(m) != 1 {
-			continue
-		}
-		id, ok := m["Ref"].(string)
-		if !ok {
-			continue
-		}
-		if _, isResource := t.Resources[id]; isResource {
+		m, _ := raw.(map[string]any)
+		id, _ := m["Ref"].(string)
+		if _, isResource := t.Resources[id]; isResource && len(m) == 1 {
 			bindings[name] = id
 		}
 	}
@@ -255,20 +249,16 @@ func (t *Template) function(r *resolver, id string) (FunctionSpec, error) {
 		case "HttpApi":
 			spec.HTTPAPI = true
 		case "SQS":
-			sqs, err := t.sqsEvent(r, name, props)
-			if err != nil {
-				return spec, fmt.Errorf("%s event %s: %w", id, name, err)
-			}
+			var sqs SQSEventSpec
+			sqs, err = sqsEvent(r, name, props)
 			spec.SQS = append(spec.SQS, sqs)
 		case "Schedule", "ScheduleV2":
-			var s struct {
-				ScheduleExpression string
-				Input              string
-			}
-			if err := r.decode(props, &s); err != nil {
-				return spec, fmt.Errorf("%s event %s: %w", id, name, err)
-			}
+			var s struct{ ScheduleExpression, Input string }
+			err = r.decode(props, &s)
 			spec.Schedules = append(spec.Schedules, ScheduleSpec{Name: name, Expression: s.ScheduleExpression, Input: s.Input})
+		}
+		if err != nil {
+			return spec, fmt.Errorf("%s event %s: %w", id, name, err)
 		}
 	}
 	return spec, nil
@@ -281,28 +271,24 @@ func (t *Template) functionInt(r *resolver, id, prop string, def int) (int, erro
 	if !ok {
 		raw, ok = t.Globals.Function[prop]
 	}
-	if !ok {
-		return def, nil
+	n := cfnInt(def)
+	if ok {
+		if err := r.decode(raw, &n); err != nil {
+			return 0, fmt.Errorf("%s %s: %w", id, prop, err)
+		}
 	}
-	s, err := r.resolveString(raw)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", id, prop, err)
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %q is not a whole number", id, prop, s)
-	}
-	return n, nil
+	return int(n), nil
 }
 
-func (t *Template) sqsEvent(r *resolver, name string, props map[string]any) (SQSEventSpec, error) {
+func sqsEvent(r *resolver, name string, props map[string]any) (SQSEventSpec, error) {
 	var p struct {
 		Queue                          string
-		BatchSize                      *cfnInt
+		BatchSize                      cfnInt
 		MaximumBatchingWindowInSeconds cfnInt
 		FunctionResponseTypes          []string
 		ScalingConfig                  struct{ MaximumConcurrency cfnInt }
 	}
+	p.BatchSize = 10 // the event source mapping's default
 	if err := r.decode(props, &p); err != nil {
 		return SQSEventSpec{}, err
 	}
@@ -310,22 +296,14 @@ func (t *Template) sqsEvent(r *resolver, name string, props map[string]any) (SQS
 	if queue == "" {
 		return SQSEventSpec{}, fmt.Errorf("queue %s is not a queue of the template", p.Queue)
 	}
-	spec := SQSEventSpec{
-		Name:               name,
-		Queue:              queue,
-		BatchSize:          10, // the event source mapping's default
-		Window:             time.Duration(p.MaximumBatchingWindowInSeconds) * time.Second,
-		MaximumConcurrency: int(p.ScalingConfig.MaximumConcurrency),
-	}
-	if p.BatchSize != nil {
-		spec.BatchSize = int(*p.BatchSize)
-	}
-	for _, rt := range p.FunctionResponseTypes {
-		if rt == "ReportBatchItemFailures" {
-			spec.ReportBatchItemFailures = true
-		}
-	}
-	return spec, nil
+	return SQSEventSpec{
+		Name:                    name,
+		Queue:                   queue,
+		BatchSize:               int(p.BatchSize),
+		Window:                  time.Duration(p.MaximumBatchingWindowInSeconds) * time.Second,
+		ReportBatchItemFailures: slices.Contains(p.FunctionResponseTypes, "ReportBatchItemFailures"),
+		MaximumConcurrency:      int(p.ScalingConfig.MaximumConcurrency),
+	}, nil
 }
 
 // noValue is what AWS::NoValue resolves to: the property or list element
