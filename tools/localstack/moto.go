@@ -32,14 +32,8 @@ func StartMoto(ctx context.Context, port int, logs io.Writer) (*Moto, error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port)) // #nosec G204 -- bin is the developer's moto_server (HERALD_MOTO_SERVER)
-	proc, err := startProcess("moto", cmd, logs)
+	proc, err := startProcess(ctx, "moto", cmd, logs, addr, time.Minute)
 	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := waitListening(ctx, proc, addr); err != nil {
-		proc.Stop()
 		return nil, err
 	}
 	return &Moto{URL: "http://" + addr, proc: proc}, nil

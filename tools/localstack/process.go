@@ -19,13 +19,14 @@ import (
 // group and is killed with the test or tool that started it, even if that one
 // dies first (Pdeathsig), so nothing is left behind.
 type Process struct {
-	Name string
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
 }
 
-func startProcess(name string, cmd *exec.Cmd, logs io.Writer) (*Process, error) {
+// startProcess starts cmd and waits up to timeout until it listens on addr;
+// one that does not in time is stopped.
+func startProcess(ctx context.Context, name string, cmd *exec.Cmd, logs io.Writer, addr string, timeout time.Duration) (*Process, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	// A grandchild that outlives the process may hold its output pipe; do
 	// not let Wait wait for it for long.
@@ -37,11 +38,24 @@ func startProcess(name string, cmd *exec.Cmd, logs io.Writer) (*Process, error) 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Process{Name: name, cmd: cmd, done: make(chan struct{})}
+	p := &Process{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for !listening(addr, 200*time.Millisecond) {
+		if p.Exited() {
+			return nil, fmt.Errorf("%s exited before listening on %s: %v", name, addr, p.err)
+		}
+		select {
+		case <-ctx.Done():
+			p.Stop()
+			return nil, errors.Join(fmt.Errorf("%s did not listen on %s", name, addr), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	return p, nil
 }
 
@@ -172,20 +186,4 @@ func listening(addr string, timeout time.Duration) bool {
 		_ = conn.Close() // only the connect mattered
 	}
 	return err == nil
-}
-
-// waitListening waits until something accepts connections on addr, or the
-// process exits, or ctx ends.
-func waitListening(ctx context.Context, p *Process, addr string) error {
-	for !listening(addr, 200*time.Millisecond) {
-		if p.Exited() {
-			return fmt.Errorf("%s exited before listening on %s: %v", p.Name, addr, p.err)
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(fmt.Errorf("%s did not listen on %s", p.Name, addr), ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil
 }

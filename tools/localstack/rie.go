@@ -317,15 +317,9 @@ func (i *Instance) startOnce(ctx context.Context) error {
 		cfg.Bootstrap)
 	cmd.Dir = filepath.Dir(cfg.Bootstrap)
 	cmd.Env = i.environ()
-	proc, err := startProcess(i.log.name, cmd, i.log)
+	proc, err := startProcess(ctx, i.log.name, cmd, i.log, i.addr, 10*time.Second)
 	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := waitListening(wctx, proc, i.addr); err != nil {
-		proc.Stop()
-		return fmt.Errorf("%s: %w (see its log:\n%s)", i.log.name, err, i.log.String())
+		return fmt.Errorf("%w (see its log:\n%s)", err, i.log.String())
 	}
 	i.mu.Lock()
 	i.proc = proc
