@@ -1,7 +1,6 @@
 package localstack
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -28,14 +27,16 @@ func LoadEnvFile(path string) (EnvFile, error) {
 		return nil, fmt.Errorf("read env file: %w", err)
 	}
 	var raw map[string]map[string]any
-	if err := json.Unmarshal(data, &raw); err != nil {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber() // so that 30 stays "30"
+	if err := d.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("env file %s: %w", path, err)
 	}
 	f := EnvFile{}
 	for section, vars := range raw {
 		f[section] = map[string]string{}
 		for name, v := range vars {
-			s, err := scalarString(jsonScalar(v))
+			s, err := scalarString(v)
 			if err != nil {
 				return nil, fmt.Errorf("env file %s: %s.%s: %w", path, section, name, err)
 			}
@@ -53,15 +54,6 @@ func (f EnvFile) For(function string) map[string]string {
 	return env
 }
 
-// jsonScalar turns JSON's float64 into an int when it is one, so that 30
-// stays "30".
-func jsonScalar(v any) any {
-	if f, ok := v.(float64); ok && f == float64(int64(f)) {
-		return int64(f)
-	}
-	return v
-}
-
 // DevEnvPath is where `make dev` writes the addresses of its stack, and the
 // token to use, as KEY=value lines a shell can source.
 func DevEnvPath(root string) string { return filepath.Join(root, ".herald", "dev.env") }
@@ -73,9 +65,8 @@ func ReadDevEnv(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+	for line := range strings.Lines(string(raw)) {
+		if k, v, ok := strings.Cut(line, "="); ok {
 			env[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}

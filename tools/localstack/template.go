@@ -666,6 +666,8 @@ func scalarString(v any) (string, error) {
 		return strconv.FormatFloat(v, 'f', -1, 64), nil
 	case bool:
 		return strconv.FormatBool(v), nil
+	case json.Number: // a number from an env file
+		return v.String(), nil
 	}
 	return "", fmt.Errorf("%v is not a scalar", v)
 }
