@@ -14,15 +14,9 @@ import (
 type Deployed struct {
 	Parameters map[string]string
 	Conditions map[string]bool
-	Globals    map[string]any // Globals.Function
-	Resources  map[string]DeployedResource
-	Outputs    map[string]any // each output's value
-}
-
-// DeployedResource is one resource of a Deployed template.
-type DeployedResource struct {
-	Type       string
-	Properties map[string]any
+	Globals    map[string]any      // Globals.Function
+	Resources  map[string]Resource // without their Condition
+	Outputs    map[string]any      // each output's value
 }
 
 // evaluationRegion and evaluationAccount are the pseudo parameters Evaluate
@@ -58,7 +52,7 @@ func (t *Template) Evaluate(params map[string]string) (*Deployed, error) {
 	d := &Deployed{
 		Parameters: r.params,
 		Conditions: map[string]bool{},
-		Resources:  map[string]DeployedResource{},
+		Resources:  map[string]Resource{},
 		Outputs:    map[string]any{},
 	}
 	for name := range t.Conditions {
@@ -80,7 +74,7 @@ func (t *Template) Evaluate(params map[string]string) (*Deployed, error) {
 			return nil, fmt.Errorf("resource %s: %w", id, err)
 		}
 		m, _ := props.(map[string]any)
-		d.Resources[id] = DeployedResource{Type: res.Type, Properties: m}
+		d.Resources[id] = Resource{Type: res.Type, Properties: m}
 	}
 	for name, out := range t.Outputs {
 		if out.Condition != "" && !d.Conditions[out.Condition] {
@@ -96,5 +90,5 @@ func (t *Template) Evaluate(params map[string]string) (*Deployed, error) {
 // OfType returns the logical ids of the deployed resources of a type,
 // sorted.
 func (d *Deployed) OfType(resourceType string) []string {
-	return idsOfType(d.Resources, resourceType, func(r DeployedResource) string { return r.Type })
+	return logicalIDs(d.Resources, resourceType)
 }

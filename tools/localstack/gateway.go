@@ -42,7 +42,6 @@ var _ Invoker = (*Pool)(nil)
 type Gateway struct {
 	Invoker      Invoker
 	Timeout      time.Duration // integration timeout; IntegrationTimeout if 0
-	MaxBody      int64         // MaxRequestBody if 0
 	AccountID    string
 	Clock        herald.Clock  // herald.SystemClock if nil
 	NewRequestID func() string // API Gateway-like ids if nil
@@ -70,7 +69,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, requestID string) (int, string) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cmp.Or(g.MaxBody, MaxRequestBody)))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return answer(w, http.StatusRequestEntityTooLarge), "request body over the limit"

@@ -145,14 +145,13 @@ func expandShortForms(n *yaml.Node) error {
 
 // LogicalIDs returns the logical ids of the resources of a type, sorted.
 func (t *Template) LogicalIDs(resourceType string) []string {
-	return idsOfType(t.Resources, resourceType, func(r Resource) string { return r.Type })
+	return logicalIDs(t.Resources, resourceType)
 }
 
-// idsOfType returns the keys of the resources of a type, sorted.
-func idsOfType[R any](resources map[string]R, resourceType string, typeOf func(R) string) []string {
+func logicalIDs(resources map[string]Resource, resourceType string) []string {
 	var ids []string
 	for id, r := range resources {
-		if typeOf(r) == resourceType {
+		if r.Type == resourceType {
 			ids = append(ids, id)
 		}
 	}
