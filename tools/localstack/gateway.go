@@ -257,17 +257,14 @@ func isTextBody(contentType string, body []byte) bool {
 // Nothing is written when it returns an error.
 func writeResponse(w http.ResponseWriter, answer []byte) (int, error) {
 	var probe map[string]json.RawMessage
+	var res events.APIGatewayV2HTTPResponse
 	if err := json.Unmarshal(answer, &probe); err != nil || probe["statusCode"] == nil {
 		if !json.Valid(answer) {
 			return 0, fmt.Errorf("not JSON")
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(answer)
-		return http.StatusOK, nil
-	}
-	var res events.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal(answer, &res); err != nil {
+		res = events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Body: string(answer),
+			Headers: map[string]string{"Content-Type": "application/json"}}
+	} else if err := json.Unmarshal(answer, &res); err != nil {
 		return 0, err
 	}
 	if res.StatusCode < 100 || res.StatusCode > 599 {
@@ -281,12 +278,9 @@ func writeResponse(w http.ResponseWriter, answer []byte) (int, error) {
 		}
 		body = decoded
 	}
+	// Payload format 2.0 has no multiValueHeaders: a header's values come
+	// joined in headers, cookies in their own list.
 	h := w.Header()
-	for k, vs := range res.MultiValueHeaders {
-		for _, v := range vs {
-			h.Add(k, v)
-		}
-	}
 	for k, v := range res.Headers {
 		h.Set(k, v)
 	}

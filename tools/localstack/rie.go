@@ -197,13 +197,11 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		err  error
 	}
 	done := make(chan result, 1)
-	p.inflight.Add(1)
-	go func() {
-		defer p.inflight.Done()
+	p.inflight.Go(func() {
 		body, err := inst.invoke(payload)
 		p.free <- inst
 		done <- result{body, err}
-	}()
+	})
 	select {
 	case r := <-done:
 		return r.body, r.err

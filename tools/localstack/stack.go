@@ -287,30 +287,18 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 					BatchSize: ev.BatchSize, Window: ev.Window, ReportBatchItemFailures: ev.ReportBatchItemFailures,
 					Logger: s.log.With("function", id, "event", ev.Name),
 				}
-				s.polls.Add(1)
-				s.goRun(func() {
-					defer s.polls.Done()
-					poller.Run(pollCtx, runCtx)
-				})
+				s.polls.Go(func() { poller.Run(pollCtx, runCtx) })
 			}
 		}
 		if opts.SweepInterval > 0 {
 			for _, sch := range spec.Schedules {
 				sched := &Scheduler{Invoker: pool, Input: []byte(sch.Input), Interval: opts.SweepInterval,
 					Logger: s.log.With("function", id, "event", sch.Name)}
-				s.goRun(func() { sched.Run(runCtx) })
+				s.wg.Go(func() { sched.Run(runCtx) })
 			}
 		}
 	}
 	return s, nil
-}
-
-func (s *Stack) goRun(f func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
 }
 
 func (s *Stack) startGateway(pool *Pool, opts Options) error {
@@ -322,7 +310,7 @@ func (s *Stack) startGateway(pool *Pool, opts Options) error {
 		Logger: s.log.With("component", "gateway", "function", pool.Function())}
 	s.gateway = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	s.APIURL = "http://" + l.Addr().String()
-	s.goRun(func() {
+	s.wg.Go(func() {
 		if err := s.gateway.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("gateway stopped", "error", err)
 		}
@@ -395,6 +383,7 @@ func (s *Stack) Stop() {
 	for _, p := range s.pools {
 		p.Stop()
 	}
+	s.polls.Wait()
 	s.wg.Wait()
 	s.moto.Stop()
 	s.moto = nil
