@@ -292,9 +292,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 		if opts.SweepInterval > 0 {
 			for _, sch := range spec.Schedules {
-				sched := &Scheduler{Invoker: pool, Input: []byte(sch.Input), Interval: opts.SweepInterval,
-					Logger: s.log.With("function", id, "event", sch.Name)}
-				s.wg.Go(func() { sched.Run(runCtx) })
+				log := s.log.With("function", id, "event", sch.Name)
+				s.wg.Go(func() { schedule(runCtx, pool, []byte(sch.Input), opts.SweepInterval, log) })
 			}
 		}
 	}
