@@ -25,34 +25,31 @@ func (s *Stack) FunctionsCPU() (bootstraps, emulators time.Duration) {
 			}
 			// The emulator's own time only: a bootstrap it reaped (after a
 			// crash) is counted with the bootstraps.
-			emu, withReaped := processCPU(proc.Pid(), false), processCPU(proc.Pid(), true)
+			emu, withReaped := processCPU(proc.Pid())
 			emulators += emu
 			bootstraps += withReaped - emu
 			for _, child := range childProcesses(proc.Pid()) {
-				bootstraps += processCPU(child.pid, true)
+				_, t := processCPU(child.pid)
+				bootstraps += t
 			}
 		}
 	}
 	return bootstraps, emulators
 }
 
-// processCPU reads a process's user and system time from /proc/PID/stat,
-// with its reaped children's when children is set.
-func processCPU(pid int, children bool) time.Duration {
+// processCPU reads a process's user and system time from /proc/PID/stat:
+// its own, and that with its reaped children's.
+func processCPU(pid int) (own, withReaped time.Duration) {
 	f := statFields(pid)
 	// From the state (3) on: ... utime(14) stime(15) cutime(16) cstime(17).
 	const utime = 14 - 3
 	if len(f) <= utime+3 {
-		return 0
+		return 0, 0
 	}
-	n := 2
-	if children {
-		n = 4
+	var ticks [4]int64
+	for n := range ticks {
+		ticks[n], _ = strconv.ParseInt(f[utime+n], 10, 64)
 	}
-	var ticks int64
-	for _, v := range f[utime : utime+n] {
-		t, _ := strconv.ParseInt(v, 10, 64)
-		ticks += t
-	}
-	return time.Duration(ticks) * clockTick
+	own = time.Duration(ticks[0]+ticks[1]) * clockTick
+	return own, own + time.Duration(ticks[2]+ticks[3])*clockTick
 }

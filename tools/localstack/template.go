@@ -115,6 +115,7 @@ func expandShortForms(n *yaml.Node) error {
 		key = name
 	}
 	value := *n
+	value.Tag = "" // a sequence or mapping, as its kind says
 	switch value.Kind {
 	case yaml.ScalarNode:
 		value.Tag = "!!str"
@@ -129,10 +130,7 @@ func expandShortForms(n *yaml.Node) error {
 				{Kind: yaml.ScalarNode, Tag: "!!str", Value: attr},
 			}}
 		}
-	case yaml.SequenceNode:
-		value.Tag = "!!seq"
-	case yaml.MappingNode:
-		value.Tag = "!!map"
+	case yaml.SequenceNode, yaml.MappingNode:
 	default:
 		return fmt.Errorf("line %d: unexpected %s", n.Line, n.Tag)
 	}
