@@ -149,11 +149,7 @@ func marshalEvent(ev HTTPAPIEvent) ([]byte, error) {
 
 // Event turns a request into an HTTP API payload format 2.0 event.
 func (g *Gateway) Event(r *http.Request, body []byte, requestID string) HTTPAPIEvent {
-	clock := g.Clock
-	if clock == nil {
-		clock = herald.SystemClock{}
-	}
-	now := clock.Now().UTC()
+	now := cmp.Or[herald.Clock](g.Clock, herald.SystemClock{}).Now().UTC()
 	sourceIP, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		sourceIP = r.RemoteAddr

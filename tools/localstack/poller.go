@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,12 +102,7 @@ func (p *Poller) pollOnce(recvCtx, ctx context.Context) error {
 	return err
 }
 
-func (p *Poller) log() *slog.Logger {
-	if p.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return p.Logger
-}
+func (p *Poller) log() *slog.Logger { return cmp.Or(p.Logger, slog.New(slog.DiscardHandler)) }
 
 func (p *Poller) batchSize() int {
 	if p.BatchSize <= 0 || p.BatchSize > 10 {

@@ -128,15 +128,9 @@ func prepare(opts Options) (*plan, error) {
 		opts.HostBuild = dir
 	}
 	opts.StackName = cmp.Or(opts.StackName, DefaultStackName)
-	if opts.Logs == nil {
-		opts.Logs = io.Discard
-	}
-	if opts.MotoLogs == nil {
-		opts.MotoLogs = opts.Logs
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts.Logs = cmp.Or[io.Writer](opts.Logs, io.Discard)
+	opts.MotoLogs = cmp.Or(opts.MotoLogs, opts.Logs)
+	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	tmpl, err := LoadTemplate(opts.Template)
 	if err != nil {
 		return nil, err
