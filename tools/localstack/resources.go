@@ -69,10 +69,11 @@ func newClients(endpoint, region, keyID, secret string) clients {
 // another queue's dead-letter target is named after it with "-dlq"; any
 // other resource is named prefix-kebab-case-logical-id.
 func localNames(t *Template, env EnvFile, prefix string) (map[string]string, error) {
-	names := map[string]string{}
+	names, bound := map[string]string{}, map[string]bool{}
 	for _, fn := range t.LogicalIDs(typeFunction) {
 		values := env.For(fn)
 		for variable, id := range t.envBindings(fn) {
+			bound[id] = true
 			v, ok := values[variable]
 			if !ok {
 				continue
@@ -96,14 +97,10 @@ func localNames(t *Template, env EnvFile, prefix string) (map[string]string, err
 			names[id] = name
 		}
 	}
-	for _, typ := range []string{typeTable, typeQueue} {
+	for typ, prop := range map[string]string{typeTable: "TableName", typeQueue: "QueueName"} {
 		for _, id := range t.LogicalIDs(typ) {
 			if _, ok := names[id]; ok {
 				continue
-			}
-			prop := "TableName"
-			if typ == typeQueue {
-				prop = "QueueName"
 			}
 			if n, ok := t.Resources[id].Properties[prop].(string); ok {
 				names[id] = n
@@ -115,7 +112,7 @@ func localNames(t *Template, env EnvFile, prefix string) (map[string]string, err
 	// Dead-letter queues follow their source queue's name.
 	for _, id := range t.LogicalIDs(typeQueue) {
 		dlq := deadLetterTarget(t.Resources[id])
-		if _, named := t.Resources[dlq].Properties["QueueName"]; dlq != "" && !named && !boundByEnv(t, dlq) {
+		if _, named := t.Resources[dlq].Properties["QueueName"]; dlq != "" && !named && !bound[dlq] {
 			names[dlq] = strings.TrimSuffix(names[id], ".fifo") + "-dlq"
 		}
 	}
@@ -132,17 +129,6 @@ func fifoNames(t *Template, names map[string]string) {
 			names[id] += ".fifo"
 		}
 	}
-}
-
-func boundByEnv(t *Template, id string) bool {
-	for _, fn := range t.LogicalIDs(typeFunction) {
-		for _, bound := range t.envBindings(fn) {
-			if bound == id {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 var wordBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
