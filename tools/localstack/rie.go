@@ -192,19 +192,17 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("invoke %s: waiting for a free instance: %w", p.cfg.Function, ctx.Err())
 	}
-	type result struct {
-		body []byte
-		err  error
-	}
-	done := make(chan result, 1)
+	var body []byte
+	var err error
+	done := make(chan struct{})
 	p.inflight.Go(func() {
-		body, err := inst.invoke(payload)
+		body, err = inst.invoke(payload)
 		p.free <- inst
-		done <- result{body, err}
+		close(done)
 	})
 	select {
-	case r := <-done:
-		return r.body, r.err
+	case <-done:
+		return body, err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("invoke %s: %w", p.cfg.Function, ctx.Err())
 	}

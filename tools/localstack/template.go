@@ -44,7 +44,6 @@ type Template struct {
 
 // Parameter is a template parameter; locally it always takes its default.
 type Parameter struct {
-	Type          string `yaml:"Type"`
 	Default       any    `yaml:"Default"`
 	Description   string `yaml:"Description"`
 	AllowedValues []any  `yaml:"AllowedValues"`
@@ -59,9 +58,8 @@ type Resource struct {
 
 // Output is one entry of the template's Outputs.
 type Output struct {
-	Condition   string `yaml:"Condition"`
-	Description string `yaml:"Description"`
-	Value       any    `yaml:"Value"`
+	Condition string `yaml:"Condition"`
+	Value     any    `yaml:"Value"`
 }
 
 // LoadTemplate reads and parses a SAM template file.
