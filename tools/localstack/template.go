@@ -571,18 +571,13 @@ func (r *resolver) condition(name string) (bool, error) {
 var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
 
 func (r *resolver) sub(arg any) (any, error) {
-	format, vars := "", map[string]any{}
-	switch a := arg.(type) {
-	case string:
-		format = a
-	case []any:
-		if len(a) != 2 {
-			return nil, fmt.Errorf("Fn::Sub: want a string or [string, variables]")
-		}
-		format, _ = a[0].(string)
-		m, _ := a[1].(map[string]any)
-		maps.Copy(vars, m)
-	default:
+	format, ok := arg.(string)
+	var vars map[string]any
+	if a, isList := arg.([]any); isList && len(a) == 2 {
+		format, ok = a[0].(string)
+		vars, _ = a[1].(map[string]any)
+	}
+	if !ok {
 		return nil, fmt.Errorf("Fn::Sub: want a string or [string, variables]")
 	}
 	var firstErr error
@@ -591,19 +586,13 @@ func (r *resolver) sub(arg any) (any, error) {
 		if strings.HasPrefix(name, "!") {
 			return "${" + name[1:] + "}" // ${!Literal} escapes
 		}
-		var v any
-		var err error
-		if raw, ok := vars[name]; ok {
-			v, err = r.resolve(raw)
-		} else if id, attr, ok := strings.Cut(name, "."); ok {
-			v, err = r.getAtt(id, attr)
-		} else {
-			v, err = r.ref(name)
+		expr, ok := vars[name]
+		if id, attr, dotted := strings.Cut(name, "."); !ok && dotted {
+			expr = map[string]any{"Fn::GetAtt": []any{id, attr}}
+		} else if !ok {
+			expr = map[string]any{"Ref": name}
 		}
-		var s string
-		if err == nil {
-			s, err = scalarString(v)
-		}
+		s, err := r.resolveString(expr)
 		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("Fn::Sub %s: %w", m, err)
 		}
