@@ -540,11 +540,7 @@ func (l *instanceLog) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.partial = append(l.partial, b...)
-	for {
-		nl := bytes.IndexByte(l.partial, '\n')
-		if nl < 0 {
-			break
-		}
+	for nl := bytes.IndexByte(l.partial, '\n'); nl >= 0; nl = bytes.IndexByte(l.partial, '\n') {
 		l.line(string(l.partial[:nl]))
 		l.partial = l.partial[nl+1:]
 	}
@@ -567,22 +563,18 @@ func (l *instanceLog) line(s string) {
 	if strings.Contains(s, "failed to listen") && strings.Contains(s, "address already in use") {
 		l.losses++
 	}
-	if m := initReport.FindStringSubmatch(s); m != nil {
-		l.setInit(m[1])
-	} else if m := reportInit.FindStringSubmatch(s); m != nil && l.lastInit == 0 {
-		l.setInit(m[1])
+	m := initReport.FindStringSubmatch(s)
+	if m == nil && l.lastInit == 0 {
+		m = reportInit.FindStringSubmatch(s)
+	}
+	if m != nil {
+		if ms, err := strconv.ParseFloat(m[1], 64); err == nil {
+			l.lastInit = time.Duration(ms * float64(time.Millisecond))
+		}
 	}
 	if l.out != nil {
 		fmt.Fprintf(l.out, "[%s] %s\n", l.name, s)
 	}
-}
-
-func (l *instanceLog) setInit(ms string) {
-	f, err := strconv.ParseFloat(ms, 64)
-	if err != nil {
-		return
-	}
-	l.lastInit = time.Duration(f * float64(time.Millisecond))
 }
 
 // note adds a line of the local stack's own to the instance's log.
