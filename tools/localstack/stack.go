@@ -42,9 +42,7 @@ const DefaultStackName = "herald-local"
 // Options configure a local stack. Zero values give a stack on free ports
 // with the repository's template.yaml and events/env.json.
 type Options struct {
-	Root      string // repository root; found from the working directory if ""
-	Template  string // template.yaml under Root if ""
-	EnvFile   string // events/env.json under Root if ""
+	Root      string // holds template.yaml and events/env.json; found from the working directory if ""
 	HostBuild string // where <LogicalId>/bootstrap are; HostBuildDir() if ""
 	StackName string // DefaultStackName if ""
 
@@ -118,8 +116,6 @@ func prepare(opts Options) (*plan, error) {
 		}
 		opts.Root = root
 	}
-	opts.Template = cmp.Or(opts.Template, filepath.Join(opts.Root, "template.yaml"))
-	opts.EnvFile = cmp.Or(opts.EnvFile, filepath.Join(opts.Root, "events", "env.json"))
 	if opts.HostBuild == "" {
 		dir, err := HostBuildDir()
 		if err != nil {
@@ -131,11 +127,11 @@ func prepare(opts Options) (*plan, error) {
 	opts.Logs = cmp.Or[io.Writer](opts.Logs, io.Discard)
 	opts.MotoLogs = cmp.Or(opts.MotoLogs, opts.Logs)
 	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
-	tmpl, err := LoadTemplate(opts.Template)
+	tmpl, err := LoadTemplate(filepath.Join(opts.Root, "template.yaml"))
 	if err != nil {
 		return nil, err
 	}
-	env, err := LoadEnvFile(opts.EnvFile)
+	env, err := LoadEnvFile(filepath.Join(opts.Root, "events", "env.json"))
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +416,7 @@ func prepareRunning(opts Options) (*plan, string, error) {
 	}
 	endpoint := cmp.Or(p.opts.MotoURL, p.env.For(allFunctions)["AWS_ENDPOINT_URL_DYNAMODB"])
 	if endpoint == "" {
-		return nil, "", fmt.Errorf("%s sets no AWS_ENDPOINT_URL_DYNAMODB to find the local stack at", p.opts.EnvFile)
+		return nil, "", fmt.Errorf("events/env.json sets no AWS_ENDPOINT_URL_DYNAMODB to find the local stack at")
 	}
 	return p, endpoint, checkListening(endpoint)
 }
