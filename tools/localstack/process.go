@@ -127,7 +127,7 @@ func childProcesses(pid int) []procID {
 			if err != nil {
 				continue
 			}
-			if start, ok := processStart(child); ok {
+			if start := processStart(child); start != "" {
 				out = append(out, procID{pid: child, start: start})
 			}
 		}
@@ -146,19 +146,20 @@ func statFields(pid int) []string {
 	return strings.Fields(string(b[i+1:]))
 }
 
-// processStart reads a process's start time (field 22 of /proc/PID/stat).
-func processStart(pid int) (string, bool) {
+// processStart reads a process's start time (field 22 of /proc/PID/stat),
+// "" if there is no such process.
+func processStart(pid int) string {
 	if f := statFields(pid); len(f) >= 20 {
-		return f[19], true
+		return f[19]
 	}
-	return "", false
+	return ""
 }
 
 // killSurvivors kills, with their process groups, the processes that are
 // still the same ones that were listed.
 func killSurvivors(procs []procID) {
 	for _, c := range procs {
-		if start, ok := processStart(c.pid); !ok || start != c.start {
+		if processStart(c.pid) != c.start {
 			continue
 		}
 		if pgid, err := syscall.Getpgid(c.pid); err == nil && pgid == c.pid {
