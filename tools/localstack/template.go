@@ -518,38 +518,35 @@ func (r *resolver) ref(id string) (any, error) {
 	if id == "AWS::NoValue" {
 		return noValue{}, nil
 	}
-	if v, ok := r.pseudo[id]; ok {
-		return v, nil
-	}
-	if v, ok := r.params[id]; ok {
-		return v, nil
+	for _, values := range []map[string]string{r.pseudo, r.params} {
+		if v, ok := values[id]; ok {
+			return v, nil
+		}
 	}
 	if _, isParam := r.tmpl.Parameters[id]; isParam {
 		return nil, fmt.Errorf("parameter %s has no default", id)
 	}
-	if v, ok := r.refs[id]; ok {
-		return v, nil
-	}
-	if res, ok := r.tmpl.Resources[id]; ok {
-		if r.symbolic {
-			return "<" + id + ">", nil
-		}
-		return nil, fmt.Errorf("!Ref %s: %s has no local counterpart", id, res.Type)
-	}
-	return nil, fmt.Errorf("!Ref %s: no such parameter or resource", id)
+	return r.local("!Ref", r.refs, id, id)
 }
 
 func (r *resolver) getAtt(id, attr string) (any, error) {
-	if v, ok := r.attrs[id+"."+attr]; ok {
+	return r.local("GetAtt", r.attrs, id+"."+attr, id)
+}
+
+// local is what a reference (key) to resource id gives: its local value,
+// else, reading the template as deployed, a placeholder naming it.
+func (r *resolver) local(fn string, values map[string]string, key, id string) (any, error) {
+	if v, ok := values[key]; ok {
 		return v, nil
 	}
-	if res, ok := r.tmpl.Resources[id]; ok {
-		if r.symbolic {
-			return "<" + id + "." + attr + ">", nil
-		}
-		return nil, fmt.Errorf("GetAtt %s.%s: attribute of %s not known locally", id, attr, res.Type)
+	res, ok := r.tmpl.Resources[id]
+	switch {
+	case ok && r.symbolic:
+		return "<" + key + ">", nil
+	case ok:
+		return nil, fmt.Errorf("%s %s: %s has no local counterpart", fn, key, res.Type)
 	}
-	return nil, fmt.Errorf("GetAtt %s.%s: no such resource", id, attr)
+	return nil, fmt.Errorf("%s %s: not in the template", fn, key)
 }
 
 func (r *resolver) condition(name string) (bool, error) {
