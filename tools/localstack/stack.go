@@ -239,6 +239,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Resources, err = createResources(ctx, s.clients, p.tmpl, r, p.names, opts.QueueAttributes); err != nil {
 		return nil, err
 	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	pollCtx, stopPolls := context.WithCancel(runCtx)
+	s.stopPolls = stopPolls
 	for _, id := range opts.Functions {
 		spec, err := p.functionSpec(r, id, s.MotoURL)
 		if err != nil {
@@ -250,20 +254,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 		s.Functions[id] = spec
 		s.pools[id] = pool
-	}
-	if pool := s.pools[IngestFunction]; pool != nil {
-		s.IngestURL = pool.Instances()[0].URL()
-	}
-	if pool := s.pools[DeliveryFunction]; pool != nil {
-		s.DeliveryURL = pool.Instances()[0].URL()
-	}
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	pollCtx, stopPolls := context.WithCancel(runCtx)
-	s.stopPolls = stopPolls
-	for _, id := range opts.Functions {
-		spec, pool := s.Functions[id], s.pools[id]
 		if spec.HTTPAPI && s.gateway == nil {
 			if err := s.startGateway(pool, opts); err != nil {
 				return nil, err
@@ -286,6 +276,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 				s.wg.Go(func() { schedule(runCtx, pool, []byte(sch.Input), opts.SweepInterval, log) })
 			}
 		}
+	}
+	if pool := s.pools[IngestFunction]; pool != nil {
+		s.IngestURL = pool.Instances()[0].URL()
+	}
+	if pool := s.pools[DeliveryFunction]; pool != nil {
+		s.DeliveryURL = pool.Instances()[0].URL()
 	}
 	return s, nil
 }
