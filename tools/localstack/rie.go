@@ -527,10 +527,7 @@ type logCounts struct {
 
 const logTail = 1 << 20
 
-var (
-	initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
-	reportInit = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
-)
+var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 
 func newInstanceLog(name string, out io.Writer) *instanceLog {
 	return &instanceLog{name: name, out: out}
@@ -563,11 +560,7 @@ func (l *instanceLog) line(s string) {
 	if strings.Contains(s, "failed to listen") && strings.Contains(s, "address already in use") {
 		l.losses++
 	}
-	m := initReport.FindStringSubmatch(s)
-	if m == nil && l.lastInit == 0 {
-		m = reportInit.FindStringSubmatch(s)
-	}
-	if m != nil {
+	if m := initReport.FindStringSubmatch(s); m != nil {
 		if ms, err := strconv.ParseFloat(m[1], 64); err == nil {
 			l.lastInit = time.Duration(ms * float64(time.Millisecond))
 		}
