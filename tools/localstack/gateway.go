@@ -183,18 +183,16 @@ func (g *Gateway) Event(r *http.Request, body []byte, requestID string) HTTPAPIE
 	// Header names are lowercase, repeated values joined with commas; cookies
 	// leave the headers for their own list.
 	for name, values := range r.Header {
-		lower := strings.ToLower(name)
-		if lower == "cookie" {
-			for _, v := range values {
-				for _, c := range strings.Split(v, ";") {
-					if c = strings.TrimSpace(c); c != "" {
-						ev.Cookies = append(ev.Cookies, c)
-					}
-				}
-			}
-			continue
+		if lower := strings.ToLower(name); lower != "cookie" {
+			ev.Headers[lower] = strings.Join(values, ",")
 		}
-		ev.Headers[lower] = strings.Join(values, ",")
+	}
+	for _, v := range r.Header.Values("Cookie") {
+		for c := range strings.SplitSeq(v, ";") {
+			if c = strings.TrimSpace(c); c != "" {
+				ev.Cookies = append(ev.Cookies, c)
+			}
+		}
 	}
 	ev.Headers["host"] = r.Host
 	if _, ok := ev.Headers["content-length"]; !ok && len(body) > 0 {
