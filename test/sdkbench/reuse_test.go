@@ -38,9 +38,17 @@ func TestConnectionsAreReused(t *testing.T) {
 					}
 				}
 			}
-			// One connection per service: DynamoDB's and SQS's.
-			if got, calls := fresh[true], 3*len(operations); got > 2 {
-				t.Errorf("%d of %d calls opened a connection; want 2 (one per service), the others reusing them", got, calls)
+			// One connection per service: DynamoDB's and SQS's. The SDK's
+			// defaults also lose one now and then to the race between
+			// smithy-go's body close and net/http that config.Tune works
+			// around (docs/reliability.md): two more for them, far below the
+			// one per call a client that drops its connections opens.
+			want := 2
+			if s.name == defaultSetup.name {
+				want += 2
+			}
+			if got, calls := fresh[true], 3*len(operations); got > want {
+				t.Errorf("%d of %d calls opened a connection; want at most %d (one per service), the others reusing them", got, calls, want)
 			}
 		})
 	}
