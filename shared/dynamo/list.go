@@ -3,6 +3,7 @@ package dynamo
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -284,21 +285,23 @@ func (s *Store) eachShard(ctx context.Context, project string, lq *listQuery, pr
 			} else {
 				in.ProjectionExpression = aws.String(projection)
 			}
-			p := dynamodb.NewQueryPaginator(s.db, in)
-			for p.HasMorePages() {
-				out, err := p.NextPage(gctx)
-				if err != nil {
-					return classify(err, "%s", what)
-				}
+			err := s.queryPages(gctx, in, func(out *dynamodb.QueryOutput) error {
 				if !page(shard, out) {
-					return nil
+					return errShardRead
 				}
+				return nil
+			}, "%s", what)
+			if errors.Is(err, errShardRead) {
+				return nil
 			}
-			return nil
+			return err
 		}))
 	}
 	return g.Wait()
 }
+
+// errShardRead stops eachShard's reading of one shard early.
+var errShardRead = errors.New("shard read far enough")
 
 // scanShards reads every matching index item, up to MaxSortedScan.
 func (s *Store) scanShards(ctx context.Context, project string, lq *listQuery) ([]indexItem, error) {
